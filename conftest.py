@@ -1,0 +1,3 @@
+"""Repository-wide pytest configuration: the shared infrastructure fixtures."""
+
+pytest_plugins = ["counterflow_shared.testing"]

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, with the infrastructure it needs started (and stopped after).
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+started="$(mktemp)"
+cleanup() { local c; c=$(tr '\n' ' ' < "$started"); [ -n "${c// /}" ] && "$REPO_ROOT/deploy/local/infra.sh" stop $c; rm -f "$started"; }
+trap cleanup EXIT
+"$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+cd "$REPO_ROOT"
+"$REPO_ROOT/.venv/bin/python" -m counterflow_shared.events.admin wait
+"$REPO_ROOT/.venv/bin/python" -m bench "$@"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The four services as background processes (the same way `make up` and `make demo` run them).
+#   services.sh start | stop | status
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+PY="$REPO_ROOT/.venv/bin/python"
+# name module port env-prefix
+SERVICES=(
+  "ticketing counterflow_ticketing 8101 CF_TICKETING"
+  "selfservice counterflow_selfservice 8102 CF_SELFSERVICE"
+  "mobile-gateway counterflow_mobile_gateway 8103 CF_MOBILE"
+  "scoring counterflow_scoring 8104 CF_SCORING"
+)
+
+start_one() {
+  local name=$1 module=$2 port=$3 prefix=$4 pidf="$RUN_DIR/$1.pid"
+  if pid_alive "$pidf"; then return 0; fi
+  "$PY" -m "$module" migrate >>"$LOG_DIR/$name.log" 2>&1 || die "$name migrations failed, see $LOG_DIR/$name.log"
+  env "${prefix}_HTTP_PORT=$port" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
+  echo $! > "$pidf"
+}
+
+wait_ready() {
+  local name=$1 port=$3 pidf="$RUN_DIR/$1.pid"
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    pid_alive "$pidf" || die "$name exited during start, see $LOG_DIR/$name.log"
+    sleep 0.5
+  done
+  die "$name not ready in 60 s, see $LOG_DIR/$name.log"
+}
+
+stop_one() {
+  local name=$1 pidf="$RUN_DIR/$1.pid"
+  pid_alive "$pidf" || { rm -f "$pidf"; return 0; }
+  local pid; pid=$(cat "$pidf")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidf"
+}
+
+case "${1:-status}" in
+  start)
+    "$PY" -m counterflow_shared.events.admin create-topics >/dev/null
+    for s in "${SERVICES[@]}"; do start_one $s; done
+    for s in "${SERVICES[@]}"; do wait_ready $s; done
+    echo "services:"
+    for s in "${SERVICES[@]}"; do set -- $s; printf '  %-15s http://127.0.0.1:%s  (docs: /docs, health: /readyz)\n' "$1" "$3"; done ;;
+  stop)
+    for s in "${SERVICES[@]}"; do set -- $s; stop_one "$1" "$2"; done ;;
+  status)
+    echo "services:"
+    for s in "${SERVICES[@]}"; do
+      set -- $s
+      if pid_alive "$RUN_DIR/$1.pid"; then
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$3/readyz" || true)
+        printf '  %-15s running   http://127.0.0.1:%s  readyz=%s\n' "$1" "$3" "$code"
+      else
+        printf '  %-15s stopped\n' "$1"
+      fi
+    done ;;
+  *) die "usage: services.sh start|stop|status" ;;
+esac

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: install dependencies, start what infrastructure is not running, run every
+# test, stop what this run started (and only that).
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+"$REPO_ROOT/deploy/local/bootstrap.sh"
+started="$(mktemp)"
+cleanup() {
+  local comps; comps=$(tr '\n' ' ' < "$started")
+  [ -n "${comps// /}" ] && "$REPO_ROOT/deploy/local/infra.sh" stop $comps
+  rm -f "$started"
+}
+trap cleanup EXIT
+"$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+if [ -x "$REPO_ROOT/deploy/local/deploy_tools.sh" ]; then "$REPO_ROOT/deploy/local/deploy_tools.sh"; fi
+cd "$REPO_ROOT"
+"$REPO_ROOT/.venv/bin/python" -m counterflow_shared.events.admin wait
+"$REPO_ROOT/.venv/bin/python" -m pytest "$@"

@@ -1,0 +1,1 @@
+"""Counterflow mobile-gateway service."""

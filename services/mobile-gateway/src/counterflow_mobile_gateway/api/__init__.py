@@ -1,0 +1,1 @@
+"""HTTP API of the mobile-gateway service (routers under ``/v1``)."""

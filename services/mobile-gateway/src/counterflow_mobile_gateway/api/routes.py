@@ -1,0 +1,5 @@
+"""Routers of the mobile-gateway service."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []

@@ -1,0 +1,1 @@
+"""Tables and repositories of the mobile-gateway service (every SQL query lives here)."""

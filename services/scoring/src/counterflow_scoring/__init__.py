@@ -1,0 +1,1 @@
+"""Counterflow scoring service."""

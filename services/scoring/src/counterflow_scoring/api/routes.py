@@ -1,0 +1,5 @@
+"""Routers of the scoring service."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []

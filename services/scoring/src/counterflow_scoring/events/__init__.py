@@ -1,0 +1,1 @@
+"""Events the scoring service publishes and the handlers of those it consumes."""

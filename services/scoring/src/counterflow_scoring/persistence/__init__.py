@@ -1,0 +1,1 @@
+"""Tables and repositories of the scoring service (every SQL query lives here)."""

@@ -1,0 +1,5 @@
+"""``python -m counterflow_selfservice``: the service command line."""
+
+from counterflow_selfservice.cli import app
+
+app()

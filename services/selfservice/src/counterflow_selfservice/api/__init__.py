@@ -1,0 +1,1 @@
+"""HTTP API of the selfservice service (routers under ``/v1``)."""

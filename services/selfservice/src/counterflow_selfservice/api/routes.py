@@ -1,0 +1,5 @@
+"""Routers of the selfservice service."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []

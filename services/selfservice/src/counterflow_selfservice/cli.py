@@ -1,0 +1,42 @@
+"""Command line of the selfservice service: ``migrate``, ``serve``, ``worker``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+import uvicorn
+
+from counterflow_shared.persistence.migrations import upgrade_to_head
+from counterflow_shared.runtime import run_worker_process
+from counterflow_selfservice.main import PACKAGE_DIR, SPEC
+from counterflow_selfservice.settings import get_settings
+
+app = typer.Typer(help="Counterflow selfservice service", no_args_is_help=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the service database to the head revision (a one-off job before start)."""
+    upgrade_to_head(PACKAGE_DIR, get_settings().database_url)
+    typer.echo("migrations at head")
+
+
+@app.command()
+def serve(workers: bool = typer.Option(True, help="run relay and consumers in the API process")) -> None:
+    """Run the HTTP API (with embedded relay and consumers unless --no-workers)."""
+    settings = get_settings()
+    settings.embedded_workers = workers
+    from counterflow_selfservice.main import create_app
+
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox relay and the consumers without HTTP (scaled on consumer lag)."""
+    asyncio.run(run_worker_process(SPEC, get_settings()))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Events the selfservice service publishes and the handlers of those it consumes."""

@@ -1,0 +1,1 @@
+"""Tables and repositories of the selfservice service (every SQL query lives here)."""

@@ -1,0 +1,1 @@
+"""Counterflow ticketing service."""

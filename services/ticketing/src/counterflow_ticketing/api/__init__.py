@@ -1,0 +1,1 @@
+"""HTTP API of the ticketing service (routers under ``/v1``)."""

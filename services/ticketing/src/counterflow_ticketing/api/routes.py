@@ -1,0 +1,5 @@
+"""Routers of the ticketing service."""
+
+from fastapi import APIRouter
+
+routers: list[APIRouter] = []

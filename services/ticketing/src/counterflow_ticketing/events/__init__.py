@@ -1,0 +1,1 @@
+"""Events the ticketing service publishes and the handlers of those it consumes."""

@@ -1,0 +1,304 @@
+"""Consumer runtime: at-least-once delivery made effectively-once.
+
+For each record: open a database transaction, insert ``(group, event id)`` into
+``processed_events`` (a conflict means the event already had its effect: skip), run the
+handler in the same transaction, commit; only then commit the Kafka offset
+(last processed + 1). A crash anywhere in between redelivers the record and the
+processed-event row stops a second effect.
+
+A failing handler is retried ``max_retries`` times with exponential backoff; then the
+record goes to the group's dead-letter topic (``dlq.<group>``) with the error in headers
+and the consumer moves on. An undecodable record (not a CloudEvent, unknown schema) goes
+there at once. SIGTERM (:meth:`ConsumerRuntime.stop`) lets the in-flight record finish
+and returns within ``shutdown_grace_s`` even when the broker is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from counterflow_shared.events.catalog import ConsumerGroup, entry
+from counterflow_shared.events.envelope import Envelope
+from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_consumer, new_producer
+from counterflow_shared.events.tracing import context_from_kafka_headers
+from counterflow_shared.persistence.db import session_scope
+
+log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("counterflow.consumer")
+
+#: A handler gets the open session (same transaction as the dedup row), the envelope and
+#: the validated payload. It may return a coroutine function to run after the commit
+#: (for side effects outside the database, e.g. a Redis publish).
+Handler = Callable[[AsyncSession, Envelope, BaseModel], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
+class PoisonEvent(Exception):
+    """The record can never be processed (retrying is pointless): straight to dead letters."""
+
+
+@dataclass
+class ConsumerStatus:
+    """Counters for readiness and tests."""
+
+    processed: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    assigned: bool = False
+    broker_ok: bool = False
+    last_error: str | None = None
+
+
+class ConsumerRuntime:
+    """Runs one consumer group of one service.
+
+    Args:
+        group: the catalog consumer group (its topics and dead-letter topic).
+        handlers: CloudEvents ``type`` -> :data:`Handler`; other types are acknowledged
+            and ignored (forward compatibility).
+        session_factory: sessions on the service's database.
+        processed_events: the service's ``processed_events`` table.
+        bootstrap_servers, topic_prefix: where and under which prefix.
+        group_suffix: appended to the group id (tests isolate runs with it).
+        max_retries: handler attempts before dead-lettering.
+        retry_backoff_s: first retry delay in seconds, doubled each time.
+        request_timeout_s: bound on each broker call in seconds.
+        shutdown_grace_s: the whole of :meth:`run`'s shutdown is bounded by this (seconds).
+    """
+
+    def __init__(
+        self,
+        *,
+        group: ConsumerGroup,
+        handlers: Mapping[str, Handler],
+        session_factory: async_sessionmaker[AsyncSession],
+        processed_events: Table,
+        bootstrap_servers: str,
+        topic_prefix: str = "",
+        group_suffix: str = "",
+        max_retries: int = 3,
+        retry_backoff_s: float = 0.2,
+        request_timeout_s: float = 5.0,
+        shutdown_grace_s: float = 8.0,
+    ) -> None:
+        self.group = group
+        self.group_id = f"{topic_prefix}{group.name}{group_suffix}"
+        self._handlers = dict(handlers)
+        self._factory = session_factory
+        self._processed = processed_events
+        self._bootstrap = bootstrap_servers
+        self._prefix = topic_prefix
+        self._max_retries = max(1, max_retries)
+        self._backoff = retry_backoff_s
+        self._timeout = request_timeout_s
+        self._grace = shutdown_grace_s
+        self._stop = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+        self.status = ConsumerStatus()
+
+    @property
+    def topics(self) -> list[str]:
+        """Full names of the topics consumed."""
+        return [f"{self._prefix}{t.name}" for t in self.group.topics]
+
+    def stop(self) -> None:
+        """Finish the in-flight record, then return from :meth:`run`."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; reconnects after broker outages."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._start()
+                    await self._loop()
+                except (BrokerTimeout, OSError, Exception) as exc:  # noqa: BLE001 - keep consuming after any infrastructure fault
+                    if self._stop.is_set():
+                        break
+                    self.status.broker_ok = False
+                    self.status.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("consumer.restart", group=self.group_id, error=self.status.last_error)
+                    await self._close()
+                    await self._sleep(1.0)
+        finally:
+            await self._close()
+
+    async def _start(self) -> None:
+        if self._consumer is not None:
+            return
+        consumer = new_consumer(self._bootstrap, self.topics, group_id=self.group_id, client_id=self.group_id)
+        self._consumer = consumer
+        await bounded(consumer.start(), self._timeout, "consumer start")
+        self.status.broker_ok = True
+        log.info("consumer.started", group=self.group_id, topics=self.topics)
+
+    async def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        dlq, self._dlq = self._dlq, None
+        for what, client in (("consumer", consumer), ("dlq producer", dlq)):
+            if client is None:
+                continue
+            try:
+                await bounded(client.stop(), min(self._grace, self._timeout), f"{what} stop")
+            except Exception as exc:  # noqa: BLE001 - shutdown must finish even with the broker gone
+                log.warning("consumer.stop_timeout", group=self.group_id, what=what, error=repr(exc))
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _loop(self) -> None:
+        assert self._consumer is not None
+        while not self._stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=200)
+            self.status.assigned = bool(self._consumer.assignment())
+            self.status.broker_ok = True
+            for tp, records in batches.items():
+                last: int | None = None
+                for record in records:
+                    if self._stop.is_set():
+                        break
+                    await self._process(record)
+                    last = record.offset
+                if last is not None:
+                    await bounded(
+                        self._consumer.commit({tp: OffsetAndMetadata(last + 1, "")}),
+                        self._timeout,
+                        "offset commit",
+                    )
+                if self._stop.is_set():
+                    return
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        parent = context_from_kafka_headers(record.headers)
+        with tracer.start_as_current_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.kafka.offset": record.offset,
+                "messaging.destination.partition.id": str(record.partition),
+            },
+        ) as span:
+            try:
+                envelope = Envelope.from_bytes(record.value)
+            except (ValidationError, ValueError, TypeError) as exc:
+                await self._dead_letter(record, f"undecodable record: {exc}", attempts=0)
+                return
+            span.set_attribute("messaging.message.id", envelope.id)
+            span.set_attribute("cloudevents.event_type", envelope.type)
+            handler = self._handlers.get(envelope.type)
+            if handler is None:
+                return
+            error: str | None = None
+            for attempt in range(1, self._max_retries + 1):
+                try:
+                    after = await self._apply(record, envelope, handler)
+                    if after is not None:
+                        await after()
+                    return
+                except PoisonEvent as exc:
+                    await self._dead_letter(record, f"poison: {exc}", attempts=attempt)
+                    return
+                except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+                    error = f"{type(exc).__name__}: {exc}"
+                    self.status.last_error = error
+                    log.warning("consumer.handler_failed", group=self.group_id, event_id=envelope.id, type=envelope.type, attempt=attempt, error=error)
+                    if attempt < self._max_retries:
+                        await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+            span.record_exception(RuntimeError(error or "handler failed"))
+            await self._dead_letter(record, error or "handler failed", attempts=self._max_retries)
+
+    async def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler):
+        try:
+            payload = entry(envelope.type).payload.model_validate(envelope.data)
+        except (KeyError, ValidationError) as exc:
+            raise PoisonEvent(f"payload does not match {envelope.type}: {exc}") from exc
+        async with session_scope(self._factory) as session:
+            if not await self._mark_processed(session, envelope, record):
+                self.status.duplicates += 1
+                return None
+            after = await handler(session, envelope, payload)
+        self.status.processed += 1
+        return after
+
+    async def _mark_processed(self, session: AsyncSession, envelope: Envelope, record: ConsumerRecord) -> bool:
+        values = {
+            "consumer_group": self.group.name,
+            "event_id": envelope.id,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "processed_at": datetime.now(UTC),
+        }
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(self._processed).values(**values).on_conflict_do_nothing().returning(self._processed.c.event_id)
+        return (await session.execute(stmt)).first() is not None
+
+    async def _dead_letter(self, record: ConsumerRecord, error: str, *, attempts: int) -> None:
+        """Publish ``record`` unchanged to the dead-letter topic, error in headers. Retries
+        until the broker takes it or :meth:`stop` is called (then the offset is not
+        committed and the record comes back after restart)."""
+        topic = f"{self._prefix}{self.group.dead_letter_topic.name}"
+        headers = list(record.headers or []) + [
+            ("dlq_error", error[:2000].encode()),
+            ("dlq_original_topic", record.topic.encode()),
+            ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        while True:
+            try:
+                if self._dlq is None:
+                    producer = new_producer(self._bootstrap, client_id=f"{self.group_id}-dlq", request_timeout_s=self._timeout)
+                    await bounded(producer.start(), self._timeout, "dlq producer start")
+                    self._dlq = producer
+                await bounded(self._dlq.send_and_wait(topic, value=record.value, key=record.key, headers=headers), self._timeout * 2, "dlq send")
+                self.status.dead_lettered += 1
+                log.error("consumer.dead_lettered", group=self.group_id, topic=record.topic, offset=record.offset, error=error)
+                return
+            except Exception as exc:  # noqa: BLE001 - keep trying until the broker takes it
+                log.warning("consumer.dlq_failed", group=self.group_id, error=repr(exc))
+                dlq, self._dlq = self._dlq, None
+                if dlq is not None:
+                    try:
+                        await bounded(dlq.stop(), self._timeout, "dlq stop")
+                    except Exception:  # noqa: BLE001
+                        pass
+                if self._stop.is_set():
+                    raise
+                await self._sleep(1.0)
+
+
+async def run_until_stopped(runtimes: list[Any], stop: asyncio.Event, grace_s: float) -> None:
+    """Run consumers/relays until ``stop`` is set, then stop them and wait at most
+    ``grace_s`` seconds (the SIGTERM path of worker processes)."""
+    tasks = [asyncio.create_task(r.run(), name=type(r).__name__) for r in runtimes]
+    await stop.wait()
+    for r in runtimes:
+        r.stop()
+    done, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)

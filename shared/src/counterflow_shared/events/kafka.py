@@ -1,0 +1,126 @@
+"""aiokafka construction with the settings the backbone relies on, and topic admin.
+
+Library facts designed around (aiokafka 0.14): the producer is not idempotent by default
+(we set ``enable_idempotence=True``, which implies ``acks='all'``); consumers auto-commit
+and start at ``latest`` by default (we turn auto-commit off and start at ``earliest``);
+``start()``, ``stop()`` and ``send_and_wait()`` can hang while the broker is down, so
+every call here is bounded by :func:`bounded`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from typing import TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from counterflow_shared.events.catalog import Topic, all_topics
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class BrokerTimeout(Exception):
+    """A broker call did not finish within its bound (broker down or partitioned)."""
+
+
+async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
+    """Await ``awaitable`` for at most ``timeout_s`` seconds.
+
+    Raises:
+        BrokerTimeout: when the bound is exceeded (the awaitable is cancelled).
+    """
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    except TimeoutError as exc:
+        raise BrokerTimeout(f"{what} did not finish within {timeout_s:.1f}s") from exc
+
+
+def new_producer(bootstrap_servers: str, *, client_id: str, request_timeout_s: float = 5.0) -> AIOKafkaProducer:
+    """An idempotent producer (``acks=all``, ``enable_idempotence=True``), small linger
+    (5 ms) for batching without hurting commit -> broker latency."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=int(request_timeout_s * 1000),
+        retry_backoff_ms=100,
+    )
+
+
+def new_consumer(bootstrap_servers: str, topics: Iterable[str], *, group_id: str, client_id: str) -> AIOKafkaConsumer:
+    """A group consumer with manual commits, reading from the earliest offset of a new
+    group, returning as soon as one record is available (``fetch_max_wait_ms=100``)."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_poll_records=200,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+        metadata_max_age_ms=30_000,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, *, prefix: str = "", topics: Iterable[Topic] | None = None, timeout_s: float = 30.0) -> list[str]:
+    """Create every catalog topic (dead-letter topics included) that does not exist yet,
+    with the catalog's partitions and cleanup policy; replication factor 1 (single-node
+    local broker; on Kubernetes, Strimzi KafkaTopic resources own this).
+
+    Returns:
+        the names created by this call (already existing ones are skipped).
+    """
+    wanted = list(topics if topics is not None else all_topics())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    await bounded(admin.start(), timeout_s, "admin start")
+    created: list[str] = []
+    try:
+        existing = set(await bounded(admin.list_topics(), timeout_s, "list topics"))
+        new = [
+            NewTopic(name=f"{prefix}{t.name}", num_partitions=t.partitions, replication_factor=1, topic_configs=t.config)
+            for t in wanted
+            if f"{prefix}{t.name}" not in existing
+        ]
+        if new:
+            try:
+                await bounded(admin.create_topics(new), timeout_s, "create topics")
+            except TopicAlreadyExistsError:
+                pass
+            created = [n.name for n in new]
+            log.info("topics.created", topics=created)
+    finally:
+        await bounded(admin.close(), timeout_s, "admin close")
+    return created
+
+
+async def delete_topics(bootstrap_servers: str, names: list[str], timeout_s: float = 30.0) -> None:
+    """Delete topics by full name (tests clean up their prefixed topics)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await bounded(admin.start(), timeout_s, "admin start")
+    try:
+        await bounded(admin.delete_topics(names), timeout_s, "delete topics")
+    finally:
+        await bounded(admin.close(), timeout_s, "admin close")
+
+
+async def describe_cluster(bootstrap_servers: str, timeout_s: float = 2.0) -> dict:
+    """Ask the broker for its cluster description; raises on timeout or connection error."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await bounded(admin.start(), timeout_s, "admin start")
+        return await bounded(admin.describe_cluster(), timeout_s, "describe cluster")
+    finally:
+        try:
+            await bounded(admin.close(), timeout_s, "admin close")
+        except Exception:  # noqa: BLE001 - closing a half-open admin client must not mask the cause
+            pass

@@ -1,0 +1,270 @@
+"""Transactional outbox (Richardson, *Microservices Patterns*, 2018, ch. 3.3.7; the
+"integration event log" of dotnet eShop; Apache Fineract's external events).
+
+:func:`enqueue` writes an event into the ``outbox`` table with the caller's session, so it
+commits or rolls back with the state change. :class:`OutboxRelay` publishes unsent rows in
+id order with an idempotent producer and marks them sent only after the broker
+acknowledged (``acks=all``). While the broker is down rows wait; nothing is lost. Rows are
+claimed with ``FOR UPDATE SKIP LOCKED`` so several relay instances never publish the same
+row concurrently. A redelivered row (relay crash after ack, before commit) has the same
+event id, which consumers deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
+from sqlalchemy import Table, event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from counterflow_shared.events.envelope import Envelope
+from counterflow_shared.events.catalog import entry
+from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
+from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
+
+log = structlog.get_logger(__name__)
+
+#: Errors after which an idempotent producer's sequence state is unusable: the producer
+#: is closed and a new one (new producer id) takes over. Source: KIP-98 / KIP-360.
+FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, ProducerFenced)
+
+_wakeups: set[asyncio.Event] = set()
+
+
+def _wake_relays(_session) -> None:  # noqa: ANN001 - SQLAlchemy event signature
+    for ev in list(_wakeups):
+        ev.set()
+
+
+def enqueue(session: AsyncSession, outbox: Table, events: Iterable[Envelope], *, topic_prefix: str = "") -> None:
+    """Add ``events`` to the outbox within ``session``'s current transaction.
+
+    The current trace context is stored with each row so consumers continue the trace.
+    Relays in this process are woken right after the transaction commits.
+
+    Raises:
+        KeyError: an event type not in the catalog.
+    """
+    headers = current_trace_headers()
+    rows = []
+    for ev in events:
+        topic = entry(ev.type).topic
+        rows.append(
+            {
+                "event_id": ev.id,
+                "topic": f"{topic_prefix}{topic.name}",
+                "key": ev.subject,
+                "value": ev.to_bytes(),
+                "headers": {**headers, "ce_type": ev.type, "ce_id": ev.id},
+            }
+        )
+    if not rows:
+        return
+    session.info.setdefault("outbox_rows", []).extend(rows)
+    if not session.info.get("outbox_hooked"):
+        session.info["outbox_hooked"] = True
+        event.listen(session.sync_session, "after_commit", _wake_relays)
+
+
+async def flush_outbox(session: AsyncSession, outbox: Table) -> None:
+    """Write the rows :func:`enqueue` collected (call before commit; session_scope users
+    normally use :func:`publish` which does both)."""
+    rows = session.info.pop("outbox_rows", [])
+    if rows:
+        await session.execute(outbox.insert(), rows)
+
+
+async def publish(session: AsyncSession, outbox: Table, events: Iterable[Envelope], *, topic_prefix: str = "") -> None:
+    """Write ``events`` to the outbox in ``session``'s transaction (the usual entry point)."""
+    enqueue(session, outbox, events, topic_prefix=topic_prefix)
+    await flush_outbox(session, outbox)
+
+
+@dataclass
+class RelayStatus:
+    """What readiness and operators see of a relay.
+
+    Attributes:
+        broker_ok: the last publish round reached the broker (or nothing to send and the
+            producer is started).
+        published: events acknowledged since start.
+        producer_generations: producers created (>1 after fatal errors or outages).
+        last_error: text of the last error, if any.
+    """
+
+    broker_ok: bool = False
+    published: int = 0
+    producer_generations: int = 0
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows to Kafka; run one per process with :meth:`run`.
+
+    Args:
+        session_factory: sessions on the service's database.
+        outbox: the service's ``outbox`` table (:func:`~counterflow_shared.persistence.tables.add_backbone_tables`).
+        bootstrap_servers: Kafka bootstrap list.
+        client_id: producer client id (service name).
+        poll_interval_s: idle poll period in seconds (woken earlier by local commits).
+        batch_size: rows per round.
+        request_timeout_s: bound on each broker call in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        bootstrap_servers: str,
+        client_id: str,
+        poll_interval_s: float = 0.02,
+        batch_size: int = 500,
+        request_timeout_s: float = 5.0,
+    ) -> None:
+        self._factory = session_factory
+        self._outbox = outbox
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._poll = poll_interval_s
+        self._batch = batch_size
+        self._timeout = request_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.status = RelayStatus()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self._bootstrap, client_id=self._client_id, request_timeout_s=self._timeout)
+            try:
+                await bounded(producer.start(), self._timeout, "producer start")
+            except BaseException:
+                await self._close(producer)
+                raise
+            self._producer = producer
+            self.status.producer_generations += 1
+            log.info("outbox.producer_started", generation=self.status.producer_generations)
+        return self._producer
+
+    async def _close(self, producer: AIOKafkaProducer | None) -> None:
+        if producer is None:
+            return
+        try:
+            await bounded(producer.stop(), self._timeout, "producer stop")
+        except Exception as exc:  # noqa: BLE001 - a producer we are discarding may fail to stop
+            log.warning("outbox.producer_stop_failed", error=repr(exc))
+
+    async def recreate_producer(self, reason: str) -> None:
+        """Discard the current producer (its idempotence state is unusable) so the next
+        round starts a new one. Logged at error level and visible in :attr:`status`."""
+        log.error("outbox.producer_recreated", reason=reason, generation=self.status.producer_generations)
+        producer, self._producer = self._producer, None
+        await self._close(producer)
+
+    async def publish_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were acknowledged.
+
+        Raises:
+            KafkaError, BrokerTimeout: the batch was not fully acknowledged; its rows
+                stay unsent and will be published again (same event ids).
+        """
+        producer = await self._ensure_producer()
+        async with self._factory() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(self._outbox.c.id, self._outbox.c.topic, self._outbox.c.key, self._outbox.c.value, self._outbox.c.headers)
+                    .where(self._outbox.c.sent_at.is_(None))
+                    .order_by(self._outbox.c.id)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                futures.append(
+                    await bounded(
+                        producer.send(row.topic, value=row.value, key=row.key.encode(), headers=to_kafka_headers(row.headers or {})),
+                        self._timeout,
+                        "producer send",
+                    )
+                )
+            await bounded(asyncio.gather(*futures), self._timeout * 2, "broker acknowledgement")
+            await session.execute(
+                update(self._outbox).where(self._outbox.c.id.in_([r.id for r in rows])).values(sent_at=datetime.now(UTC))
+            )
+        self.status.published += len(rows)
+        self.status.broker_ok = True
+        return len(rows)
+
+    async def run(self) -> None:
+        """Publish until :meth:`stop`; survives broker outages and fatal producer errors."""
+        _wakeups.add(self._wake)
+        backoff = 0.1
+        try:
+            while not self._stop.is_set():
+                try:
+                    sent = await self.publish_once()
+                    backoff = 0.1
+                    if sent:
+                        continue
+                except FATAL_PRODUCER_ERRORS as exc:
+                    self._record_error(exc)
+                    await self.recreate_producer(type(exc).__name__)
+                except (KafkaError, BrokerTimeout, OSError) as exc:
+                    self._record_error(exc)
+                    # Batches still queued in a producer that lost the broker may be
+                    # retried in any order after it comes back; a fresh producer (new
+                    # producer id) is the safe way to resume.
+                    await self.recreate_producer(f"broker unavailable: {type(exc).__name__}")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the relay must outlive a bad row or a DB blip
+                    self._record_error(exc)
+                    log.exception("outbox.round_failed")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                await self._sleep(self._poll)
+        finally:
+            _wakeups.discard(self._wake)
+            producer, self._producer = self._producer, None
+            await self._close(producer)
+
+    def _record_error(self, exc: BaseException) -> None:
+        self.status.broker_ok = False
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self.status.last_error_at = datetime.now(UTC)
+        log.warning("outbox.publish_failed", error=self.status.last_error)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return after the current round."""
+        self._stop.set()
+        self._wake.set()
+
+    async def backlog(self) -> int:
+        """Unsent rows (for readiness detail and benchmarks)."""
+        from sqlalchemy import func
+
+        async with self._factory() as session:
+            return int((await session.execute(select(func.count()).select_from(self._outbox).where(self._outbox.c.sent_at.is_(None)))).scalar_one())
+
+

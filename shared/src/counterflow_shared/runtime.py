@@ -1,0 +1,238 @@
+"""The "service defaults" every Counterflow service adds in one call (after dotnet
+eShop's ServiceDefaults): engine and sessions, Redis, outbox relay, consumers, logging,
+tracing, problem+json, health, and the FastAPI app around the service's routers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from redis.asyncio import Redis
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from counterflow_shared.events.catalog import ConsumerGroup
+from counterflow_shared.events.consumer import ConsumerRuntime, Handler
+from counterflow_shared.events.envelope import Envelope, new_event
+from counterflow_shared.events.outbox import OutboxRelay, publish
+from counterflow_shared.persistence.db import create_engine, session_factory
+from counterflow_shared.persistence.migrations import head_revision
+from counterflow_shared.settings import ServiceSettings
+from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
+from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.problems import install_problem_handlers
+
+log = structlog.get_logger(__name__)
+
+#: Background loop of a service (e.g. a heartbeat watchdog): gets the runtime, runs until cancelled.
+Background = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service tells the runtime about itself.
+
+    Attributes:
+        name: service name (``ticketing``...), CloudEvents source ``/counterflow/<name>``.
+        package_dir: directory of the service package (holds ``migrations/``).
+        backbone_tables: the service's ``outbox``/``processed_events``/``idempotency_keys``.
+        consumers: consumer group -> factory of its handlers (called with the runtime).
+        background: extra loops started with embedded workers.
+    """
+
+    name: str
+    package_dir: Path
+    backbone_tables: Mapping[str, Table]
+    consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
+    background: Sequence[Background] = ()
+
+
+class ServiceRuntime:
+    """Process-wide resources of one service. Create with :meth:`create`, then
+    :meth:`start_workers` / :meth:`aclose`."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
+        self.spec = spec
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.redis: Redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        self.source = f"/counterflow/{spec.name}"
+        self.migration_head = head_revision(spec.package_dir)
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[ConsumerRuntime] = []
+        self._group_suffix = group_suffix
+        self._tasks: list[asyncio.Task] = []
+        self.state: dict[str, Any] = {}
+
+    @property
+    def outbox(self) -> Table:
+        """The service's outbox table."""
+        return self.spec.backbone_tables["outbox"]
+
+    @property
+    def idempotency_keys(self) -> Table:
+        """The service's Idempotency-Key table."""
+        return self.spec.backbone_tables["idempotency_keys"]
+
+    def event(self, payload: Any, **kwargs: Any) -> Envelope:
+        """Wrap a catalog payload in an envelope with this service as source."""
+        return new_event(payload, source=self.source, **kwargs)
+
+    async def publish(self, session: AsyncSession, *payloads: Any) -> list[Envelope]:
+        """Write events for ``payloads`` to the outbox in ``session``'s transaction."""
+        envelopes = [p if isinstance(p, Envelope) else self.event(p) for p in payloads]
+        await publish(session, self.outbox, envelopes, topic_prefix=self.settings.topic_prefix)
+        return envelopes
+
+    def build_workers(self) -> list[Any]:
+        """The relay and one consumer runtime per consumer group."""
+        s = self.settings
+        self.relay = OutboxRelay(
+            session_factory=self.sessions,
+            outbox=self.outbox,
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            client_id=f"{s.topic_prefix}{self.spec.name}-relay",
+            poll_interval_s=s.relay_poll_interval_s,
+            batch_size=s.relay_batch_size,
+            request_timeout_s=s.kafka_request_timeout_s,
+        )
+        self.consumers = [
+            ConsumerRuntime(
+                group=group,
+                handlers=factory(self),
+                session_factory=self.sessions,
+                processed_events=self.spec.backbone_tables["processed_events"],
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                topic_prefix=s.topic_prefix,
+                group_suffix=self._group_suffix,
+                max_retries=s.consumer_max_retries,
+                retry_backoff_s=s.consumer_retry_backoff_s,
+                request_timeout_s=s.kafka_request_timeout_s,
+                shutdown_grace_s=s.shutdown_grace_s,
+            )
+            for group, factory in self.spec.consumers.items()
+        ]
+        return [self.relay, *self.consumers]
+
+    def start_workers(self) -> None:
+        """Start relay, consumers and background loops as tasks of the running loop."""
+        for worker in self.build_workers():
+            self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
+        for loop in self.spec.background:
+            self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
+
+    async def _guard(self, loop: Background) -> None:
+        while True:
+            try:
+                await loop(self)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a background loop restarts after a failure
+                log.exception("background.failed", loop=loop.__name__)
+                await asyncio.sleep(1.0)
+
+    async def stop_workers(self) -> None:
+        """Stop workers, letting in-flight events finish within ``shutdown_grace_s``."""
+        workers = [w for w in [self.relay, *self.consumers] if w is not None]
+        for w in workers:
+            w.stop()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        self._tasks.clear()
+
+    async def aclose(self) -> None:
+        """Stop workers and release connections."""
+        await self.stop_workers()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the endpoint returns, rolled back on error."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        async with session.begin():
+            yield session
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The service runtime of the app handling ``request``."""
+    return request.app.state.runtime
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    extra_checks: dict[str, Check] | None = None,
+    on_startup: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+    group_suffix: str = "",
+) -> FastAPI:
+    """Build the FastAPI app of a service with every default wired in.
+
+    Routers are mounted as given (they carry their own ``/v1`` prefixes); ``/healthz``,
+    ``/readyz`` and ``/openapi.json`` come for free.
+    """
+    configure_logging(service=spec.name, level=settings.log_level, json=settings.log_json)
+    configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = ServiceRuntime(spec, settings, group_suffix=group_suffix)
+        app.state.runtime = runtime
+        app.state.settings = settings
+        instrument_app(app, runtime.engine)
+        for hook in on_startup:
+            await hook(runtime)
+        if settings.embedded_workers:
+            runtime.start_workers()
+        log.info("service.started", service=spec.name, embedded_workers=settings.embedded_workers)
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+            log.info("service.stopped", service=spec.name)
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health_router(extra_checks))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    """Entry point of a worker process (relay + consumers, no HTTP): runs until SIGTERM or
+    SIGINT, then finishes in-flight events within ``shutdown_grace_s`` seconds."""
+    configure_logging(service=f"{spec.name}-worker", level=settings.log_level, json=settings.log_json)
+    configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
+    runtime = ServiceRuntime(spec, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime.start_workers()
+    await stop.wait()
+    await runtime.aclose()

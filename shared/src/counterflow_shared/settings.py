@@ -1,0 +1,103 @@
+"""Settings common to every Counterflow process (pydantic-settings).
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix``
+(``CF_TICKETING_``, ``CF_SELFSERVICE_``, ``CF_MOBILE_``, ``CF_SCORING_``), so one
+environment can carry the settings of several services without collisions. Values
+that every process on a machine shares (the broker address, the Redis URL, the
+topic prefix) may also be given once without the service prefix through
+:class:`PlatformSettings` (prefix ``CF_``); the service-prefixed value wins.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    """Machine-wide defaults read from ``CF_*`` variables.
+
+    Attributes:
+        kafka_bootstrap_servers: comma-separated ``host:port`` list of Kafka brokers.
+        redis_url: ``redis://host:port/db`` URL.
+        topic_prefix: prepended to every topic name (``""`` in production; tests use a
+            random prefix so that runs never see each other's events).
+        postgres_dsn_template: SQLAlchemy URL with a ``{database}`` placeholder, used to
+            derive each service's default database URL.
+        otel_exporter: ``none``, ``otlp`` (to ``otel_endpoint``) or ``file:<path>``
+            (JSON lines, one span per line; used by tests to follow one trace across
+            processes).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CF_", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    topic_prefix: str = ""
+    postgres_dsn_template: str = "postgresql+asyncpg://counterflow:counterflow@127.0.0.1:55432/{database}"
+    otel_exporter: str = "none"
+    otel_endpoint: str = "http://127.0.0.1:4318"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+
+def platform_settings() -> PlatformSettings:
+    """Read :class:`PlatformSettings` from the environment (no caching: tests change it)."""
+    return PlatformSettings()
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings of one service process; subclass and set ``env_prefix``.
+
+    Attributes:
+        service_name: CloudEvents ``source`` and OpenTelemetry ``service.name``.
+        database_url: SQLAlchemy async URL of the service's own database.
+        kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
+        http_host / http_port: where uvicorn listens.
+        embedded_workers: run the outbox relay and the event consumers inside the API
+            process (the local default); on Kubernetes the API and the workers run as
+            separate Deployments and this is ``False`` for the API.
+        relay_poll_interval_s: seconds between outbox polls when idle (seconds).
+        relay_batch_size: outbox rows published per round trip.
+        kafka_request_timeout_s: bound on any single broker call, so that nothing hangs
+            while the broker is down (seconds).
+        consumer_max_retries: handler attempts before an event goes to the dead-letter topic.
+        consumer_retry_backoff_s: first retry delay, doubled on each retry (seconds).
+        shutdown_grace_s: time allowed to finish the in-flight event on SIGTERM (seconds).
+        jwt_secret / jwt_issuer / jwt_audience: staff token verification (HS256 by
+            default; a bank configures its own identity provider's values).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    service_name: str = "counterflow"
+    database_name: str = "counterflow"
+    database_url: str = ""
+    kafka_bootstrap_servers: str = Field(default_factory=lambda: platform_settings().kafka_bootstrap_servers)
+    redis_url: str = Field(default_factory=lambda: platform_settings().redis_url)
+    topic_prefix: str = Field(default_factory=lambda: platform_settings().topic_prefix)
+    otel_exporter: str = Field(default_factory=lambda: platform_settings().otel_exporter)
+    otel_endpoint: str = Field(default_factory=lambda: platform_settings().otel_endpoint)
+    log_level: str = Field(default_factory=lambda: platform_settings().log_level)
+    log_json: bool = Field(default_factory=lambda: platform_settings().log_json)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    embedded_workers: bool = True
+    relay_poll_interval_s: float = 0.02
+    relay_batch_size: int = 500
+    kafka_request_timeout_s: float = 5.0
+    consumer_max_retries: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    shutdown_grace_s: float = 8.0
+    jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
+    jwt_issuer: str = "counterflow-dev-idp"
+    jwt_audience: str = "counterflow-staff"
+
+    def model_post_init(self, __context: object) -> None:  # noqa: D401 - pydantic hook
+        """Derive ``database_url`` from the platform template when it is not given."""
+        if not self.database_url:
+            self.database_url = platform_settings().postgres_dsn_template.format(database=self.database_name)
+
+    def topic(self, name: str) -> str:
+        """Return the broker-side name of catalog topic ``name`` (with the prefix)."""
+        return f"{self.topic_prefix}{name}"

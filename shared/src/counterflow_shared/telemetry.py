@@ -1,0 +1,88 @@
+"""Structured logging (structlog, JSON lines with trace ids) and OpenTelemetry tracing.
+
+Exporters (``otel_exporter`` setting): ``none``; ``otlp`` (OTLP/HTTP to ``otel_endpoint``,
+the collector of deploy/); ``file:<path>`` (one span per JSON line, appended; several
+processes may share the file: tests follow a trace across services with it).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+_configured = False
+
+
+def _add_trace_ids(_logger: Any, _name: str, event_dict: dict) -> dict:
+    span = trace.get_current_span()
+    ctx = span.get_span_context()
+    if ctx.is_valid:
+        event_dict["trace_id"] = format(ctx.trace_id, "032x")
+        event_dict["span_id"] = format(ctx.span_id, "016x")
+    return event_dict
+
+
+def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
+    """Configure structlog (and stdlib logging through it) for ``service``."""
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_trace_ids,
+        structlog.processors.format_exc_info,
+    ]
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def configure_tracing(*, service: str, exporter: str = "none", endpoint: str = "http://127.0.0.1:4318") -> TracerProvider | None:
+    """Install a global :class:`TracerProvider` for ``service`` (once per process).
+
+    Returns:
+        the provider, or ``None`` when tracing was already configured.
+    """
+    global _configured
+    if _configured:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")))
+    elif exporter.startswith("file:"):
+        out = open(exporter.removeprefix("file:"), "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+        provider.add_span_processor(
+            SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n"))
+        )
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return provider
+
+
+def instrument_app(app: Any, engine: Any = None) -> None:
+    """Trace FastAPI requests, SQLAlchemy statements and Redis commands."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    if engine is not None:
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    if not RedisInstrumentor().is_instrumented_by_opentelemetry:
+        RedisInstrumentor().instrument()

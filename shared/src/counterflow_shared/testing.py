@@ -1,0 +1,221 @@
+"""Pytest fixtures for tests against the real infrastructure that ``make test`` starts.
+
+Registered for the whole repository by the root ``conftest.py``. Tests that need Kafka,
+PostgreSQL or Redis FAIL (never skip) when it is missing: a green run proves the
+integration.
+
+Isolation: each test session gets a random topic prefix (``t<hex>.``) with every catalog
+topic created under it, and each service test gets its own freshly migrated database,
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from counterflow_shared.events.kafka import delete_topics, describe_cluster, ensure_topics
+from counterflow_shared.persistence.migrations import upgrade_to_head
+from counterflow_shared.settings import PlatformSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def platform() -> PlatformSettings:
+    """The platform settings the tests run against (from ``CF_*`` or the local defaults)."""
+    return PlatformSettings()
+
+
+def _require(what: str, ok: bool, hint: str) -> None:
+    if not ok:
+        pytest.fail(f"{what} is not reachable: {hint}. Run the tests with `make test`, which starts it.", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> PlatformSettings:
+    """Check that Kafka, PostgreSQL and Redis answer; fail the test otherwise."""
+    p = platform()
+    host, port = p.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)
+    _require("Kafka", _port_open(host, int(port)), p.kafka_bootstrap_servers)
+    pg = httpx.URL(p.postgres_dsn_template.replace("postgresql+asyncpg", "http").format(database="x"))
+    _require("PostgreSQL", _port_open(pg.host, pg.port or 5432), f"{pg.host}:{pg.port}")
+    r = httpx.URL(p.redis_url.replace("redis://", "http://"))
+    _require("Redis", _port_open(r.host, r.port or 6379), f"{r.host}:{r.port}")
+    return p
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
+    """A random topic prefix with every catalog topic created under it (deleted at the end)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    created = asyncio.run(ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
+    yield prefix
+    try:
+        asyncio.run(delete_topics(infrastructure.kafka_bootstrap_servers, created))
+    except Exception:  # noqa: BLE001 - the broker may have been stopped by a test; topics are prefixed anyway
+        pass
+
+
+def create_database(name: str) -> str:
+    """Create database ``name`` on the test server; returns its async URL."""
+    p = platform()
+    admin_url = p.postgres_dsn_template.format(database="postgres")
+
+    async def _create() -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await engine.dispose()
+
+    asyncio.run(_create())
+    return p.postgres_dsn_template.format(database=name)
+
+
+def drop_database(name: str) -> None:
+    """Drop database ``name`` (terminating its connections)."""
+    p = platform()
+    admin_url = p.postgres_dsn_template.format(database="postgres")
+
+    async def _drop() -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+    asyncio.run(_drop())
+
+
+def migrated_database(package_dir: Path, label: str) -> tuple[str, str]:
+    """A new database migrated to head with the scripts under ``package_dir``.
+
+    Returns:
+        ``(name, url)``; drop it with :func:`drop_database`.
+    """
+    name = f"cf_test_{label}_{uuid.uuid4().hex[:8]}"
+    url = create_database(name)
+    upgrade_to_head(package_dir, url)
+    return name, url
+
+
+@asynccontextmanager
+async def running_app(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and yield an httpx client talking to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30.0) as client:
+            yield client
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceProcess:
+    """A service running as its own OS process (``python -m <module> serve``), for tests
+    that need separate processes. Environment: the current one plus ``env``."""
+
+    def __init__(self, module: str, env: dict[str, str], *, port_env: str, log_path: Path) -> None:
+        self.port = free_port()
+        self.module = module
+        self.env = {**os.environ, **env, port_env: str(self.port)}
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running service."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> "ServiceProcess":
+        """Start and wait until ``/readyz`` answers 200.
+
+        Raises:
+            RuntimeError: the process exited or did not become ready in ``timeout_s`` seconds.
+        """
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.module} exited with {self.proc.returncode}; log: {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.module} not ready in {timeout_s}s; log: {self.log_path}")
+
+    def stop(self, sig: int = 15, timeout_s: float = 15.0) -> int | None:
+        """Send ``sig`` (SIGTERM by default) and wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+
+def infra_script(*args: str) -> None:
+    """Run ``deploy/local/infra.sh`` (tests stop and restart the broker with it)."""
+    subprocess.run(["bash", str(REPO_ROOT / "deploy/local/infra.sh"), *args], check=True, timeout=180)
+
+
+async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0) -> None:
+    """Wait until the broker answers a cluster description.
+
+    Raises:
+        TimeoutError: not within ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await describe_cluster(bootstrap, timeout_s=3.0)
+            return
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"broker {bootstrap} not back in {timeout_s}s") from None
+            await asyncio.sleep(0.5)
+
+
+async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> Any:
+    """Poll the async ``predicate`` until it returns a truthy value; return that value.
+
+    Raises:
+        AssertionError: not within ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout_s}s (last value {value!r})")
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,1 @@
+"""HTTP service defaults: problem+json errors, health, idempotency keys, auth, app factory."""

@@ -1,0 +1,75 @@
+"""``/healthz`` (the process is alive) and ``/readyz`` (it can do its work: database
+reachable, migrations at head, broker reachable). Readiness answers 503 with the failing
+checks named, so Kubernetes takes the pod out of the Service until it recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from counterflow_shared.events.kafka import describe_cluster
+
+Check = Callable[[Request], Awaitable[tuple[bool, str]]]
+
+
+async def check_database(request: Request) -> tuple[bool, str]:
+    """``SELECT 1`` and the Alembic revision against the head of the service's scripts."""
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return False, f"database unreachable: {type(exc).__name__}"
+    head = runtime.migration_head
+    if head and revision != head:
+        return False, f"migrations not at head (database {revision}, code {head})"
+    return True, f"revision {revision}"
+
+
+_broker_cache: dict[str, tuple[float, bool, str]] = {}
+
+
+async def check_broker(request: Request) -> tuple[bool, str]:
+    """Broker reachable (cached 2 s); with embedded workers also the relay's own view."""
+    runtime = request.app.state.runtime
+    servers = runtime.settings.kafka_bootstrap_servers
+    now = time.monotonic()
+    cached = _broker_cache.get(servers)
+    if cached and now - cached[0] < 2.0:
+        ok, detail = cached[1], cached[2]
+    else:
+        try:
+            await describe_cluster(servers, timeout_s=2.0)
+            ok, detail = True, "reachable"
+        except Exception as exc:  # noqa: BLE001
+            ok, detail = False, f"unreachable: {type(exc).__name__}"
+        _broker_cache[servers] = (now, ok, detail)
+    relay = runtime.relay
+    if ok and relay is not None and relay.status.producer_generations > 1:
+        detail += f"; producer recreated {relay.status.producer_generations - 1}x, last error {relay.status.last_error}"
+    return ok, detail
+
+
+def health_router(extra_checks: dict[str, Check] | None = None) -> APIRouter:
+    """Router with ``/healthz`` and ``/readyz`` (database, broker and ``extra_checks``)."""
+    router = APIRouter(tags=["health"])
+    checks: dict[str, Check] = {"database": check_database, "broker": check_broker, **(extra_checks or {})}
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database at head and broker reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        results = await asyncio.gather(*(fn(request) for fn in checks.values()))
+        body = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in zip(checks, results, strict=True)}
+        ready = all(ok for ok, _ in results)
+        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": body}, status_code=200 if ready else 503)
+
+    return router

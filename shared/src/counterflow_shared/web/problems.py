@@ -1,0 +1,99 @@
+"""RFC 9457 problem details (``application/problem+json``).
+
+Every error a service returns has a stable ``type`` URI per error kind
+(``https://counterflow.dev/problems/<slug>``), a human ``title``, the HTTP ``status``, a
+``detail`` and, for input errors, ``errors`` naming each offending field
+(``[{"field": "body.amount", "message": "..."}]``). Unexpected exceptions become a 500
+problem without internals; they are logged with the trace id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://counterflow.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class Problem(Exception):
+    """An error with its own HTTP status, rendered as problem+json.
+
+    Args:
+        status: HTTP status code.
+        slug: stable error kind, the last segment of ``type``.
+        title: short summary of the kind.
+        detail: what happened this time.
+        **extra: extension members (e.g. ``counter_id`` of a 409, ``field``).
+    """
+
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem document."""
+        doc = {"type": PROBLEM_BASE + self.slug, "title": self.title, "status": self.status, "detail": self.detail or self.title}
+        if instance:
+            doc["instance"] = instance
+        doc.update(self.extra)
+        return doc
+
+
+def not_found(what: str, ident: Any) -> Problem:
+    """404 for ``what`` with id ``ident``."""
+    return Problem(404, "not-found", f"{what} not found", f"no {what} with id {ident!r}")
+
+
+def conflict(slug: str, detail: str, **extra: Any) -> Problem:
+    """409 of kind ``slug``."""
+    return Problem(409, slug, "Conflict with the current state", detail, **extra)
+
+
+def invalid(field: str, message: str) -> Problem:
+    """422 naming ``field`` (for checks that pydantic cannot express)."""
+    return Problem(422, "validation-error", "Request is invalid", f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def problem_response(problem: Problem, request: Request | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Render ``problem`` as a JSON response with the problem media type."""
+    return JSONResponse(problem.body(str(request.url.path) if request else None), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render :class:`Problem`, validation errors, HTTP errors and crashes as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_name(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem_response(Problem(422, "validation-error", "Request is invalid", detail, errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 429: "rate-limited"}.get(exc.status_code, "http-error")
+        problem = Problem(exc.status_code, slug, str(exc.detail) if exc.status_code != 404 else "Not found", str(exc.detail))
+        return problem_response(problem, request, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("http.unhandled_error", path=request.url.path)
+        return problem_response(Problem(500, "internal-error", "Internal error", "the request could not be completed; it was not applied"), request)
