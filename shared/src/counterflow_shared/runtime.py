@@ -24,7 +24,7 @@ from counterflow_shared.events.consumer import ConsumerRuntime, Handler
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.persistence.db import create_engine, session_factory
-from counterflow_shared.persistence.migrations import head_revision
+from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.health import Check, health_router
@@ -66,7 +66,7 @@ class ServiceRuntime:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.redis: Redis = Redis.from_url(settings.redis_url, decode_responses=True)
         self.source = f"/counterflow/{spec.name}"
-        self.migration_head = head_revision(spec.package_dir)
+        self.migration_heads = head_revisions(spec.package_dir)
         self.relay: OutboxRelay | None = None
         self.consumers: list[ConsumerRuntime] = []
         self._group_suffix = group_suffix

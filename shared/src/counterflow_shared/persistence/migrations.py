@@ -27,14 +27,15 @@ def alembic_config(package_dir: Path, database_url: str) -> Config:
     return cfg
 
 
-def head_revision(package_dir: Path) -> str | None:
-    """The head revision id of the service's scripts (for readiness)."""
-    return ScriptDirectory.from_config(alembic_config(package_dir, "sqlite://")).get_current_head()
+def head_revisions(package_dir: Path) -> frozenset[str]:
+    """The head revision ids of the service's scripts (for readiness). Several heads are
+    allowed: independent branches of work each add their own revision chain."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(package_dir, "sqlite://")).get_heads())
 
 
 def upgrade_to_head(package_dir: Path, database_url: str) -> None:
-    """Run ``alembic upgrade head`` (blocking; from async code use ``asyncio.to_thread``)."""
-    command.upgrade(alembic_config(package_dir, database_url), "head")
+    """Run ``alembic upgrade heads`` (blocking; from async code use ``asyncio.to_thread``)."""
+    command.upgrade(alembic_config(package_dir, database_url), "heads")
 
 
 def _do_run(connection: Connection, metadata: MetaData) -> None:

@@ -23,13 +23,13 @@ async def check_database(request: Request) -> tuple[bool, str]:
     try:
         async with runtime.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-            revision = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
+            revisions = frozenset((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return False, f"database unreachable: {type(exc).__name__}"
-    head = runtime.migration_head
-    if head and revision != head:
-        return False, f"migrations not at head (database {revision}, code {head})"
-    return True, f"revision {revision}"
+    heads = runtime.migration_heads
+    if revisions != heads:
+        return False, f"migrations not at head (database {sorted(revisions)}, code {sorted(heads)})"
+    return True, f"revision {', '.join(sorted(revisions))}"
 
 
 _broker_cache: dict[str, tuple[float, bool, str]] = {}
