@@ -70,12 +70,21 @@ def _port_open(host: str, port: int) -> bool:
 def topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
     """A random topic prefix with every catalog topic created under it (deleted at the end)."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    created = asyncio.run(ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
+    created = _in_thread(asyncio.run, ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
     yield prefix
     try:
-        asyncio.run(delete_topics(infrastructure.kafka_bootstrap_servers, created))
+        _in_thread(asyncio.run, delete_topics(infrastructure.kafka_bootstrap_servers, created))
     except Exception:  # noqa: BLE001 - the broker may have been stopped by a test; topics are prefixed anyway
         pass
+
+
+def _in_thread(fn: Any, *args: Any) -> Any:
+    """Run blocking ``fn`` (which may call ``asyncio.run``) in a fresh thread, so the
+    helpers below work from sync fixtures and from inside a running event loop alike."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
 
 
 def create_database(name: str) -> str:
@@ -89,7 +98,7 @@ def create_database(name: str) -> str:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
         await engine.dispose()
 
-    asyncio.run(_create())
+    _in_thread(asyncio.run, _create())
     return p.postgres_dsn_template.format(database=name)
 
 
@@ -104,7 +113,7 @@ def drop_database(name: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await engine.dispose()
 
-    asyncio.run(_drop())
+    _in_thread(asyncio.run, _drop())
 
 
 def migrated_database(package_dir: Path, label: str) -> tuple[str, str]:
@@ -115,7 +124,7 @@ def migrated_database(package_dir: Path, label: str) -> tuple[str, str]:
     """
     name = f"cf_test_{label}_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
-    upgrade_to_head(package_dir, url)
+    _in_thread(upgrade_to_head, package_dir, url)
     return name, url
 
 
@@ -219,3 +228,84 @@ async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout_s}s (last value {value!r})")
         await asyncio.sleep(interval_s)
+
+
+class KafkaBroker:
+    """A private single-node KRaft broker for tests that stop and restart the broker
+    (so they never disturb the shared one). Uses the jars that ``infra.sh`` fetched from
+    Maven Central into ``~/.cache/counterflow/kafka/<version>/libs``.
+    """
+
+    def __init__(self, workdir: Path, *, version: str | None = None) -> None:
+        version = version or os.environ.get("KAFKA_VERSION", "4.1.1")
+        cache = Path(os.environ.get("CF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "counterflow")
+        self.libs = cache / "kafka" / version / "libs"
+        if not self.libs.is_dir():
+            pytest.fail(f"Kafka jars not found in {self.libs}; run `make test` (infra.sh fetches them)", pytrace=False)
+        self.workdir = workdir
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.properties = workdir / "server.properties"
+        self.properties.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={workdir / 'data'}",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=3",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                ]
+            )
+            + "\n"
+        )
+        subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", "q1Sh-9_ISia_zwGINzRvyQ", "-c", str(self.properties)),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port`` of the broker."""
+        return f"127.0.0.1:{self.port}"
+
+    def _java(self, *args: str) -> list[str]:
+        return ["java", "-Xms128m", "-Xmx512m", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", f"{self.libs}/*", *args]
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Start the broker and wait until it answers clients."""
+        log = open(self.workdir / "kafka.log", "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.properties)), stdout=log, stderr=subprocess.STDOUT)
+        _in_thread(asyncio.run, wait_for_broker(self.bootstrap, timeout_s))
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Stop the broker cleanly (SIGTERM), killing it after ``timeout_s`` seconds."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def private_kafka(tmp_path_factory: pytest.TempPathFactory, infrastructure: PlatformSettings) -> Iterator[KafkaBroker]:
+    """A running private broker (see :class:`KafkaBroker`), stopped at the end of the session."""
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
