@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_ticketing.api.routes import routers
-from counterflow_ticketing.events.handlers import handlers
+from counterflow_ticketing.events.handlers import handlers, rebuild_read_models, seed
+from counterflow_ticketing.events.snapshots import load_snapshot_loop
 from counterflow_ticketing.persistence.tables import backbone
 from counterflow_ticketing.settings import TicketingSettings, get_settings
 
@@ -20,16 +21,22 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("ticketing"): handlers},
+    background=(load_snapshot_loop,),
 )
 
 
 def create_app(settings: TicketingSettings | None = None, *, group_suffix: str = "") -> FastAPI:
-    """Build the ticketing app (branches, counters, tickets, queues and wait estimates)."""
+    """Build the ticketing app (branches, counters, tickets, queues and wait estimates).
+
+    At start-up the standard service types are seeded and the Redis read models are
+    rebuilt from the compacted topics when Redis is empty.
+    """
     return create_service_app(
         SPEC,
         settings or get_settings(),
         title="Counterflow ticketing",
         description="Branches, counters, tickets, queues and wait estimates.",
         routers=routers,
+        on_startup=(seed, rebuild_read_models),
         group_suffix=group_suffix,
     )

@@ -6,13 +6,44 @@ from counterflow_shared.settings import ServiceSettings
 
 
 class TicketingSettings(ServiceSettings):
-    """ticketing settings; every field of :class:`ServiceSettings` plus the service's own."""
+    """ticketing settings; every field of :class:`ServiceSettings` plus the service's own.
+
+    Attributes:
+        redis_prefix: prefix of every Redis key of this service (read models, calling
+            display streams, rate limits); tests use their own.
+        default_max_wait_s: ageing bound of a new branch: no ticket waits longer than this
+            because others had priority (seconds; a branch may override it).
+        priority_step_s: head start bought by one priority point (seconds).
+        default_no_show_after_calls: unanswered calls before a no-show is allowed.
+        kiosk_requests_per_minute: per-kiosk rate limit on service requests.
+        kiosk_auth_cache_s: seconds a verified kiosk secret is remembered in-process (Argon2
+            verification costs tens of milliseconds; the cache keeps it off the hot path).
+        load_snapshot_interval_s: a load snapshot per branch at least this often (seconds).
+        load_check_interval_s: how often the snapshot loop looks for material changes (seconds).
+        load_material_change_s: estimate change that counts as material (seconds).
+        sla_target_s / sla_window_s: SLA definition for snapshots and rules (seconds).
+        display_stream_length: calls kept per branch for calling-display resumption.
+        offer_ttl_s: an accepted diversion not completed within this expires (seconds).
+    """
 
     model_config = SettingsConfigDict(env_prefix="CF_TICKETING_", extra="ignore")
 
     service_name: str = "ticketing"
     database_name: str = "counterflow_ticketing"
     http_port: int = 8101
+    redis_prefix: str = "cf:ticketing:"
+    default_max_wait_s: float = 1200.0
+    priority_step_s: float = 180.0
+    default_no_show_after_calls: int = 3
+    kiosk_requests_per_minute: int = 120
+    kiosk_auth_cache_s: float = 300.0
+    load_snapshot_interval_s: float = 60.0
+    load_check_interval_s: float = 5.0
+    load_material_change_s: float = 60.0
+    sla_target_s: float = 600.0
+    sla_window_s: float = 3600.0
+    display_stream_length: int = 1000
+    offer_ttl_s: float = 1800.0
 
 
 def get_settings() -> TicketingSettings:

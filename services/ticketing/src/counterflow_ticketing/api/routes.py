@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from counterflow_ticketing.api import kiosk, lobby, operations, teller
+
+routers: list[APIRouter] = [operations.router, kiosk.router, teller.router, lobby.router]

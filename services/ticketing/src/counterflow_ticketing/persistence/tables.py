@@ -1,5 +1,28 @@
 """Tables of the ticketing service. The backbone tables (outbox, processed events,
-idempotency keys) are added to the same metadata so migrations cover them."""
+idempotency keys) are added to the same metadata so migrations cover them.
+
+Times are ``timestamptz`` (UTC); opening hours are local wall-clock ``time`` values
+interpreted in the branch's IANA zone; money columns are ``numeric``.
+"""
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Time,
+    UniqueConstraint,
+    text,
+)
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
@@ -7,3 +30,193 @@ from counterflow_shared.persistence.tables import add_backbone_tables
 Base = make_base()
 metadata = Base.metadata
 backbone = add_backbone_tables(metadata)
+
+branches = Table(
+    "branches",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("closed_days", JSON, nullable=False, server_default="[]"),
+    Column("max_wait_s", Float, nullable=False, server_default="1200"),
+    Column("no_show_after_calls", Integer, nullable=False, server_default="3"),
+    Column("appointment_capacity_per_slot", Integer, nullable=False, server_default="1"),
+    Column("appointment_slot_minutes", Integer, nullable=False, server_default="15"),
+    Column("active", Boolean, nullable=False, server_default="true"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+opening_hours = Table(
+    "opening_hours",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("weekday", Integer, nullable=False),
+    Column("opens", Time, nullable=False),
+    Column("closes", Time, nullable=False),
+    PrimaryKeyConstraint("branch_id", "weekday", "opens"),
+)
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    PrimaryKeyConstraint("branch_id", "zone"),
+)
+
+service_types = Table(
+    "service_types",
+    metadata,
+    Column("service_type", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(4), nullable=False),
+    Column("skill", String(64), nullable=False),
+    Column("handles_cash", Boolean, nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("default_service_s", Float, nullable=False),
+)
+
+branch_services = Table(
+    "branch_services",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("service_type", String(64), ForeignKey("service_types.service_type"), nullable=False),
+    PrimaryKeyConstraint("branch_id", "service_type"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("counter_id", String(64), primary_key=True),
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("zone", String(32), nullable=False),
+    Column("skills", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+teller_sessions = Table(
+    "teller_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("counter_id", String(64), ForeignKey("counters.counter_id"), nullable=False),
+    Column("teller_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    # One live (open or paused) session per counter, enforced by the database.
+    Index("uq_teller_sessions_live_counter", "counter_id", unique=True, postgresql_where=text("status <> 'closed'")),
+)
+
+kiosks = Table(
+    "kiosks",
+    metadata,
+    Column("kiosk_id", String(64), primary_key=True),
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+ticket_sequences = Table(
+    "ticket_sequences",
+    metadata,
+    Column("branch_id", String(64), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("prefix", String(4), nullable=False),
+    Column("last_number", Integer, nullable=False),
+    PrimaryKeyConstraint("branch_id", "business_date", "prefix"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("ticket_id", String(64), primary_key=True),
+    Column("branch_id", String(64), ForeignKey("branches.branch_id"), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("prefix", String(4), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("number", String(16), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("skill", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("customer_id", String(64)),
+    Column("tier", String(16)),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("target_counter_id", String(64)),
+    Column("counter_id", String(64)),
+    Column("teller_id", String(64)),
+    Column("call_count", Integer, nullable=False, server_default="0"),
+    Column("called_at", DateTime(timezone=True)),
+    Column("serving_started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(64)),
+    Column("remote_request_id", String(64), unique=True),
+    Column("appointment_id", String(64)),
+    Column("diversion_id", String(64)),
+    UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
+    Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
+    Index("ix_tickets_branch_status", "branch_id", "status"),
+)
+
+service_time_stats = Table(
+    "service_time_stats",
+    metadata,
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    # "*" = every teller of the branch (the service type's own mean).
+    Column("teller_id", String(64), nullable=False),
+    Column("served", Integer, nullable=False),
+    Column("mean_s", Float, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id", "service_type", "teller_id"),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("appointment_id", String(64), primary_key=True),
+    Column("branch_id", String(64), nullable=False, index=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checked_in_ticket_id", String(64)),
+)
+
+diversions = Table(
+    "diversions",
+    metadata,
+    Column("diversion_id", String(64), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("kiosk_id", String(64)),
+    Column("customer_id", String(64)),
+    Column("service_type", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("device_id", String(64)),
+    Column("amount", Numeric(20, 4)),
+    Column("currency", String(3)),
+    Column("rule_set_version", Integer, nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ticket_id", String(64)),
+    Column("request", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+load_snapshots = Table(
+    "load_snapshots",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("signature", JSON, nullable=False),
+)

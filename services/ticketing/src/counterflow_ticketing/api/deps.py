@@ -1,0 +1,127 @@
+"""Dependencies of the ticketing API: the transaction, the domain context, kiosk and
+staff authentication, Idempotency-Key handling.
+
+The transaction dependency uses ``scope="function"`` so the commit happens before the
+response is sent: a client never receives a ticket number whose transaction could still
+fail to commit, and its next request sees the write.
+
+Kiosk credentials: ``Authorization: Bearer <kiosk_id>:<secret>`` (HTTP Basic with the
+same id and secret is accepted too). The secret is checked against its Argon2id hash;
+a successful check is remembered in-process for ``kiosk_auth_cache_s`` seconds under the
+SHA-256 of the secret, so Argon2 (tens of milliseconds by design) stays off the hot path.
+Staff: bearer JWTs (:mod:`counterflow_shared.web.auth`) with ``role`` and ``branches``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_shared.runtime import ServiceRuntime, get_runtime, get_session
+from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
+from counterflow_shared.web.idempotency import run_idempotent
+from counterflow_shared.web.problems import Problem
+from counterflow_ticketing.domain.context import Ctx, ctx_for
+from counterflow_ticketing.persistence import branches_repo
+
+TxDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key + same body = same result; same key + other body = 422")]
+
+
+def get_ctx(runtime: RuntimeDep) -> Ctx:
+    """The domain context of this request (one clock reading)."""
+    return ctx_for(runtime)
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+@dataclass(frozen=True)
+class KioskPrincipal:
+    """An authenticated kiosk and its branch."""
+
+    kiosk_id: str
+    branch_id: str
+
+
+def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
+    if not authorization:
+        raise Problem(401, "unauthorized", "Authentication required", "missing kiosk credentials (Bearer <kiosk_id>:<secret> or Basic)")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Problem(401, "unauthorized", "Authentication required", "malformed Basic credentials") from exc
+    elif scheme.lower() != "bearer":
+        raise Problem(401, "unauthorized", "Authentication required", "unsupported authorization scheme")
+    kiosk_id, sep, secret = value.partition(":")
+    if not sep or not kiosk_id or not secret:
+        raise Problem(403, "forbidden", "Kiosk credentials required", "this endpoint is for kiosks (Bearer <kiosk_id>:<secret>)")
+    return kiosk_id, secret
+
+
+async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
+    """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
+    kiosk_id, secret = _kiosk_credentials(authorization)
+    cache: dict[str, tuple[str, str, float]] = runtime.state.setdefault("kiosk_auth_cache", {})
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    hit = cache.get(kiosk_id)
+    now = time.monotonic()
+    if hit and hit[0] == digest and hit[2] > now:
+        principal = KioskPrincipal(kiosk_id, hit[1])
+    else:
+        async with runtime.sessions() as session:
+            kiosk = await branches_repo.get_kiosk(session, kiosk_id)
+        if kiosk is None or not kiosk.active or not verify_secret(kiosk.secret_hash, secret):
+            raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
+        cache[kiosk_id] = (digest, kiosk.branch_id, now + runtime.settings.kiosk_auth_cache_s)  # type: ignore[attr-defined]
+        principal = KioskPrincipal(kiosk_id, kiosk.branch_id)
+    if request.method == "POST":
+        minute = int(time.time() // 60)
+        limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
+        if await ctx_for(runtime).readmodels.hit_rate_limit(kiosk_id, minute, limit):
+            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+    return principal
+
+
+KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
+
+
+def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
+    inner = staff_dependency(*roles)
+
+    async def _dep(request: Request, authorization: Annotated[str | None, Header()] = None) -> StaffPrincipal:
+        if authorization and ":" in authorization.partition(" ")[2] and authorization.lower().startswith("bearer"):
+            raise Problem(403, "forbidden", "Staff only", "kiosk credentials cannot be used on staff endpoints")
+        from fastapi.security import HTTPAuthorizationCredentials
+
+        creds = None
+        if authorization and authorization.lower().startswith("bearer "):
+            creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=authorization[7:])
+        return await inner(request, creds)
+
+    return _dep
+
+
+TellerDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager"))]
+LobbyDep = Annotated[StaffPrincipal, Depends(_staff("lobby_manager", "operations"))]
+OperationsDep = Annotated[StaffPrincipal, Depends(_staff("operations"))]
+StaffDep = Annotated[StaffPrincipal, Depends(_staff())]
+
+
+async def idempotent(session: AsyncSession, *, scope: str, key: str | None, body: Any, compute: Callable[[], Awaitable[tuple[int, Any]]]) -> JSONResponse:
+    """Run ``compute`` at most once per ``(scope, Idempotency-Key)`` (see
+    :func:`counterflow_shared.web.idempotency.run_idempotent`)."""
+    from counterflow_ticketing.persistence.tables import backbone
+
+    return await run_idempotent(session, backbone["idempotency_keys"], scope=scope, key=key, body=body, compute=compute)

@@ -1,0 +1,71 @@
+"""Kiosk API (``/v1/kiosk``): request a service (ticket or diversion offer), accept or
+decline an offer, ticket status, cancel. Kiosks authenticate with per-device
+credentials and act on their own branch only. Every POST honours ``Idempotency-Key``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from counterflow_shared.web.problems import invalid
+from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskDep, TxDep, idempotent
+from counterflow_ticketing.api.schemas import ServiceRequestIn
+from counterflow_ticketing.domain import intake, queue
+from counterflow_ticketing.persistence import tickets_repo
+from counterflow_shared.web.problems import not_found
+
+router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
+
+
+@router.post("/service-requests", status_code=201, summary="Request a service: a ticket or a diversion offer")
+async def request_service(body: ServiceRequestIn, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Returns ``{"kind": "ticket", "ticket": {number, position, estimated_wait_s, priority, ...}}``
+    or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``."""
+    if (body.amount is None) != (body.currency is None) and body.amount is not None:
+        raise invalid("body.currency", "required with amount")
+    request = body.model_dump(mode="json", exclude_none=True)
+
+    async def compute() -> tuple[int, Any]:
+        return 201, await intake.request_service(session, ctx, branch_id=kiosk.branch_id, kiosk_id=kiosk.kiosk_id, request=request)
+
+    return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:service-requests", key=idempotency_key, body=request, compute=compute)
+
+
+@router.post("/offers/{diversion_id}/accept", summary="The customer accepts the offered channel")
+async def accept_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """The visit is recorded as diverted; no ticket."""
+
+    async def compute() -> tuple[int, Any]:
+        return 200, await intake.accept_offer(session, ctx, diversion_id=diversion_id, branch_id=kiosk.branch_id)
+
+    return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:accept:{diversion_id}", key=idempotency_key, body={}, compute=compute)
+
+
+@router.post("/offers/{diversion_id}/decline", status_code=201, summary="The customer declines the offer and takes a ticket")
+async def decline_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Returns ``{"kind": "ticket", "ticket": ...}``."""
+
+    async def compute() -> tuple[int, Any]:
+        return 201, await intake.decline_offer(session, ctx, diversion_id=diversion_id, branch_id=kiosk.branch_id)
+
+    return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:decline:{diversion_id}", key=idempotency_key, body={}, compute=compute)
+
+
+@router.get("/tickets/{ticket_id}", summary="Ticket status with position and estimated wait")
+async def ticket_status(ticket_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
+    """A ticket of the kiosk's branch; ``estimated_wait_s`` is seconds or ``null`` (unknown)."""
+    t = await tickets_repo.get_ticket(session, ticket_id)
+    if t is None or t.branch_id != kiosk.branch_id:
+        raise not_found("ticket", ticket_id)
+    return await queue.ticket_view(session, ctx, t)
+
+
+@router.post("/tickets/{ticket_id}/cancel", summary="Cancel a ticket")
+async def cancel_ticket(ticket_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Cancel a waiting or called ticket of the kiosk's branch; its number is not reused."""
+
+    async def compute() -> tuple[int, Any]:
+        return 200, await queue.cancel(session, ctx, ticket_id=ticket_id, branch_id=kiosk.branch_id)
+
+    return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:cancel:{ticket_id}", key=idempotency_key, body={}, compute=compute)

@@ -1,0 +1,113 @@
+"""Teller workstation API (``/v1/counters/{counter_id}``): session open / pause / resume /
+close, call next, call a specific ticket, recall, start, finish, no-show, transfer. Staff
+tokens with role ``teller`` or ``lobby_manager`` covering the counter's branch. Every
+POST honours ``Idempotency-Key``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from counterflow_shared.web.auth import StaffPrincipal
+from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, TellerDep, TxDep, idempotent
+from counterflow_ticketing.api.schemas import FinishIn, TransferIn
+from counterflow_ticketing.domain import counters, queue
+from counterflow_ticketing.domain.context import Ctx
+
+router = APIRouter(prefix="/v1/counters/{counter_id}", tags=["teller"])
+
+
+async def _authorised(session: Any, counter_id: str, staff: StaffPrincipal) -> None:
+    counter = await counters.counter_or_404(session, counter_id)
+    staff.require_branch(counter.branch_id)
+
+
+async def _run(session: Any, staff: StaffPrincipal, counter_id: str, action: str, key: str | None, body: Any, compute: Callable[[], Awaitable[Any]], status: int = 200) -> Any:
+    await _authorised(session, counter_id, staff)
+
+    async def wrapped() -> tuple[int, Any]:
+        result = await compute()
+        return (status, result) if result is not None else (200, {"ticket": None, "detail": "no waiting ticket this counter can serve"})
+
+    return await idempotent(session, scope=f"staff:{staff.subject}:{counter_id}:{action}", key=key, body=body, compute=wrapped)
+
+
+@router.post("/session/open", status_code=201, summary="Open a teller session at the counter")
+async def open_session(counter_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """409 ``counter-occupied`` when another session is live at the counter."""
+    return await _run(session, staff, counter_id, "open", idempotency_key, {}, lambda: counters.open_session(session, ctx, counter_id=counter_id, teller_id=staff.subject), 201)
+
+
+def _status_route(path: str, status: str, summary: str) -> None:
+    async def endpoint(counter_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+        return await _run(session, staff, counter_id, path, idempotency_key, {}, lambda: counters.set_status(session, ctx, counter_id=counter_id, status=status))
+
+    endpoint.__name__ = f"session_{path}"
+    router.post(f"/session/{path}", summary=summary)(endpoint)
+
+
+_status_route("pause", "paused", "Pause the session (the counter stops taking calls)")
+_status_route("resume", "open", "Resume a paused session")
+_status_route("close", "closed", "Close the session")
+
+
+@router.post("/call-next", summary="Call the next ticket this counter can serve")
+async def call_next(counter_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """Skills, then priority with ageing (earliest due first). ``{"ticket": null}`` when none waits."""
+    return await _run(session, staff, counter_id, "call-next", idempotency_key, {}, lambda: call_next_result(session, ctx, counter_id, staff))
+
+
+async def call_next_result(session: Any, ctx: Ctx, counter_id: str, staff: StaffPrincipal) -> dict[str, Any] | None:
+    """``{"ticket": ...}`` of the called ticket or ``None``."""
+    t = await queue.call_next(session, ctx, counter_id=counter_id, teller_id=staff.subject)
+    return None if t is None else {"ticket": t}
+
+
+def _ticket_route(path: str, summary: str, op: Callable[..., Awaitable[dict[str, Any]]]) -> None:
+    async def endpoint(counter_id: str, ticket_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+        return await _run(session, staff, counter_id, f"{path}:{ticket_id}", idempotency_key, {}, lambda: _wrap(op(session, ctx, counter_id=counter_id, ticket_id=ticket_id)))
+
+    endpoint.__name__ = path.replace("-", "_")
+    router.post(f"/tickets/{{ticket_id}}/{path}", summary=summary)(endpoint)
+
+
+async def _wrap(aw: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return {"ticket": await aw}
+
+
+async def _call(session: Any, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
+    from counterflow_ticketing.persistence import branches_repo
+
+    live = await branches_repo.live_session_of_counter(session, counter_id)
+    return await queue.call_ticket(session, ctx, counter_id=counter_id, ticket_id=ticket_id, teller_id=live.teller_id if live else "")
+
+
+_ticket_route("call", "Call a specific waiting ticket (409 naming the counter that took it)", _call)
+_ticket_route("recall", "Call the ticket again", queue.recall)
+_ticket_route("start", "The customer arrived: start serving", queue.start_serving)
+_ticket_route("no-show", "No-show after the configured number of calls", queue.no_show)
+
+
+@router.post("/tickets/{ticket_id}/finish", summary="Finish service with an outcome")
+async def finish(counter_id: str, ticket_id: str, body: FinishIn, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """serving -> served; the service time feeds the learned means."""
+    return await _run(session, staff, counter_id, f"finish:{ticket_id}", idempotency_key, body.model_dump(), lambda: _wrap(queue.finish(session, ctx, counter_id=counter_id, ticket_id=ticket_id, outcome=body.outcome)))
+
+
+@router.post("/tickets/{ticket_id}/transfer", summary="Transfer to another service or counter queue")
+async def transfer(counter_id: str, ticket_id: str, body: TransferIn, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+    """To the back (default) or the front of the target queue; the number is kept."""
+    counter = await counters.counter_or_404(session, counter_id)
+    return await _run(
+        session,
+        staff,
+        counter_id,
+        f"transfer:{ticket_id}",
+        idempotency_key,
+        body.model_dump(),
+        lambda: _wrap(queue.transfer(session, ctx, ticket_id=ticket_id, branch_id=counter.branch_id, service_type=body.service_type, to_counter_id=body.counter_id, front=body.position == "front", from_counter_id=counter_id)),
+    )
+
+

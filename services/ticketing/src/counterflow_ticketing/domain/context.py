@@ -1,0 +1,92 @@
+"""What a domain operation needs besides its session: the clock instant, the settings,
+the event publisher and the read models. Built once per request or event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_ticketing.persistence.readmodels import ReadModels
+from counterflow_ticketing.settings import TicketingSettings
+
+if TYPE_CHECKING:
+    from counterflow_shared.runtime import ServiceRuntime
+
+
+def utcnow() -> datetime:
+    """The current aware UTC instant (the default clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Ctx:
+    """A domain operation's collaborators.
+
+    Attributes:
+        runtime: the service runtime (outbox publishing, Redis).
+        now: aware UTC instant the operation happens at (one per operation).
+    """
+
+    runtime: "ServiceRuntime"
+    now: datetime
+
+    @property
+    def settings(self) -> TicketingSettings:
+        """The service settings."""
+        return self.runtime.settings  # type: ignore[return-value]
+
+    @property
+    def readmodels(self) -> ReadModels:
+        """The Redis read models."""
+        return readmodels_of(self.runtime)
+
+    async def publish(self, session: AsyncSession, *payloads: Any) -> None:
+        """Write events to the outbox in ``session``'s transaction."""
+        await self.runtime.publish(session, *payloads)
+
+
+def readmodels_of(runtime: "ServiceRuntime") -> ReadModels:
+    """The :class:`ReadModels` of a runtime (created once)."""
+    rm = runtime.state.get("readmodels")
+    if rm is None:
+        rm = runtime.state["readmodels"] = ReadModels(runtime.redis, runtime.settings.redis_prefix)  # type: ignore[attr-defined]
+    return rm
+
+
+def ctx_for(runtime: "ServiceRuntime") -> Ctx:
+    """A :class:`Ctx` at the runtime's clock (``runtime.state['clock']``, default :func:`utcnow`)."""
+    clock = runtime.state.get("clock", utcnow)
+    return Ctx(runtime=runtime, now=clock())
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Run ``action`` (outside the database, e.g. a Redis publish) once ``session``'s
+    transaction has committed; never when it rolls back."""
+    actions = session.info.setdefault("after_commit_actions", [])
+    actions.append(action)
+    if session.info.get("after_commit_hooked"):
+        return
+    session.info["after_commit_hooked"] = True
+
+    def _fire(_sync_session: Any) -> None:
+        pending = session.info.pop("after_commit_actions", [])
+        loop = asyncio.get_running_loop()
+        for act in pending:
+            task = loop.create_task(act())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def _drop(_sync_session: Any) -> None:
+        session.info.pop("after_commit_actions", None)
+
+    event.listen(session.sync_session, "after_commit", _fire)
+    event.listen(session.sync_session, "after_rollback", _drop)
+
+
+_background: set[asyncio.Task] = set()

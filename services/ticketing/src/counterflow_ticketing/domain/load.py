@@ -1,0 +1,76 @@
+"""Branch load snapshots on ``branch.load.v1`` (compacted): per service type the waiting
+tickets, the estimated wait of a ticket issued now and the open counters able to serve.
+
+A snapshot is published when it changed materially since the last one (waiting count or
+open counters changed, or an estimate moved by ``load_material_change_s`` seconds, or
+became known/unknown), and at least every ``load_snapshot_interval_s`` seconds. The last
+published signature is kept in ``load_snapshots``; the row is locked ``SKIP LOCKED`` so
+several instances never publish the same branch's snapshot twice at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
+from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.domain.waits import counter_pool
+from counterflow_ticketing.persistence import branches_repo, load_repo, tickets_repo
+
+#: Window over which the leaving (abandonment) rate is measured.
+ABANDON_WINDOW = timedelta(hours=4)
+
+
+async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoadSnapshot:
+    """The load of ``branch_id`` now; also refreshes the process caches of the branch's
+    abandonment rate and SLA share used by estimates and the rules hook."""
+    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW)
+    theta = left / exposure_s if exposure_s > 0 else 0.0
+    ctx.runtime.state.setdefault("abandon_rate", {})[branch_id] = theta
+    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.settings.sla_target_s)
+    sla = ok / total if total else None
+    ctx.runtime.state.setdefault("sla_share", {})[branch_id] = sla
+    pool = await counter_pool(session, branch_id)
+    waiting_skill = await tickets_repo.waiting_by_skill(session, branch_id)
+    waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id)
+    services = []
+    for st in await branches_repo.get_branch_services(session, branch_id):
+        wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=waiting_skill.get(st.skill, 0), abandon_rate_per_s=theta)
+        services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if wait is None else round(wait, 1), open_counters=len(pool.able(st.skill))))
+    return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=ctx.settings.sla_target_s, sla_window_s=ctx.settings.sla_window_s)
+
+
+def signature(s: BranchLoadSnapshot) -> dict[str, Any]:
+    """What a material-change comparison looks at."""
+    return {x.service_type: [x.waiting, x.open_counters, x.estimated_wait_s] for x in s.services}
+
+
+def changed_materially(old: dict[str, Any], new: dict[str, Any], threshold_s: float) -> bool:
+    """Whether ``new`` differs materially from ``old`` (see module docstring)."""
+    if old.keys() != new.keys():
+        return True
+    for k, (waiting, counters, wait) in new.items():
+        w0, c0, e0 = old[k]
+        if waiting != w0 or counters != c0 or (wait is None) != (e0 is None):
+            return True
+        if wait is not None and abs(wait - e0) >= threshold_s:
+            return True
+    return False
+
+
+async def publish_if_due(session: AsyncSession, ctx: Ctx, branch_id: str) -> bool:
+    """Publish the branch's snapshot when it changed materially or is due; returns whether it did."""
+    if not await load_repo.claim(session, branch_id):
+        return False
+    last = await load_repo.last(session, branch_id)
+    snap = await snapshot(session, ctx, branch_id)
+    sig = signature(snap)
+    due = last is None or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
+    if not due and not changed_materially(last.signature, sig, ctx.settings.load_material_change_s):
+        return False
+    await load_repo.record(session, branch_id, ctx.now, sig)
+    await ctx.publish(session, snap)
+    return True

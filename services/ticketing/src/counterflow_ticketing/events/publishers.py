@@ -1,0 +1,73 @@
+"""Payloads the ticketing service publishes, built from table rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from counterflow_shared.events.payloads import diversions as dv
+from counterflow_shared.events.payloads import tickets as tk
+from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
+
+
+def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, position: int | None = None, estimated_wait_s: float | None = None) -> tk.TicketTransition:
+    """A ``branch.tickets.v1`` payload of type ``cls`` for ticket row ``t`` at ``at``."""
+    return cls(
+        ticket_id=t.ticket_id,
+        branch_id=t.branch_id,
+        number=t.number,
+        service_type=t.service_type,
+        status=t.status,
+        origin=t.origin,
+        priority=t.priority,
+        customer_id=t.customer_id,
+        business_date=t.business_date,
+        counter_id=t.counter_id,
+        teller_id=t.teller_id,
+        position=position,
+        estimated_wait_s=estimated_wait_s,
+        call_count=t.call_count,
+        remote_request_id=t.remote_request_id,
+        appointment_id=t.appointment_id,
+        issued_at=t.issued_at,
+        occurred_at=at,
+        outcome=t.outcome,
+    )
+
+
+def diversion_step(cls: type[dv.DiversionChanged], d: Row, *, at: datetime, **extra: Any) -> dv.DiversionChanged:
+    """A ``channel.diversions.v1`` payload of type ``cls`` for diversion row ``d``."""
+    return cls(
+        diversion_id=d.diversion_id,
+        branch_id=d.branch_id,
+        customer_id=d.customer_id,
+        service_type=d.service_type,
+        channel=d.channel,
+        device_id=d.device_id,
+        amount=d.amount,
+        currency=d.currency,
+        rule_set_version=d.rule_set_version,
+        rule_id=d.rule_id,
+        status=d.status,
+        ticket_id=d.ticket_id,
+        occurred_at=at,
+        **extra,
+    )
+
+
+def branch_profile(branch: Row, hours: list[Row], services: list[Row], *, at: datetime) -> BranchProfile:
+    """The ``branch.profile.updated`` payload of a branch with its hours and services."""
+    return BranchProfile(
+        branch_id=branch.branch_id,
+        name=branch.name,
+        time_zone=branch.time_zone,
+        opening_hours=[OpeningInterval(weekday=h.weekday, opens=h.opens, closes=h.closes) for h in hours],
+        closed_days=[date.fromisoformat(d) for d in branch.closed_days],
+        services=[ServiceOffer(service_type=s.service_type, name=s.name, prefix=s.prefix, handles_cash=s.handles_cash) for s in services],
+        appointment_capacity_per_slot=branch.appointment_capacity_per_slot,
+        appointment_slot_minutes=branch.appointment_slot_minutes,
+        active=branch.active,
+        updated_at=at,
+    )

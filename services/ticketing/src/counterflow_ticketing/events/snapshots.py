@@ -1,0 +1,35 @@
+"""Background loop publishing branch load snapshots (see :mod:`..domain.load`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import structlog
+
+from counterflow_ticketing.domain.context import ctx_for
+from counterflow_ticketing.domain.load import publish_if_due
+from counterflow_ticketing.persistence import branches_repo
+
+if TYPE_CHECKING:
+    from counterflow_shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+
+
+async def publish_snapshots_once(runtime: "ServiceRuntime") -> int:
+    """One round over every active branch; returns how many snapshots were published."""
+    async with runtime.sessions() as session, session.begin():
+        branch_ids = [b.branch_id for b in await branches_repo.list_branches(session) if b.active]
+    published = 0
+    for branch_id in branch_ids:
+        async with runtime.sessions() as session, session.begin():
+            published += await publish_if_due(session, ctx_for(runtime), branch_id)
+    return published
+
+
+async def load_snapshot_loop(runtime: "ServiceRuntime") -> None:
+    """Publish snapshots every ``load_check_interval_s`` seconds until cancelled."""
+    while True:
+        await publish_snapshots_once(runtime)
+        await asyncio.sleep(runtime.settings.load_check_interval_s)  # type: ignore[attr-defined]

@@ -1,0 +1,167 @@
+"""Queries on branches, opening hours, zones, service types, counters, teller sessions
+and kiosks. Every SQL statement about the branch set-up lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_ticketing.persistence.tables import (
+    branch_services,
+    branches,
+    counters,
+    kiosks,
+    opening_hours,
+    service_types,
+    teller_sessions,
+    zones,
+)
+
+
+async def get_branch(session: AsyncSession, branch_id: str, *, lock: bool = False) -> Row | None:
+    """The branch row or ``None``; ``lock`` takes a row lock (``FOR UPDATE``)."""
+    stmt = select(branches).where(branches.c.branch_id == branch_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def list_branches(session: AsyncSession) -> Sequence[Row]:
+    """Every branch, by id."""
+    return (await session.execute(select(branches).order_by(branches.c.branch_id))).all()
+
+
+async def upsert_branch(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update the branch ``values['branch_id']``."""
+    stmt = insert(branches).values(**values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[branches.c.branch_id], set_={k: stmt.excluded[k] for k in values if k != "branch_id"}))
+
+
+async def replace_opening_hours(session: AsyncSession, branch_id: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace the branch's opening intervals with ``rows`` (weekday, opens, closes)."""
+    await session.execute(delete(opening_hours).where(opening_hours.c.branch_id == branch_id))
+    rows = [{"branch_id": branch_id, **r} for r in rows]
+    if rows:
+        await session.execute(insert(opening_hours), rows)
+
+
+async def get_opening_hours(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Opening intervals of the branch by weekday and opening time."""
+    stmt = select(opening_hours).where(opening_hours.c.branch_id == branch_id).order_by(opening_hours.c.weekday, opening_hours.c.opens)
+    return (await session.execute(stmt)).all()
+
+
+async def replace_zones(session: AsyncSession, branch_id: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace the branch's zones with ``rows`` (zone, name)."""
+    await session.execute(delete(zones).where(zones.c.branch_id == branch_id))
+    rows = [{"branch_id": branch_id, **r} for r in rows]
+    if rows:
+        await session.execute(insert(zones), rows)
+
+
+async def get_zones(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Zones of the branch."""
+    return (await session.execute(select(zones).where(zones.c.branch_id == branch_id).order_by(zones.c.zone))).all()
+
+
+async def upsert_service_type(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update one service type of the catalog."""
+    stmt = insert(service_types).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=[service_types.c.service_type], set_={k: stmt.excluded[k] for k in values if k != "service_type"})
+    )
+
+
+async def list_service_types(session: AsyncSession) -> Sequence[Row]:
+    """The whole service-type catalog."""
+    return (await session.execute(select(service_types).order_by(service_types.c.service_type))).all()
+
+
+async def get_service_type(session: AsyncSession, code: str) -> Row | None:
+    """One service type or ``None``."""
+    return (await session.execute(select(service_types).where(service_types.c.service_type == code))).first()
+
+
+async def replace_branch_services(session: AsyncSession, branch_id: str, codes: Iterable[str]) -> None:
+    """Set the service types the branch offers."""
+    await session.execute(delete(branch_services).where(branch_services.c.branch_id == branch_id))
+    rows = [{"branch_id": branch_id, "service_type": c} for c in codes]
+    if rows:
+        await session.execute(insert(branch_services), rows)
+
+
+async def get_branch_services(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Service types the branch offers, with their catalog data."""
+    stmt = (
+        select(service_types)
+        .join(branch_services, branch_services.c.service_type == service_types.c.service_type)
+        .where(branch_services.c.branch_id == branch_id)
+        .order_by(service_types.c.service_type)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def upsert_counter(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update a counter (service point)."""
+    stmt = insert(counters).values(**values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[counters.c.counter_id], set_={k: stmt.excluded[k] for k in values if k != "counter_id"}))
+
+
+async def get_counter(session: AsyncSession, counter_id: str) -> Row | None:
+    """One counter or ``None``."""
+    return (await session.execute(select(counters).where(counters.c.counter_id == counter_id))).first()
+
+
+async def list_counters(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Counters of the branch."""
+    return (await session.execute(select(counters).where(counters.c.branch_id == branch_id).order_by(counters.c.counter_id))).all()
+
+
+async def live_session_of_counter(session: AsyncSession, counter_id: str, *, lock: bool = False) -> Row | None:
+    """The open or paused teller session at the counter, or ``None``."""
+    stmt = select(teller_sessions).where(teller_sessions.c.counter_id == counter_id, teller_sessions.c.status != "closed")
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def insert_teller_session(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Open a session; ``False`` when the counter already has a live one (unique index)."""
+    stmt = insert(teller_sessions).values(**values).on_conflict_do_nothing().returning(teller_sessions.c.session_id)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def set_teller_session_status(session: AsyncSession, session_id: str, status: str, *, closed_at: datetime | None = None) -> None:
+    """Change a session's status (``open``, ``paused``, ``closed``)."""
+    values: dict[str, Any] = {"status": status}
+    if closed_at is not None:
+        values["closed_at"] = closed_at
+    await session.execute(update(teller_sessions).where(teller_sessions.c.session_id == session_id).values(**values))
+
+
+async def open_counters(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Counters of the branch with an ``open`` (not paused) teller session:
+    ``counter_id, skills, teller_id``."""
+    stmt = (
+        select(counters.c.counter_id, counters.c.skills, teller_sessions.c.teller_id)
+        .join(teller_sessions, teller_sessions.c.counter_id == counters.c.counter_id)
+        .where(counters.c.branch_id == branch_id, counters.c.active.is_(True), teller_sessions.c.status == "open")
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def upsert_kiosk(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update a kiosk credential (``secret_hash`` is an Argon2id hash)."""
+    stmt = insert(kiosks).values(**values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[kiosks.c.kiosk_id], set_={k: stmt.excluded[k] for k in values if k != "kiosk_id"}))
+
+
+async def get_kiosk(session: AsyncSession, kiosk_id: str) -> Row | None:
+    """One kiosk or ``None``."""
+    return (await session.execute(select(kiosks).where(kiosks.c.kiosk_id == kiosk_id))).first()

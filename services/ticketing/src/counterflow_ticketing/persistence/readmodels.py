@@ -1,0 +1,124 @@
+"""Read models in Redis, shared by every instance of the service and rebuildable from
+compacted topics (``customer.scores.v1``, ``selfservice.devices.v1``,
+``channel.rules.v1``). Also the calling-display streams and kiosk rate limits.
+
+Keys (all under the service's ``redis_prefix``):
+
+* ``score:<customer_id>`` JSON ``{"tier", "propensity"}``
+* ``device:<device_id>`` JSON of the last ``DeviceState``; ``devices:<branch_id>`` set of ids
+* ``ruleset:<scope>`` JSON ``{"version", "rule_set_id", "document"}``
+* ``built:<topic>`` marker: the model was rebuilt from that topic
+* ``display:<branch_id>`` stream of calls (Redis stream ids are the SSE event ids)
+* ``rl:<kiosk_id>:<minute>`` request counter of a kiosk in one UTC minute
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from redis.asyncio import Redis
+
+from counterflow_shared.events.payloads.devices import DeviceState
+from counterflow_shared.events.payloads.rules import RuleSetActivated
+from counterflow_shared.events.payloads.scores import CustomerScored
+from counterflow_shared.rules import DeviceView
+
+
+@dataclass
+class ReadModels:
+    """Access to the ticketing read models in ``redis`` under ``prefix``."""
+
+    redis: Redis
+    prefix: str
+
+    def key(self, *parts: str) -> str:
+        """Full Redis key of ``parts``."""
+        return self.prefix + ":".join(parts)
+
+    async def put_score(self, score: CustomerScored) -> None:
+        """Store a customer's tier and propensity."""
+        await self.redis.set(self.key("score", score.customer_id), json.dumps({"tier": score.tier.value, "propensity": score.propensity}))
+
+    async def score(self, customer_id: str) -> tuple[str | None, dict[str, float]]:
+        """``(tier, propensity)`` of a customer; ``(None, {})`` when unknown."""
+        raw = await self.redis.get(self.key("score", customer_id))
+        if not raw:
+            return None, {}
+        doc = json.loads(raw)
+        return doc.get("tier"), doc.get("propensity") or {}
+
+    async def put_device(self, state: DeviceState) -> None:
+        """Store a device's last state and index it under its branch."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.key("device", state.device_id), state.model_dump_json())
+            pipe.sadd(self.key("devices", state.branch_id), state.device_id)
+            await pipe.execute()
+
+    async def devices(self, branch_id: str) -> tuple[DeviceView, ...]:
+        """Self-service devices of the branch as the rules engine sees them."""
+        ids = sorted(await self.redis.smembers(self.key("devices", branch_id)))
+        if not ids:
+            return ()
+        raws = await self.redis.mget([self.key("device", i) for i in ids])
+        views = []
+        for raw in raws:
+            if not raw:
+                continue
+            s = DeviceState.model_validate_json(raw)
+            views.append(
+                DeviceView(
+                    device_id=s.device_id,
+                    branch_id=s.branch_id,
+                    kind=s.kind,
+                    status=s.status,
+                    service_types=frozenset(s.available_service_types),
+                    cash_available={k: Decimal(v) for k, v in s.cash_available.items()},
+                    max_amount={k: Decimal(v) for k, v in s.capabilities.max_amount.items()},
+                    queue_length=s.queue_length,
+                    expected_wait_s=s.expected_wait_s,
+                    forecast_cash_out_at=s.forecast_cash_out_at,
+                    accessible=s.accessible,
+                    zone=s.zone,
+                )
+            )
+        return tuple(views)
+
+    async def put_rule_set(self, activated: RuleSetActivated) -> None:
+        """Store the active rule set of a scope (a lower version never replaces a higher
+        one unless it is a rollback)."""
+        key = self.key("ruleset", activated.scope)
+        current = await self.redis.get(key)
+        if current and not activated.rollback and json.loads(current).get("version", -1) > activated.version:
+            return
+        await self.redis.set(key, json.dumps({"version": activated.version, "rule_set_id": activated.rule_set_id, "document": activated.document}))
+
+    async def rule_set(self, scope: str = "global") -> dict[str, Any] | None:
+        """The active rule-set document of ``scope`` or ``None`` when none was activated."""
+        raw = await self.redis.get(self.key("ruleset", scope))
+        return json.loads(raw)["document"] if raw else None
+
+    async def add_display_call(self, branch_id: str, fields: dict[str, str], maxlen: int) -> str:
+        """Append a call to the branch's calling-display stream; returns its stream id."""
+        return await self.redis.xadd(self.key("display", branch_id), fields, maxlen=maxlen, approximate=True)
+
+    async def display_tail(self, branch_id: str) -> str:
+        """Stream id of the branch's latest call (``"0-0"`` when none): where a new display starts."""
+        last = await self.redis.xrevrange(self.key("display", branch_id), count=1)
+        return last[0][0] if last else "0-0"
+
+    async def read_display(self, branch_id: str, last_id: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
+        """Calls after stream id ``last_id``, waiting up to ``block_ms`` milliseconds."""
+        got = await self.redis.xread({self.key("display", branch_id): last_id}, block=block_ms, count=100)
+        return [(i, f) for _, entries in got for i, f in entries]
+
+    async def hit_rate_limit(self, kiosk_id: str, minute: int, limit: int) -> bool:
+        """Count one request of ``kiosk_id`` in UTC minute ``minute``; ``True`` when over ``limit``."""
+        key = self.key("rl", kiosk_id, str(minute))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = await pipe.execute()
+        return int(count) > limit

@@ -1,0 +1,230 @@
+"""Queries on tickets, ticket sequences, service-time statistics, appointments and
+diversion offers. Every SQL statement about the queue lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_ticketing.persistence.tables import (
+    appointments,
+    diversions,
+    service_time_stats,
+    ticket_sequences,
+    tickets,
+)
+
+#: Call order of waiting tickets (earliest due first; see domain.priority).
+CALL_ORDER = (tickets.c.due_at, tickets.c.issued_at, tickets.c.ticket_id)
+
+
+async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix: str) -> int:
+    """Allocate the next ticket sequence of ``(branch, business day, prefix)``.
+
+    One atomic ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING``: concurrent requests and
+    several service instances serialise on the row, so a number is never given twice;
+    numbers are never handed back (a cancelled ticket keeps its number).
+    """
+    stmt = insert(ticket_sequences).values(branch_id=branch_id, business_date=day, prefix=prefix, last_number=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ticket_sequences.c.branch_id, ticket_sequences.c.business_date, ticket_sequences.c.prefix],
+        set_={"last_number": ticket_sequences.c.last_number + 1},
+    ).returning(ticket_sequences.c.last_number)
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert a ticket row."""
+    await session.execute(insert(tickets).values(**values))
+
+
+async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = False) -> Row | None:
+    """One ticket or ``None``; ``lock`` waits for and takes its row lock."""
+    stmt = select(tickets).where(tickets.c.ticket_id == ticket_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def ticket_by_remote_request(session: AsyncSession, request_id: str) -> Row | None:
+    """The ticket issued for mobile remote request ``request_id``, or ``None``."""
+    return (await session.execute(select(tickets).where(tickets.c.remote_request_id == request_id))).first()
+
+
+async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str, Any]) -> Row:
+    """Update a ticket and return the new row."""
+    stmt = update(tickets).where(tickets.c.ticket_id == ticket_id).values(**values).returning(*tickets.c)
+    return (await session.execute(stmt)).one()
+
+
+async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Sequence[str], counter_id: str) -> Row | None:
+    """Lock the first waiting ticket in call order that ``counter_id`` may serve.
+
+    ``FOR UPDATE SKIP LOCKED``: a ticket another counter is taking at this instant is
+    skipped, so two counters calling together never get the same ticket.
+    """
+    stmt = (
+        select(tickets)
+        .where(
+            tickets.c.branch_id == branch_id,
+            tickets.c.status == "waiting",
+            tickets.c.skill.in_(list(skills)),
+            or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
+        )
+        .order_by(*CALL_ORDER)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def count_ahead(session: AsyncSession, ticket: Row) -> int:
+    """Waiting tickets of the same branch and skill before ``ticket`` in call order."""
+    stmt = select(func.count()).where(
+        tickets.c.branch_id == ticket.branch_id,
+        tickets.c.status == "waiting",
+        tickets.c.skill == ticket.skill,
+        tuple_(*CALL_ORDER) < tuple_(ticket.due_at, ticket.issued_at, ticket.ticket_id),
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def waiting_by_skill(session: AsyncSession, branch_id: str) -> dict[str, int]:
+    """Waiting tickets of the branch per skill."""
+    stmt = select(tickets.c.skill, func.count()).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").group_by(tickets.c.skill)
+    return {skill: int(n) for skill, n in (await session.execute(stmt)).all()}
+
+
+async def waiting_by_service_type(session: AsyncSession, branch_id: str) -> dict[str, int]:
+    """Waiting tickets of the branch per service type."""
+    stmt = (
+        select(tickets.c.service_type, func.count())
+        .where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting")
+        .group_by(tickets.c.service_type)
+    )
+    return {st: int(n) for st, n in (await session.execute(stmt)).all()}
+
+
+async def busy_counters(session: AsyncSession, branch_id: str) -> set[str]:
+    """Counters of the branch that have a ticket called or in service now."""
+    stmt = select(tickets.c.counter_id).where(tickets.c.branch_id == branch_id, tickets.c.status.in_(("called", "serving")))
+    return {c for (c,) in (await session.execute(stmt)).all() if c}
+
+
+async def front_due_at(session: AsyncSession, branch_id: str, skill: str) -> datetime | None:
+    """The earliest ``due_at`` among waiting tickets of ``skill`` (``None`` when empty)."""
+    stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting", tickets.c.skill == skill)
+    return (await session.execute(stmt)).scalar_one()
+
+
+async def learned_times(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Every learned mean service time of the branch (service_type, teller_id, served, mean_s)."""
+    stmt = select(service_time_stats.c.service_type, service_time_stats.c.teller_id, service_time_stats.c.served, service_time_stats.c.mean_s).where(
+        service_time_stats.c.branch_id == branch_id
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def get_learned_time(session: AsyncSession, branch_id: str, service_type: str, teller_id: str) -> Row | None:
+    """One learned mean (locked for update) or ``None``."""
+    stmt = (
+        select(service_time_stats)
+        .where(
+            service_time_stats.c.branch_id == branch_id,
+            service_time_stats.c.service_type == service_type,
+            service_time_stats.c.teller_id == teller_id,
+        )
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).first()
+
+
+async def put_learned_time(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or replace one learned mean service time."""
+    stmt = insert(service_time_stats).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[service_time_stats.c.branch_id, service_time_stats.c.service_type, service_time_stats.c.teller_id],
+            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime) -> tuple[int, float]:
+    """Tickets of the branch issued since ``since`` that left without service
+    (no-show, cancelled, diverted) and the total seconds all of them spent waiting (the
+    exposure), for the abandonment-rate estimate."""
+    left = func.count().filter(tickets.c.status.in_(("no_show", "cancelled", "diverted")))
+    waited_until = func.coalesce(tickets.c.called_at, tickets.c.finished_at, func.now())
+    exposure = func.coalesce(func.sum(func.extract("epoch", waited_until - tickets.c.issued_at)), 0)
+    stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since)
+    n, seconds = (await session.execute(stmt)).one()
+    return int(n), float(seconds or 0.0)
+
+
+async def sla_counts(session: AsyncSession, branch_id: str, since: datetime, target_s: float) -> tuple[int, int]:
+    """``(called within target_s, called)`` among tickets called since ``since``."""
+    waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
+    stmt = select(func.count().filter(waited <= target_s), func.count()).where(
+        tickets.c.branch_id == branch_id, tickets.c.called_at.is_not(None), tickets.c.called_at >= since
+    )
+    ok, total = (await session.execute(stmt)).one()
+    return int(ok), int(total)
+
+
+async def upsert_appointment(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or update an appointment known from the mobile app."""
+    stmt = insert(appointments).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[appointments.c.appointment_id], set_={k: stmt.excluded[k] for k in values if k != "appointment_id"}
+        )
+    )
+
+
+async def get_appointment(session: AsyncSession, appointment_id: str, *, lock: bool = False) -> Row | None:
+    """One appointment or ``None``."""
+    stmt = select(appointments).where(appointments.c.appointment_id == appointment_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def mark_appointment_checked_in(session: AsyncSession, appointment_id: str, ticket_id: str) -> None:
+    """Record the ticket an appointment was checked in with."""
+    await session.execute(
+        update(appointments).where(appointments.c.appointment_id == appointment_id).values(checked_in_ticket_id=ticket_id, status="checked_in")
+    )
+
+
+async def insert_diversion(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Record a diversion offer."""
+    await session.execute(insert(diversions).values(**values))
+
+
+async def get_diversion(session: AsyncSession, diversion_id: str, *, lock: bool = False) -> Row | None:
+    """One diversion or ``None``."""
+    stmt = select(diversions).where(diversions.c.diversion_id == diversion_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).first()
+
+
+async def update_diversion(session: AsyncSession, diversion_id: str, values: dict[str, Any]) -> Row:
+    """Update a diversion and return the new row."""
+    stmt = update(diversions).where(diversions.c.diversion_id == diversion_id).values(**values).returning(*diversions.c)
+    return (await session.execute(stmt)).one()
+
+
+async def active_branch_ids(session: AsyncSession) -> list[str]:
+    """Branches with tickets waiting, called or in service (for load snapshots)."""
+    stmt = select(tickets.c.branch_id).where(tickets.c.status.in_(("waiting", "called", "serving"))).distinct()
+    return [b for (b,) in (await session.execute(stmt)).all()]
+
+
