@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,6 +12,9 @@ from fastapi import FastAPI
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_mobile_gateway.api.routes import routers
+from counterflow_mobile_gateway.domain.identity import TokenAuthority
+from counterflow_mobile_gateway.domain.sweeper import sweeper
+from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
 from counterflow_mobile_gateway.persistence.tables import backbone
 from counterflow_mobile_gateway.settings import MobileGatewaySettings, get_settings
@@ -20,16 +26,52 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
+    background=(sweeper,),
 )
 
 
+def token_authority(settings: MobileGatewaySettings) -> TokenAuthority:
+    """The customer token authority configured by ``settings``."""
+    return TokenAuthority(
+        issuer=settings.customer_jwt_issuer,
+        audience=settings.customer_jwt_audience,
+        algorithm=settings.customer_jwt_algorithm,
+        private_key_pem=settings.customer_jwt_private_key_pem if settings.dev_idp_enabled else "",
+        public_key_pem=settings.customer_jwt_public_key_pem,
+        access_ttl_s=settings.access_token_ttl_s,
+    )
+
+
 def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: str = "") -> FastAPI:
-    """Build the mobile-gateway app (the backend of the mobile and web bank)."""
-    return create_service_app(
+    """Build the mobile-gateway app (the backend of the mobile and web bank).
+
+    Besides the service defaults, the lifespan runs this instance's SSE fan-out hub
+    (one Redis pub/sub subscription) while the app is up.
+    """
+    settings = settings or get_settings()
+    app = create_service_app(
         SPEC,
-        settings or get_settings(),
+        settings,
         title="Counterflow mobile-gateway",
-        description="The backend of the mobile and web bank.",
+        description="The backend of the mobile and web bank: customer auth, branch info, remote tickets, appointments, hand-off drafts, notifications.",
         routers=routers,
         group_suffix=group_suffix,
     )
+    app.state.authority = token_authority(settings)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with inner(app_):
+            hub = fanout_of(app_.state.runtime)
+            task = asyncio.create_task(hub.run(), name="mobile-gateway:fanout")
+            try:
+                await hub.wait_ready()
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.router.lifespan_context = lifespan
+    return app

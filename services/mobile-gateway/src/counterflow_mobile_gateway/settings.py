@@ -6,13 +6,70 @@ from counterflow_shared.settings import ServiceSettings
 
 
 class MobileGatewaySettings(ServiceSettings):
-    """mobile-gateway settings; every field of :class:`ServiceSettings` plus the service's own."""
+    """mobile-gateway settings; every field of :class:`ServiceSettings` plus the service's own.
+
+    Customer authentication (OAuth 2.0 bearer tokens, RFC 6749 / RFC 6750; JWT, RFC 7519):
+        customer_jwt_issuer / customer_jwt_audience: ``iss`` / ``aud`` written and required.
+        customer_jwt_algorithm: ``ES256`` (default) or ``RS256``.
+        customer_jwt_private_key_pem: PEM signing key of the built-in development identity
+            provider. Empty: a key is generated at start-up (tokens then die with the
+            process and differ between instances: set it when running several).
+        customer_jwt_public_key_pem: PEM verification key; empty means "the public half of
+            the signing key". A bank with its own identity provider sets this (and
+            ``dev_idp_enabled=False``).
+        dev_idp_enabled: serve ``/v1/auth/token`` and ``/v1/auth/customers``.
+        access_token_ttl_s / refresh_token_ttl_s: lifetimes in seconds (5 min / 30 days).
+
+    Remote tickets and notifications:
+        max_active_remote_tickets: remote tickets one customer may hold at once.
+        turn_soon_position / turn_soon_wait_s: "your turn soon" once the ticket is at or
+            ahead of this queue position, or its estimated wait (seconds) is at or below.
+        leave_margin_s: "time to leave" once estimated wait <= travel time + this (seconds).
+        appointment_reminder_lead_s: reminder this many seconds before an appointment.
+        appointment_min_lead_s: earliest bookable slot is this far in the future (seconds).
+        appointment_horizon_days: slots are offered this many days ahead.
+        draft_ttl_s: lifetime of a hand-off draft when the diversion gives no ``expires_at``.
+        sweep_interval_s: period of the draft-expiry / reminder loop (seconds).
+
+    Redis:
+        redis_prefix: prefix of every Redis key and channel of this service (tests use
+            their own so they never meet other runs).
+        rate_limit_requests / rate_limit_window_s: customer API requests allowed per
+            window (fixed window, seconds).
+        sse_keepalive_s: seconds between SSE comment pings; sse_queue_size: events buffered
+            per connected client before the oldest are dropped.
+    """
 
     model_config = SettingsConfigDict(env_prefix="CF_MOBILE_", extra="ignore")
 
     service_name: str = "mobile-gateway"
     database_name: str = "counterflow_mobile"
     http_port: int = 8103
+
+    customer_jwt_issuer: str = "counterflow-dev-customer-idp"
+    customer_jwt_audience: str = "counterflow-mobile"
+    customer_jwt_algorithm: str = "ES256"
+    customer_jwt_private_key_pem: str = ""
+    customer_jwt_public_key_pem: str = ""
+    dev_idp_enabled: bool = True
+    access_token_ttl_s: int = 300
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+
+    max_active_remote_tickets: int = 2
+    turn_soon_position: int = 3
+    turn_soon_wait_s: float = 300.0
+    leave_margin_s: float = 120.0
+    appointment_reminder_lead_s: float = 3600.0
+    appointment_min_lead_s: float = 900.0
+    appointment_horizon_days: int = 30
+    draft_ttl_s: float = 24 * 3600.0
+    sweep_interval_s: float = 5.0
+
+    redis_prefix: str = "mobile:"
+    rate_limit_requests: int = 120
+    rate_limit_window_s: int = 60
+    sse_keepalive_s: float = 15.0
+    sse_queue_size: int = 100
 
 
 def get_settings() -> MobileGatewaySettings:

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from counterflow_mobile_gateway.api import appointments, auth, branches, drafts, notifications, tickets
+
+routers: list[APIRouter] = [auth.router, auth.wellknown, branches.router, tickets.router, appointments.router, drafts.router, notifications.router]

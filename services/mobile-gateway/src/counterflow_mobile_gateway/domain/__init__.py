@@ -1,1 +1,3 @@
-"""Domain of the mobile-gateway service: models and rules, in the bank's words."""
+"""Domain of the mobile gateway: identity, branches, remote tickets, appointments,
+hand-off drafts and notifications. Domain code never commits: the request (or the
+consumed event) owns the transaction."""

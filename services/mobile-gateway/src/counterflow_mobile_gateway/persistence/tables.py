@@ -1,5 +1,12 @@
 """Tables of the mobile-gateway service. The backbone tables (outbox, processed events,
-idempotency keys) are added to the same metadata so migrations cover them."""
+idempotency keys) are added to the same metadata so migrations cover them.
+
+All times are ``timestamptz`` in UTC. Amounts are unconstrained ``numeric`` (PostgreSQL
+keeps every digit and the scale given, so ``1234567890123456.78`` and ``0.000001`` come
+back exactly); the currency is its ISO 4217 code.
+"""
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, Numeric, String, Table, Text, UniqueConstraint
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
@@ -7,3 +14,121 @@ from counterflow_shared.persistence.tables import add_backbone_tables
 Base = make_base()
 metadata = Base.metadata
 backbone = add_backbone_tables(metadata)
+
+#: Customers of the built-in development identity provider (a bank replaces it).
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Refresh tokens (only the SHA-256 of the token is stored); rotated on every use.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Read model of ``branch.directory.v1``: the last profile of each branch (JSON payload).
+branch_profiles = Table(
+    "branch_profiles",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("profile", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Read model of ``branch.load.v1``: the last load snapshot of each branch (JSON payload).
+branch_loads = Table(
+    "branch_loads",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("snapshot", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: A customer's tickets the app follows: remote tickets (``id`` = the remote request id,
+#: pending until ticketing answers) and tickets from appointment check-ins.
+customer_tickets = Table(
+    "customer_tickets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("origin", String(20), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("ticket_id", String(64), nullable=True, unique=True),
+    Column("number", String(20), nullable=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("position", Integer, nullable=True),
+    Column("estimated_wait_s", Float, nullable=True),
+    Column("counter_id", String(64), nullable=True),
+    Column("travel_time_s", Float, nullable=True),
+    Column("reject_reason", Text, nullable=True),
+    Column("appointment_id", String(64), nullable=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("turn_soon_notified", Boolean, nullable=False, server_default="false"),
+    Column("leave_notified", Boolean, nullable=False, server_default="false"),
+    Column("calls_notified", Integer, nullable=False, server_default="0"),
+)
+Index("ix_customer_tickets_customer", customer_tickets.c.customer_id, customer_tickets.c.status)
+Index("ix_customer_tickets_queue", customer_tickets.c.branch_id, customer_tickets.c.service_type, customer_tickets.c.status)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("appointment_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("ticket_id", String(64), nullable=True),
+    Column("reminder_sent", Boolean, nullable=False, server_default="false"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_appointments_slot", appointments.c.branch_id, appointments.c.service_type, appointments.c.starts_at)
+
+#: Hand-off drafts: a diverted transaction waiting to be completed in the app.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("draft_id", String(64), primary_key=True),
+    Column("diversion_id", String(64), nullable=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("amount", Numeric(asdecimal=True), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("payee", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("diversion_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_notifications_feed", notifications.c.customer_id, notifications.c.created_at)

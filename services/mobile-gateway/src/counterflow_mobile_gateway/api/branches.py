@@ -1,0 +1,40 @@
+"""Branch information for the app: branches, services, local opening hours, current
+estimated waits, and free appointment slots."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Query
+
+from counterflow_shared.runtime import RuntimeDep
+from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, Now, SessionDep
+from counterflow_mobile_gateway.domain import appointments, branches
+
+router = APIRouter(prefix="/v1/branches", tags=["branches"])
+
+
+@router.get("", summary="Branches with services, local opening hours and current waits")
+async def list_branches(customer: CurrentCustomer, session: SessionDep, now: Now) -> list[dict]:
+    """Every known branch (from ``branch.directory.v1``) with waits from ``branch.load.v1``."""
+    return await branches.list_branches(session, now=now)
+
+
+@router.get("/{branch_id}", summary="One branch")
+async def get_branch(branch_id: str, customer: CurrentCustomer, session: SessionDep, now: Now) -> dict:
+    """One branch; 404 when unknown."""
+    return await branches.get_branch(session, branch_id, now=now)
+
+
+@router.get("/{branch_id}/slots", summary="Free appointment slots of one branch-local day")
+async def slots(
+    branch_id: str,
+    customer: CurrentCustomer,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: Now,
+    service_type: str = Query(min_length=1, max_length=64),
+    day: date = Query(alias="date", description="branch-local calendar date (YYYY-MM-DD)"),
+) -> dict:
+    """Free slots (UTC instants plus local start) of ``date`` for ``service_type``."""
+    return await appointments.slots_for_day(session, runtime, branch_id=branch_id, service_type=service_type, day=day, now=now)

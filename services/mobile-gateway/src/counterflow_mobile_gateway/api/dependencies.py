@@ -1,0 +1,55 @@
+"""FastAPI dependencies of the customer API: the authenticated customer (bearer token,
+RFC 6750) with the per-customer rate limit, the token authority, the clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_shared.runtime import get_session
+
+from counterflow_mobile_gateway.api.ratelimit import check_rate
+from counterflow_mobile_gateway.domain.identity import CustomerPrincipal, TokenAuthority, unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="customer access token from /v1/auth/token")
+
+
+def get_authority(request: Request) -> TokenAuthority:
+    """The app's :class:`TokenAuthority`."""
+    return request.app.state.authority
+
+
+async def current_customer(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> CustomerPrincipal:
+    """The customer of the bearer token, after the rate limit.
+
+    Raises:
+        Problem: 401 without a valid token.
+        HTTPException: 429 over the customer's rate limit.
+    """
+    if creds is None:
+        raise unauthorized("missing bearer token")
+    principal = get_authority(request).verify(creds.credentials)
+    s = request.app.state.settings
+    await check_rate(request.app.state.runtime.redis, prefix=s.redis_prefix, customer_id=principal.customer_id, limit=s.rate_limit_requests, window_s=s.rate_limit_window_s)
+    return principal
+
+
+def utcnow() -> datetime:
+    """The current instant (UTC); a dependency so that tests can pin the clock."""
+    return datetime.now(UTC)
+
+
+#: The request's unit of work, committed when the endpoint function returns and BEFORE
+#: the response is sent (``scope="function"``). The shared ``runtime.SessionDep`` uses
+#: FastAPI's default request scope, whose exit code runs after the response has been
+#: sent: a client could see 201 for a change not yet (or never) committed, and a
+#: follow-up request could miss it.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+CurrentCustomer = Annotated[CustomerPrincipal, Depends(current_customer)]
+AuthorityDep = Annotated[TokenAuthority, Depends(get_authority)]
+Now = Annotated[datetime, Depends(utcnow)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key, same result (IETF draft-ietf-httpapi-idempotency-key-header)")]

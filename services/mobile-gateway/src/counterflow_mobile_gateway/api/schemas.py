@@ -1,0 +1,61 @@
+"""Request bodies of the customer API (pydantic). Unknown fields are refused so a typo
+is a 422 naming the field instead of a silently ignored value. Amounts use
+:data:`counterflow_shared.money.Amount`: decimal strings; a JSON float is refused."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from counterflow_shared.events.payloads.common import Id
+from counterflow_shared.money import Amount, CurrencyCode
+
+
+class Body(BaseModel):
+    """Base of request bodies: extra fields forbidden."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ServiceTypeName = Annotated[str, Field(min_length=1, max_length=64, examples=["cash_withdrawal"])]
+
+
+class RegisterCustomer(Body):
+    """Development identity provider: create a customer login."""
+
+    username: Annotated[str, Field(min_length=3, max_length=200)]
+    password: Annotated[str, Field(min_length=8, max_length=200)]
+    customer_id: Id | None = Field(default=None, description="the bank's customer id; generated when absent")
+
+
+class RemoteTicketRequest(Body):
+    """Join a branch queue from the app; ``travel_time_s`` (seconds, optional) enables
+    the "time to leave" notification."""
+
+    branch_id: Id
+    service_type: ServiceTypeName
+    travel_time_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = None
+
+
+class AppointmentRequest(Body):
+    """Book the slot starting at ``starts_at`` (an instant with offset, e.g. ``...Z``)."""
+
+    branch_id: Id
+    service_type: ServiceTypeName
+    starts_at: AwareDatetime
+
+
+class RescheduleRequest(Body):
+    """Move an appointment to the slot starting at ``starts_at``."""
+
+    starts_at: AwareDatetime
+
+
+class DraftCompletion(Body):
+    """Complete a hand-off draft; each field overrides the pre-filled value when given.
+    ``amount`` is a decimal string in major units of ``currency``."""
+
+    amount: Annotated[Amount, Field(gt=0)] | None = None
+    currency: CurrencyCode | None = None
+    payee: Annotated[str, Field(min_length=1, max_length=200)] | None = None

@@ -1,0 +1,50 @@
+"""Remote tickets: join a queue from the app, follow it, cancel it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from counterflow_shared.runtime import RuntimeDep
+from counterflow_shared.web.idempotency import run_idempotent
+from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, IdempotencyKey, Now, SessionDep
+from counterflow_mobile_gateway.api.schemas import RemoteTicketRequest
+from counterflow_mobile_gateway.domain import tickets
+
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+
+
+@router.post("", status_code=202, summary="Join a branch queue remotely (answer: pending ticket)")
+async def request_ticket(body: RemoteTicketRequest, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now, key: IdempotencyKey = None) -> JSONResponse:
+    """202 with the pending ticket; ticketing's answer arrives as an event and shows up
+    in ``GET /v1/tickets/{id}`` and the stream. 409 ``remote-ticket-limit`` over the limit."""
+
+    async def compute() -> tuple[int, dict]:
+        view = await tickets.request_remote_ticket(
+            session, runtime, customer_id=customer.customer_id, branch_id=body.branch_id, service_type=body.service_type, travel_time_s=body.travel_time_s, now=now
+        )
+        return 202, view
+
+    return await run_idempotent(session, runtime.idempotency_keys, scope=f"customer:{customer.customer_id}:tickets", key=key, body=body.model_dump(mode="json"), compute=compute)
+
+
+@router.get("", summary="The customer's tickets, newest first")
+async def list_tickets(customer: CurrentCustomer, session: SessionDep) -> list[dict]:
+    """Remote and appointment tickets of the caller."""
+    return await tickets.list_tickets(session, customer_id=customer.customer_id)
+
+
+@router.get("/{ticket_id}", summary="One of the customer's tickets")
+async def get_ticket(ticket_id: str, customer: CurrentCustomer, session: SessionDep) -> dict:
+    """404 when unknown or someone else's."""
+    return tickets.ticket_view(await tickets.owned_ticket(session, customer_id=customer.customer_id, id=ticket_id))
+
+
+@router.post("/{ticket_id}/cancel", summary="Cancel a remote ticket")
+async def cancel_ticket(ticket_id: str, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now, key: IdempotencyKey = None) -> JSONResponse:
+    """Cancel; publishes ``mobile.remote_ticket.cancelled``. 409 when not cancellable."""
+
+    async def compute() -> tuple[int, dict]:
+        return 200, await tickets.cancel_ticket(session, runtime, customer_id=customer.customer_id, id=ticket_id, now=now)
+
+    return await run_idempotent(session, runtime.idempotency_keys, scope=f"customer:{customer.customer_id}:tickets:{ticket_id}:cancel", key=key, body={}, compute=compute)
