@@ -14,6 +14,7 @@ class TicketingSettings(ServiceSettings):
         default_max_wait_s: ageing bound of a new branch: no ticket waits longer than this
             because others had priority (seconds; a branch may override it).
         priority_step_s: head start bought by one priority point (seconds).
+        ageing_guard_s: a ticket becomes urgent this long before ``max_wait_s`` (seconds).
         default_no_show_after_calls: unanswered calls before a no-show is allowed.
         kiosk_requests_per_minute: per-kiosk rate limit on service requests.
         kiosk_auth_cache_s: seconds a verified kiosk secret is remembered in-process (Argon2
@@ -34,6 +35,7 @@ class TicketingSettings(ServiceSettings):
     redis_prefix: str = "cf:ticketing:"
     default_max_wait_s: float = 1200.0
     priority_step_s: float = 180.0
+    ageing_guard_s: float = 300.0
     default_no_show_after_calls: int = 3
     kiosk_requests_per_minute: int = 120
     kiosk_auth_cache_s: float = 300.0

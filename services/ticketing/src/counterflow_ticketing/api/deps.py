@@ -14,6 +14,7 @@ Staff: bearer JWTs (:mod:`counterflow_shared.web.auth`) with ``role`` and ``bran
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
@@ -73,25 +74,37 @@ def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
 async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
     """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
     kiosk_id, secret = _kiosk_credentials(authorization)
-    cache: dict[str, tuple[str, str, float]] = runtime.state.setdefault("kiosk_auth_cache", {})
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    hit = cache.get(kiosk_id)
-    now = time.monotonic()
-    if hit and hit[0] == digest and hit[2] > now:
-        principal = KioskPrincipal(kiosk_id, hit[1])
-    else:
-        async with runtime.sessions() as session:
-            kiosk = await branches_repo.get_kiosk(session, kiosk_id)
-        if kiosk is None or not kiosk.active or not verify_secret(kiosk.secret_hash, secret):
-            raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
-        cache[kiosk_id] = (digest, kiosk.branch_id, now + runtime.settings.kiosk_auth_cache_s)  # type: ignore[attr-defined]
-        principal = KioskPrincipal(kiosk_id, kiosk.branch_id)
+    principal = await _verified_kiosk(runtime, kiosk_id, secret)
     if request.method == "POST":
         minute = int(time.time() // 60)
         limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
         if await ctx_for(runtime).readmodels.hit_rate_limit(kiosk_id, minute, limit):
             raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
     return principal
+
+
+async def _verified_kiosk(runtime: ServiceRuntime, kiosk_id: str, secret: str) -> KioskPrincipal:
+    """Check a kiosk secret, at most one Argon2 verification per kiosk at a time and in a
+    worker thread (it is CPU-bound by design and must not block the event loop)."""
+    cache: dict[str, tuple[str, str, float]] = runtime.state.setdefault("kiosk_auth_cache", {})
+    locks: dict[str, asyncio.Lock] = runtime.state.setdefault("kiosk_auth_locks", {})
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+
+    def cached() -> KioskPrincipal | None:
+        hit = cache.get(kiosk_id)
+        return KioskPrincipal(kiosk_id, hit[1]) if hit and hit[0] == digest and hit[2] > time.monotonic() else None
+
+    if (found := cached()) is not None:
+        return found
+    async with locks.setdefault(kiosk_id, asyncio.Lock()):
+        if (found := cached()) is not None:
+            return found
+        async with runtime.sessions() as session:
+            kiosk = await branches_repo.get_kiosk(session, kiosk_id)
+        if kiosk is None or not kiosk.active or not await asyncio.to_thread(verify_secret, kiosk.secret_hash, secret):
+            raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
+        cache[kiosk_id] = (digest, kiosk.branch_id, time.monotonic() + runtime.settings.kiosk_auth_cache_s)  # type: ignore[attr-defined]
+        return KioskPrincipal(kiosk_id, kiosk.branch_id)
 
 
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]

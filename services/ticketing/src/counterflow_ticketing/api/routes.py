@@ -5,3 +5,6 @@ from fastapi import APIRouter
 from counterflow_ticketing.api import kiosk, lobby, operations, teller
 
 routers: list[APIRouter] = [operations.router, kiosk.router, teller.router, lobby.router]
+
+from counterflow_ticketing.api.rules import router as rules_router  # noqa: E402 - channel rules governance (issue 7)
+routers.append(rules_router)

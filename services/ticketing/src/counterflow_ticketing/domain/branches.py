@@ -5,6 +5,7 @@ Every change of what other services know of a branch publishes ``branch.profile.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -146,5 +147,5 @@ async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, sec
     """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored."""
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
-    await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": hash_secret(secret), "active": True})
+    await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": await asyncio.to_thread(hash_secret, secret), "active": True})
     return {"kiosk_id": kiosk_id, "branch_id": branch_id}

@@ -1,20 +1,30 @@
-"""Call order: priority with ageing, as an earliest-due-date rule.
+"""Call order: priority with ageing.
 
-Every waiting ticket has a due time ``due_at = queued_at + max_wait_s - credit(priority)``
-and counters call the eligible ticket with the earliest ``due_at`` (ties: lowest
-sequence). Priority buys a head start of ``credit`` seconds, never more than
-``max_wait_s - min_slack_s``, so a ticket that entered the queue at ``t0`` can only be
-overtaken by tickets that entered before ``t0 + credit_max``. A walk-in behind a steady
-stream of priority customers is therefore called no later than the tickets queued
-before ``t0 + credit_max`` take to serve, whatever the stream: that is the ageing bound.
-Earliest-due-date ordering is the classic rule that minimises the maximum lateness
-(Jackson, 1955, "Scheduling a production line to minimize maximum tardiness", UCLA
-Management Science Research Project, Research Report 43).
+Two rules, applied in this order:
+
+1. *Urgent first.* A ticket that has waited ``max_wait_s - guard_s`` seconds is urgent;
+   urgent tickets are called before all others, oldest first. Nobody overtakes an urgent
+   ticket because of priority, so once the counters able to serve it finish their
+   current customers (``guard_s`` is sized for that) it is called: no customer waits
+   longer than ``max_wait_s`` because others had higher priority (only if every
+   counter is busy with customers who came earlier, which FIFO would also have done).
+2. *Earliest due date.* Other tickets have ``due_at = queued_at + max_wait_s -
+   credit(priority)`` and the earliest ``due_at`` is called first: priority buys a head
+   start of ``credit`` seconds, so higher tiers and appointments go first while a low
+   priority ticket still moves forward as it ages. Earliest-due-date ordering minimises
+   the maximum lateness (Jackson, 1955, "Scheduling a production line to minimize
+   maximum tardiness", UCLA Management Science Research Project, Research Report 43).
+
+Ties: issue time, then ticket id.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
+#: Urgency starts this long before the maximum wait (seconds): about one long service,
+#: so that a counter finishing its current customer calls the urgent ticket in time.
+DEFAULT_GUARD_S = 300.0
 
 #: Priority points per customer tier (scoring read model); anonymous walk-ins get 0.
 TIER_PRIORITY = {"private": 4, "vip": 3, "premium": 2, "mass": 0, "basic": 0}
@@ -41,3 +51,10 @@ def credit_s(priority: int, *, step_s: float, max_wait_s: float, min_slack_s: fl
 def due_at(queued_at: datetime, priority: int, *, max_wait_s: float, step_s: float) -> datetime:
     """The earliest-due-date key of a ticket queued at ``queued_at`` (aware UTC)."""
     return queued_at + timedelta(seconds=max_wait_s - credit_s(priority, step_s=step_s, max_wait_s=max_wait_s))
+
+
+def urgent_before(now: datetime, *, max_wait_s: float, guard_s: float = DEFAULT_GUARD_S) -> datetime:
+    """Tickets queued at or before this instant are urgent at ``now`` (``guard_s`` is
+    capped at half of ``max_wait_s``)."""
+    guard = min(guard_s, max_wait_s / 2)
+    return now - timedelta(seconds=max_wait_s - guard)

@@ -11,7 +11,7 @@ because the caller's transaction rolls back.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -51,7 +51,8 @@ async def ticket_view(session: AsyncSession, ctx: Ctx, t: Row, *, default_s: flo
     and ``estimated_wait_s`` (seconds, ``None`` = unknown) while waiting."""
     position = wait = None
     if t.status == "waiting":
-        ahead = await tickets_repo.count_ahead(session, t)
+        branch = await branches_repo.get_branch(session, t.branch_id)
+        ahead = await tickets_repo.count_ahead(session, t, _urgent_before(ctx, branch))
         position = ahead + 1
         if default_s is None:
             st = await branches_repo.get_service_type(session, t.service_type)
@@ -74,6 +75,10 @@ async def ticket_view(session: AsyncSession, ctx: Ctx, t: Row, *, default_s: flo
         "call_count": t.call_count,
         "outcome": t.outcome,
     }
+
+
+def _urgent_before(ctx: Ctx, branch: Row) -> datetime:
+    return priority.urgent_before(ctx.now, max_wait_s=branch.max_wait_s, guard_s=ctx.settings.ageing_guard_s)
 
 
 def abandon_rate(ctx: Ctx, branch_id: str) -> float:
@@ -187,7 +192,8 @@ async def call_next(session: AsyncSession, ctx: Ctx, *, counter_id: str, teller_
     """
     counter, _ = await require_open_counter(session, counter_id)
     await _ensure_counter_free(session, counter)
-    t = await tickets_repo.take_next_waiting(session, counter.branch_id, counter.skills or [], counter_id)
+    branch = await require_branch(session, counter.branch_id)
+    t = await tickets_repo.take_next_waiting(session, counter.branch_id, counter.skills or [], counter_id, _urgent_before(ctx, branch))
     if t is None:
         return None
     row = await _mark_called(session, ctx, t, counter, teller_id)

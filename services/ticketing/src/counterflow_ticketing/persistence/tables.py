@@ -220,3 +220,5 @@ load_snapshots = Table(
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("signature", JSON, nullable=False),
 )
+
+from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: E402,F401 - channel rule governance tables (issue 7)

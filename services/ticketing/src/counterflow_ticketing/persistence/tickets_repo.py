@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +20,18 @@ from counterflow_ticketing.persistence.tables import (
     tickets,
 )
 
-#: Call order of waiting tickets (earliest due first; see domain.priority).
-CALL_ORDER = (tickets.c.due_at, tickets.c.issued_at, tickets.c.ticket_id)
+def call_order(urgent_before: datetime) -> tuple[Any, ...]:
+    """Call order of waiting tickets (see :mod:`counterflow_ticketing.domain.priority`):
+    urgent tickets (queued at or before ``urgent_before``) first, oldest first; then the
+    others by earliest ``due_at``; ties by issue time and id."""
+    urgent = tickets.c.queued_at <= urgent_before
+    return (case((urgent, 0), else_=1), case((urgent, tickets.c.queued_at), else_=tickets.c.due_at), tickets.c.issued_at, tickets.c.ticket_id)
+
+
+def call_key(t: Row, urgent_before: datetime) -> tuple[Any, ...]:
+    """The :func:`call_order` key of ticket row ``t``."""
+    urgent = t.queued_at <= urgent_before
+    return (0 if urgent else 1, t.queued_at if urgent else t.due_at, t.issued_at, t.ticket_id)
 
 
 async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix: str) -> int:
@@ -63,7 +73,7 @@ async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str,
     return (await session.execute(stmt)).one()
 
 
-async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Sequence[str], counter_id: str) -> Row | None:
+async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Sequence[str], counter_id: str, urgent_before: datetime) -> Row | None:
     """Lock the first waiting ticket in call order that ``counter_id`` may serve.
 
     ``FOR UPDATE SKIP LOCKED``: a ticket another counter is taking at this instant is
@@ -77,20 +87,20 @@ async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Seque
             tickets.c.skill.in_(list(skills)),
             or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
         )
-        .order_by(*CALL_ORDER)
+        .order_by(*call_order(urgent_before))
         .limit(1)
         .with_for_update(skip_locked=True)
     )
     return (await session.execute(stmt)).first()
 
 
-async def count_ahead(session: AsyncSession, ticket: Row) -> int:
+async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetime) -> int:
     """Waiting tickets of the same branch and skill before ``ticket`` in call order."""
     stmt = select(func.count()).where(
         tickets.c.branch_id == ticket.branch_id,
         tickets.c.status == "waiting",
         tickets.c.skill == ticket.skill,
-        tuple_(*CALL_ORDER) < tuple_(ticket.due_at, ticket.issued_at, ticket.ticket_id),
+        tuple_(*call_order(urgent_before)) < tuple_(*call_key(ticket, urgent_before)),
     )
     return int((await session.execute(stmt)).scalar_one())
 
