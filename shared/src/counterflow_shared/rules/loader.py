@@ -175,13 +175,14 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def load_rule_set(source: str | bytes | dict[str, Any], *, version: int = 0, rule_set_id: str = "channel-rules"):  # noqa: ANN201 - RuleSet, import cycle
+def load_rule_set(source: str | bytes | dict[str, Any], *, version: int | None = None, rule_set_id: str = "channel-rules"):  # noqa: ANN201 - RuleSet, import cycle
     """Validate and compile ``source`` into a :class:`~counterflow_shared.rules.engine.RuleSet`
-    stamped with ``version``.
+    stamped with ``version`` (default: the document's own ``version``, else 0).
 
     Raises:
         RuleSetInvalid: parse or validation problems, each naming rule and field.
     """
     from counterflow_shared.rules.engine import compile_rule_set
 
-    return compile_rule_set(load_document(source), version=version, rule_set_id=rule_set_id)
+    document = load_document(source)
+    return compile_rule_set(document, version=version if version is not None else int(document.get("version", 0)), rule_set_id=rule_set_id)

@@ -9,7 +9,9 @@ it runs the engine (:mod:`counterflow_shared.rules.engine`). The recorded form o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -251,7 +253,8 @@ def decide(rule_set: Any, request: DecisionInput) -> Decision:
     Args:
         rule_set: ``None`` (no active set: always a plain ticket, version 0), a compiled
             :class:`~counterflow_shared.rules.engine.RuleSet` (the fast path), or a rule set
-            document (plain data; validated and compiled on every call, version 0).
+            document (plain data, version = its ``version`` field stamped at activation;
+            compiled once and kept in a small cache keyed by its canonical JSON).
 
     Raises:
         RuleSetInvalid: ``rule_set`` is a document that does not validate.
@@ -259,8 +262,14 @@ def decide(rule_set: Any, request: DecisionInput) -> Decision:
     if rule_set is None:
         return Decision(kind="ticket", rule_set_version=0, rule_id="default", explanation="no active rule set", inputs=input_to_record(request))
     from counterflow_shared.rules.engine import RuleSet, evaluate
-    from counterflow_shared.rules.loader import load_rule_set
 
     if not isinstance(rule_set, RuleSet):
-        rule_set = load_rule_set(rule_set)
+        rule_set = _compiled(json.dumps(rule_set, sort_keys=True, default=str))
     return evaluate(rule_set, request)
+
+
+@lru_cache(maxsize=16)
+def _compiled(canonical: str) -> Any:
+    from counterflow_shared.rules.loader import load_rule_set
+
+    return load_rule_set(json.loads(canonical))

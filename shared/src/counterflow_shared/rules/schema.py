@@ -164,6 +164,7 @@ RULESET_SCHEMA: dict[str, Any] = {
     "required": ["schema_version", "name", "rules"],
     "properties": {
         "schema_version": {"const": 1},
+        "version": {"type": "integer", "minimum": 0, "description": "stamped by the governance service when the version is stored; a proposal's own value is replaced"},
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "description": {"type": "string", "maxLength": 2000},
         "settings": SETTINGS,
