@@ -13,6 +13,7 @@ from counterflow_ticketing.main import PACKAGE_DIR, SPEC
 from counterflow_ticketing.settings import get_settings
 
 app = typer.Typer(help="Counterflow ticketing service", no_args_is_help=True)
+app.add_typer(__import__("counterflow_ticketing.cli_rules", fromlist=["app"]).app, name="rules")  # channel rule sets (issue 7)
 
 
 @app.command()

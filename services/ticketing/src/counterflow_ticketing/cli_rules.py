@@ -1,0 +1,102 @@
+"""``python -m counterflow_ticketing rules ...``: validate a rule set file, print the
+published schema, and run a what-if over recorded traffic (JSON lines of recorded
+DecisionInputs, e.g. exported decision records)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from counterflow_shared.rules import RuleSetInvalid, load_rule_set
+from counterflow_shared.rules.engine import RuleSet
+from counterflow_shared.rules.schema import schema_json
+from counterflow_shared.rules.whatif import Assumptions, TrafficInvalid, parse_traffic, what_if
+
+app = typer.Typer(help="Channel rule sets: validate, schema, what-if", no_args_is_help=True)
+
+
+def _load_file(path: Path) -> RuleSet:
+    """Load a rule set file (version: its stamped ``version`` or 0); exit 2 listing errors."""
+    try:
+        return load_rule_set(path.read_text())
+    except RuleSetInvalid as exc:
+        for e in exc.errors:
+            typer.echo(f"{path}: {'rule ' + e.rule + ': ' if e.rule else ''}{e.field}: {e.message}", err=True)
+        raise typer.Exit(2) from exc
+
+
+async def _stored_version(version: int | None) -> RuleSet | None:
+    """A version from the service database (``None`` = the active one, which may not exist)."""
+    from counterflow_shared.persistence.db import create_engine, session_factory
+    from counterflow_ticketing.persistence import rules_repo
+    from counterflow_ticketing.settings import get_settings
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        async with session_factory(engine)() as session:
+            row = await (rules_repo.get_version(session, version) if version is not None else rules_repo.active_version(session))
+    finally:
+        await engine.dispose()
+    if row is None:
+        if version is not None:
+            typer.echo(f"no rule set version {version}", err=True)
+            raise typer.Exit(2)
+        return None
+    return load_rule_set(row.document, version=row.version)
+
+
+@app.command()
+def validate(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="rule set YAML or JSON")) -> None:
+    """Validate a rule set file; every error names the rule and the field (exit code 2)."""
+    rs = _load_file(path)
+    typer.echo(f"{path}: valid ({len(rs.rule_ids)} rules, {len(rs.by_branch)} branch overrides)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the published JSON Schema of rule sets."""
+    typer.echo(schema_json(), nl=False)
+
+
+@app.command("what-if")
+def what_if_command(
+    traffic: Path = typer.Option(..., exists=True, dir_okay=False, help="recorded traffic: JSON lines of recorded DecisionInputs"),
+    proposed: Path | None = typer.Option(None, exists=True, dir_okay=False, help="proposed rule set file"),
+    proposed_version: int | None = typer.Option(None, help="or a stored version (service database)"),
+    active: Path | None = typer.Option(None, exists=True, dir_okay=False, help="rule set to compare with (default: the active version in the service database)"),
+    no_active: bool = typer.Option(False, help="compare with no rule set (everyone gets a ticket)"),
+    counters: int = typer.Option(3, min=1, help="open counters per branch in the load model"),
+    service_times: Path | None = typer.Option(None, exists=True, dir_okay=False, help='JSON {"service_type": seconds} overriding the default service times'),
+    default_accept: float = typer.Option(0.3, min=0.0, max=1.0, help="acceptance probability when propensity is unknown"),
+) -> None:
+    """Report what the proposed set would have done with the recorded traffic, side by
+    side with the active one (JSON on stdout; deterministic)."""
+    if (proposed is None) == (proposed_version is None):
+        typer.echo("give exactly one of --proposed or --proposed-version", err=True)
+        raise typer.Exit(2)
+    try:
+        with traffic.open() as lines:
+            records = parse_traffic(lines)
+    except TrafficInvalid as exc:
+        typer.echo(f"{traffic}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    new = _load_file(proposed) if proposed is not None else asyncio.run(_stored_version(proposed_version))
+    assert new is not None
+    old: RuleSet | None
+    if no_active:
+        old = None
+    elif active is not None:
+        old = _load_file(active)
+    else:
+        old = asyncio.run(_stored_version(None))
+    assumptions: dict[str, Any] = {"counters": counters, "default_accept": default_accept}
+    if service_times is not None:
+        from counterflow_shared.rules.whatif import DEFAULT_SERVICE_TIME_S
+
+        assumptions["service_time_s"] = {**DEFAULT_SERVICE_TIME_S, **json.loads(service_times.read_text())}
+    report = what_if(new, old, records, Assumptions(**assumptions))
+    typer.echo(json.dumps(report, indent=2, sort_keys=True))
