@@ -298,14 +298,7 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
         },
     ]
     for component in ("api", "worker"):
-        docs.append(
-            {
-                "apiVersion": "policy/v1",
-                "kind": "PodDisruptionBudget",
-                "metadata": {"name": f"{service.name}-{component}", "labels": labels(service, component)},
-                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(service, component)}},
-            }
-        )
+        docs.append(pdb(f"{service.name}-{component}", labels(service, component)))
     docs.append(network_policy(service))
     return docs
 
@@ -357,6 +350,11 @@ def network_policy(service: Service) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- dev datastores
+def pdb(name: str, selector: dict[str, str]) -> dict[str, Any]:
+    """A PodDisruptionBudget allowing one voluntary disruption at a time."""
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}}}
+
+
 def dev_datastores() -> list[dict[str, Any]]:
     """One PostgreSQL 15 StatefulSet per service database and a Redis, for development
     clusters; each with a NetworkPolicy admitting only its own service (Redis: all four)."""
@@ -408,6 +406,7 @@ def dev_datastores() -> list[dict[str, Any]]:
                     ],
                 },
             },
+            pdb(name, lab),
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
@@ -453,6 +452,7 @@ def dev_datastores() -> list[dict[str, Any]]:
                 },
             },
         },
+        pdb("redis", redis),
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
