@@ -190,15 +190,10 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                futures.append(
-                    await bounded(
-                        producer.send(row.topic, value=row.value, key=row.key.encode(), headers=to_kafka_headers(row.headers or {})),
-                        self._timeout,
-                        "producer send",
-                    )
-                )
+            # One bound around the whole hand-over: awaiting each send() in its own
+            # task would let the sender flush after every record (tiny batches, and with
+            # idempotence only one request in flight per broker).
+            futures = await bounded(self._hand_over(producer, rows), self._timeout, "producer send")
             await bounded(asyncio.gather(*futures), self._timeout * 2, "broker acknowledgement")
             await session.execute(
                 update(self._outbox).where(self._outbox.c.id.in_([r.id for r in rows])).values(sent_at=datetime.now(UTC))
@@ -206,6 +201,13 @@ class OutboxRelay:
         self.status.published += len(rows)
         self.status.broker_ok = True
         return len(rows)
+
+    @staticmethod
+    async def _hand_over(producer: AIOKafkaProducer, rows: list) -> list[asyncio.Future]:
+        return [
+            await producer.send(row.topic, value=row.value, key=row.key.encode(), headers=to_kafka_headers(row.headers or {}))
+            for row in rows
+        ]
 
     async def run(self) -> None:
         """Publish until :meth:`stop`; survives broker outages and fatal producer errors."""
