@@ -15,7 +15,7 @@ Two rules, applied in this order:
    the maximum lateness (Jackson, 1955, "Scheduling a production line to minimize
    maximum tardiness", UCLA Management Science Research Project, Research Report 43).
 
-Ties: issue time, then ticket id.
+Ties: arrival order (a database identity, consistent across service instances).
 """
 
 from __future__ import annotations

@@ -7,12 +7,14 @@ interpreted in the branch's IANA zone; money columns are ``numeric``.
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     Numeric,
@@ -134,6 +136,8 @@ tickets = Table(
     "tickets",
     metadata,
     Column("ticket_id", String(64), primary_key=True),
+    # Insertion order across instances: the tie-breaker of the call order.
+    Column("arrival", BigInteger, Identity(always=True), nullable=False),
     Column("branch_id", String(64), ForeignKey("branches.branch_id"), nullable=False),
     Column("business_date", Date, nullable=False),
     Column("prefix", String(4), nullable=False),

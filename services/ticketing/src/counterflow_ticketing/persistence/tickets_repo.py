@@ -23,15 +23,15 @@ from counterflow_ticketing.persistence.tables import (
 def call_order(urgent_before: datetime) -> tuple[Any, ...]:
     """Call order of waiting tickets (see :mod:`counterflow_ticketing.domain.priority`):
     urgent tickets (queued at or before ``urgent_before``) first, oldest first; then the
-    others by earliest ``due_at``; ties by issue time and id."""
+    others by earliest ``due_at``; ties by arrival order."""
     urgent = tickets.c.queued_at <= urgent_before
-    return (case((urgent, 0), else_=1), case((urgent, tickets.c.queued_at), else_=tickets.c.due_at), tickets.c.issued_at, tickets.c.ticket_id)
+    return (case((urgent, 0), else_=1), case((urgent, tickets.c.queued_at), else_=tickets.c.due_at), tickets.c.arrival)
 
 
 def call_key(t: Row, urgent_before: datetime) -> tuple[Any, ...]:
     """The :func:`call_order` key of ticket row ``t``."""
     urgent = t.queued_at <= urgent_before
-    return (0 if urgent else 1, t.queued_at if urgent else t.due_at, t.issued_at, t.ticket_id)
+    return (0 if urgent else 1, t.queued_at if urgent else t.due_at, t.arrival)
 
 
 async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix: str) -> int:

@@ -1,8 +1,8 @@
 """branches counters tickets
 
 Revision ID: 0002_ticketing_core
-Revises: 0001_backbone
-Create Date: 2026-11-29 07:11:43.408451
+Revises: 0100_rules
+Create Date: 2026-11-29 07:24:47.462581
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0002_ticketing_core'
-down_revision: str | None = '0001_backbone'
+down_revision: str | None = '0100_rules'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -133,6 +133,7 @@ def upgrade() -> None:
     )
     op.create_table('tickets',
     sa.Column('ticket_id', sa.String(length=64), nullable=False),
+    sa.Column('arrival', sa.BigInteger(), sa.Identity(always=True), nullable=False),
     sa.Column('branch_id', sa.String(length=64), nullable=False),
     sa.Column('business_date', sa.Date(), nullable=False),
     sa.Column('prefix', sa.String(length=4), nullable=False),
