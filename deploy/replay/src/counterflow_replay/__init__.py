@@ -1,0 +1,1 @@
+"""Counterflow replay: the main job (make demo)."""
