@@ -178,3 +178,11 @@ def test_property_offers_respect_every_protection(devices, amount, wait, needs, 
         assert dev.expected_wait_s + 60 <= wait
         assert "accessibility" not in needs or dev.accessible
         assert queue_max is None or dev.queue_length <= queue_max
+
+
+def test_a_stamped_document_decides_with_its_own_version() -> None:
+    """Read models that keep only the activated document get the right version."""
+    doc = {**device_rule_set(), "version": 12}
+    d = decide(doc, request())
+    assert (d.rule_set_version, d.rule_id) == (12, "to-device")
+    assert decide(doc, request()).rule_set_version == 12  # compiled once, cached

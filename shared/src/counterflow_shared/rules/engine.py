@@ -206,6 +206,7 @@ class CompiledRule:
     device_kinds: frozenset[str] | None = None
     device_queue_max: int | None = None
     description: str = ""
+    service_types: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,22 @@ class Policy:
     settings: ProtectionSettings
     rules: tuple[CompiledRule, ...]
     default: Action
+    by_service: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    generic: tuple[CompiledRule, ...] = ()
+
+    @classmethod
+    def build(cls, settings: ProtectionSettings, rules: list[CompiledRule], default: Action) -> "Policy":
+        """Order ``rules`` and index them by service type: a request only walks the rules
+        that can match its service type (same order as the full list)."""
+        ordered = _ordered(rules)
+        services = {s for r in ordered for s in (r.service_types or ())}
+        by_service = {s: tuple(r for r in ordered if r.service_types is None or s in r.service_types) for s in services}
+        generic = tuple(r for r in ordered if r.service_types is None)
+        return cls(settings=settings, rules=ordered, default=default, by_service=by_service, generic=generic)
+
+    def candidates(self, service_type: str) -> tuple[CompiledRule, ...]:
+        """The rules that may match a request for ``service_type``, in evaluation order."""
+        return self.by_service.get(service_type, self.generic)
 
 
 @dataclass(frozen=True)
@@ -254,6 +271,7 @@ def _compile_rule(doc: dict[str, Any], order: int) -> CompiledRule:
         device_kinds=action.device_kinds or (frozenset(when["device_kinds"]) if "device_kinds" in when else None),
         device_queue_max=when.get("device_queue_max"),
         description=doc.get("description", ""),
+        service_types=frozenset(when["service_types"]) if "service_types" in when else None,
     )
 
 
@@ -266,17 +284,17 @@ def compile_rule_set(document: dict[str, Any], *, version: int, rule_set_id: str
     settings = ProtectionSettings.from_doc(document.get("settings", {}))
     global_rules = [_compile_rule(r, i) for i, r in enumerate(document.get("rules", [])) if r.get("enabled", True)]
     default = Action.from_doc(document.get("default") or {"type": "ticket"})
-    base = Policy(settings=settings, rules=_ordered(global_rules), default=default)
+    base = Policy.build(settings, global_rules, default)
     by_branch: dict[str, Policy] = {}
     offset = len(document.get("rules", []))
     for override in document.get("overrides", []):
         own = [_compile_rule(r, offset + i) for i, r in enumerate(override.get("rules", [])) if r.get("enabled", True)]
         replaced = {r.id for r in own} | set(override.get("disable", []))
         merged = [r for r in global_rules if r.id not in replaced] + own
-        policy = Policy(
-            settings=settings.merged(override.get("settings", {})),
-            rules=_ordered(merged),
-            default=Action.from_doc(override["default"]) if "default" in override else default,
+        policy = Policy.build(
+            settings.merged(override.get("settings", {})),
+            merged,
+            Action.from_doc(override["default"]) if "default" in override else default,
         )
         offset += len(override.get("rules", []))
         for branch in override["branches"]:
@@ -309,7 +327,7 @@ def evaluate(rule_set: RuleSet, request: DecisionInput) -> Decision:
     policy = rule_set.policy_for(request.branch_id)
     ctx = Context(request, policy.settings)
     vetoes: list[str] = []
-    for rule in policy.rules:
+    for rule in policy.candidates(request.service_type):
         matched = True
         for check in rule.checks:
             if not check(ctx):
