@@ -163,7 +163,9 @@ async def known_branch(client: httpx.AsyncClient, producer: AIOKafkaProducer, to
     await emit(producer, topic_prefix, profile)
 
     async def seen() -> bool:
-        return (await client.get(f"/v1/branches/{profile.branch_id}", headers=customer.headers)).status_code == 200
+        r = await client.get(f"/v1/branches/{profile.branch_id}", headers=customer.headers)
+        assert r.status_code in (200, 404), r.text
+        return r.status_code == 200
 
     await eventually(seen, timeout_s=60, what=f"branch {profile.branch_id} known to the gateway")
     return profile

@@ -3,6 +3,7 @@ endpoint (``application/x-www-form-urlencoded``, RFC 6749 §3.2) and the JWKS.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from counterflow_shared.web.problems import Problem, invalid
-from counterflow_mobile_gateway.api.dependencies import AuthorityDep, Now, SessionDep
+from counterflow_mobile_gateway.api.dependencies import AuthorityDep, SessionDep
 from counterflow_mobile_gateway.api.schemas import RegisterCustomer
 from counterflow_mobile_gateway.domain import customers
 
@@ -24,8 +25,9 @@ def _require_dev_idp(request: Request) -> None:
 
 
 @router.post("/customers", status_code=201, summary="Register a customer login (development identity provider)")
-async def register(request: Request, body: Annotated[RegisterCustomer, Body()], session: SessionDep, now: Now) -> dict:
+async def register(request: Request, body: Annotated[RegisterCustomer, Body()], session: SessionDep) -> dict:
     """Create a login; 409 when the username is taken."""
+    now = datetime.now(UTC)
     _require_dev_idp(request)
     return await customers.register(session, username=body.username, password=body.password, customer_id=body.customer_id, now=now)
 
@@ -53,8 +55,10 @@ async def register(request: Request, body: Annotated[RegisterCustomer, Body()], 
         }
     },
 )
-async def token(request: Request, session: SessionDep, authority: AuthorityDep, now: Now) -> JSONResponse:
-    """Issue an access token (``expires_in`` seconds) and a single-use refresh token."""
+async def token(request: Request, session: SessionDep, authority: AuthorityDep) -> JSONResponse:
+    """Issue an access token (``expires_in`` seconds) and a single-use refresh token.
+    Token times always follow the real clock (never the API's overridable ``Now``)."""
+    now = datetime.now(UTC)
     _require_dev_idp(request)
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode(errors="replace")).items()}
     grant = form.get("grant_type")
