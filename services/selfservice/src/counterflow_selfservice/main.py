@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_selfservice.api.routes import routers
+from counterflow_selfservice.background import diversion_expiry, offline_watchdog
 from counterflow_selfservice.events.handlers import handlers
 from counterflow_selfservice.persistence.tables import backbone
 from counterflow_selfservice.settings import SelfServiceSettings, get_settings
@@ -20,6 +21,7 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("selfservice"): handlers},
+    background=(offline_watchdog, diversion_expiry),
 )
 
 

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from counterflow_selfservice.api import device, operations
+
+routers: list[APIRouter] = [operations.router, device.router]

@@ -1,1 +1,2 @@
-"""Domain of the selfservice service: models and rules, in the bank's words."""
+"""The self-service domain: devices, cash units, device transactions, the cash-out
+forecast, availability and expected diverted customers. No SQL and no HTTP here."""

@@ -1,1 +1,4 @@
-"""Events the selfservice service publishes and the handlers of those it consumes."""
+"""Events the selfservice service publishes (``selfservice.device.state``,
+``selfservice.transaction.done``, ``channel.diversion.completed`` / ``expired``, all
+built in the domain and written through the outbox) and the handlers of those it
+consumes."""

@@ -1,16 +1,34 @@
-"""Handlers of the events consumed by the ``selfservice`` consumer group."""
+"""Handlers of the events consumed by the ``selfservice`` consumer group
+(``channel.diversions.v1``): an accepted diversion to a device is expected there."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_shared.events.catalog import entry_for_payload
 from counterflow_shared.events.consumer import Handler
+from counterflow_shared.events.envelope import Envelope
+from counterflow_shared.events.payloads.diversions import DiversionAccepted
+from counterflow_selfservice.domain import diversions
+from counterflow_selfservice.domain.context import Ctx
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
 
 
 def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
-    """CloudEvents type -> handler for this service's consumer group."""
-    return {}
+    """CloudEvents type -> handler for this service's consumer group. Completed and
+    expired diversions (ours included) need nothing here and are skipped."""
+
+    async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel) -> None:
+        assert isinstance(payload, DiversionAccepted)
+        ctx = Ctx(session=session, publish=runtime.publish, settings=runtime.settings, now=datetime.now(UTC))  # type: ignore[arg-type]
+        await diversions.expect(ctx, payload)
+        return None
+
+    return {entry_for_payload(DiversionAccepted).type: on_accepted}

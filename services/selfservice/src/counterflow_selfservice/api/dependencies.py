@@ -1,0 +1,84 @@
+"""Dependencies of the selfservice routes: the domain context, device and staff
+authentication.
+
+Devices authenticate with ``Authorization: Bearer <device_id>:<secret>`` over TLS. The
+stored Argon2id hash is checked once per process and secret; later requests compare a
+SHA-256 digest of the secret in constant time, so a heartbeat does not pay Argon2's
+deliberate cost (tens of milliseconds) every 30 seconds. Retirement and rotation take
+effect at once: the row is read on every request and the cache entry is bound to the
+stored hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep
+from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
+from counterflow_shared.web.problems import Problem
+from counterflow_selfservice.domain.context import Ctx
+from counterflow_selfservice.persistence import devices as device_repo
+
+_bearer = HTTPBearer(auto_error=False, description="device credentials: `<device_id>:<secret>`")
+_CACHE_KEY = "device_secret_cache"
+
+
+def get_ctx(session: SessionDep, runtime: RuntimeDep) -> Ctx:
+    """The unit of work of this request."""
+    return Ctx(session=session, publish=runtime.publish, settings=runtime.settings, now=datetime.now(UTC))  # type: ignore[arg-type]
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Authentication required", detail)
+
+
+def _cache(runtime: ServiceRuntime) -> dict[str, tuple[str, bytes]]:
+    return runtime.state.setdefault(_CACHE_KEY, {})
+
+
+async def current_device(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The id of the device calling, from its bearer credentials.
+
+    Raises:
+        Problem: 401 when the header is missing or malformed, the device is unknown
+            or retired, or the secret does not match.
+    """
+    if creds is None:
+        raise _unauthorized("missing device credentials")
+    device_id, sep, secret = creds.credentials.partition(":")
+    if not sep or not device_id or not secret:
+        raise _unauthorized("device credentials are <device_id>:<secret>")
+    found = await device_repo.credentials(session, device_id)
+    if found is None:
+        raise _unauthorized("unknown device")
+    stored_hash, retired = found
+    if retired:
+        raise _unauthorized("device credentials revoked (device retired)")
+    digest = hashlib.sha256(secret.encode()).digest()
+    cache = _cache(runtime)
+    cached = cache.get(device_id)
+    if cached is not None and cached[0] == stored_hash and hmac.compare_digest(cached[1], digest):
+        return device_id
+    if not await asyncio.to_thread(verify_secret, stored_hash, secret):
+        raise _unauthorized("wrong device secret")
+    cache[device_id] = (stored_hash, digest)
+    return device_id
+
+
+DeviceIdDep = Annotated[str, Depends(current_device)]
+OperationsDep = Annotated[StaffPrincipal, Depends(staff_dependency("operations"))]
+StaffDep = Annotated[StaffPrincipal, Depends(staff_dependency())]

@@ -1,0 +1,27 @@
+"""What a domain operation works with: the request's session, the publisher of the
+service (outbox, same transaction), the settings and the current time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from counterflow_selfservice.settings import SelfServiceSettings
+
+#: ``publish(session, *payloads)``: writes events to the outbox in ``session``'s transaction.
+Publish = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class Ctx:
+    """One unit of work. Domain code never commits: the request (or the consumed event,
+    or the background round) owns the transaction."""
+
+    session: AsyncSession
+    publish: Publish
+    settings: SelfServiceSettings
+    now: datetime
