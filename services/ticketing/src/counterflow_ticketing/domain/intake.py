@@ -160,7 +160,7 @@ async def _offered(session: AsyncSession, diversion_id: str, branch_id: str) -> 
     if d is None or d.branch_id != branch_id:
         raise not_found("diversion offer", diversion_id)
     if d.status != "offered":
-        raise conflict("offer-decided", f"offer {diversion_id} is already {d.status}", status=d.status)
+        raise conflict("offer-decided", f"offer {diversion_id} is already {d.status}", current_status=d.status)
     return d
 
 

@@ -213,7 +213,7 @@ async def call_ticket(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticke
     if t.status in ("called", "serving") and t.counter_id != counter_id:
         raise conflict("ticket-taken", f"ticket {t.number} was already called by counter {t.counter_id}", counter_id=t.counter_id, ticket_id=t.ticket_id)
     if t.status != "waiting":
-        raise conflict("ticket-not-waiting", f"ticket {t.number} is {t.status}", status=t.status, ticket_id=t.ticket_id)
+        raise conflict("ticket-not-waiting", f"ticket {t.number} is {t.status}", current_status=t.status, ticket_id=t.ticket_id)
     if t.skill not in (counter.skills or []):
         raise conflict("skill-mismatch", f"counter {counter_id} lacks skill {t.skill!r} for {t.service_type}", skill=t.skill)
     row = await _mark_called(session, ctx, t, counter, teller_id)
@@ -233,7 +233,7 @@ async def _ticket_at_counter(session: AsyncSession, counter_id: str, ticket_id: 
         raise not_found("counter", counter_id)
     t = await _ticket_of_branch(session, ticket_id, counter.branch_id, lock=True)
     if t.counter_id != counter_id or t.status not in statuses:
-        raise conflict("ticket-not-at-counter", f"ticket {t.number} is {t.status} at counter {t.counter_id or '-'}, expected {'/'.join(statuses)} at {counter_id}", status=t.status, counter_id=t.counter_id)
+        raise conflict("ticket-not-at-counter", f"ticket {t.number} is {t.status} at counter {t.counter_id or '-'}, expected {'/'.join(statuses)} at {counter_id}", current_status=t.status, counter_id=t.counter_id)
     return counter, t
 
 
@@ -309,7 +309,7 @@ async def transfer(
     else:
         t = await _ticket_of_branch(session, ticket_id, branch_id, lock=True)
         if t.status not in LIVE:
-            raise conflict("ticket-not-live", f"ticket {t.number} is {t.status}", status=t.status)
+            raise conflict("ticket-not-live", f"ticket {t.number} is {t.status}", current_status=t.status)
     branch = await require_branch(session, t.branch_id)
     st = await offered_service(session, t.branch_id, service_type or t.service_type)
     if to_counter_id is not None:
@@ -343,7 +343,7 @@ async def cancel(session: AsyncSession, ctx: Ctx, *, ticket_id: str, branch_id: 
     if t is None or (branch_id is not None and t.branch_id != branch_id):
         raise not_found("ticket", ticket_id)
     if t.status not in ("waiting", "called"):
-        raise conflict("ticket-not-cancellable", f"ticket {t.number} is {t.status}", status=t.status)
+        raise conflict("ticket-not-cancellable", f"ticket {t.number} is {t.status}", current_status=t.status)
     row = await tickets_repo.update_ticket(session, ticket_id, {"status": "cancelled", "finished_at": ctx.now})
     await ctx.publish(session, ticket_transition(tk.TicketCancelled, row, at=ctx.now))
     return await ticket_view(session, ctx, row)
@@ -353,7 +353,7 @@ async def divert(session: AsyncSession, ctx: Ctx, *, ticket_id: str, branch_id: 
     """The holder of a waiting ticket took another channel: waiting -> diverted."""
     t = await _ticket_of_branch(session, ticket_id, branch_id, lock=True)
     if t.status != "waiting":
-        raise conflict("ticket-not-waiting", f"ticket {t.number} is {t.status}", status=t.status)
+        raise conflict("ticket-not-waiting", f"ticket {t.number} is {t.status}", current_status=t.status)
     row = await tickets_repo.update_ticket(session, ticket_id, {"status": "diverted", "finished_at": ctx.now, "diversion_id": diversion_id or t.diversion_id})
     await ctx.publish(session, ticket_transition(tk.TicketDiverted, row, at=ctx.now))
     return await ticket_view(session, ctx, row)

@@ -1,0 +1,158 @@
+"""Events in and out, through the real broker: remote tickets, appointments, tiers, rule
+sets, diversion closure, branch profiles and load snapshots; read-model rebuild."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from counterflow_shared.events.payloads import diversions as dv
+from counterflow_shared.events.payloads import mobile
+from counterflow_shared.events.payloads.rules import RuleSetActivated
+from counterflow_shared.events.payloads.scores import CustomerScored
+from counterflow_shared.rules import Decision
+from counterflow_shared.testing import eventually
+from counterflow_ticketing.domain import intake
+from counterflow_ticketing.domain.context import readmodels_of
+from counterflow_ticketing.events.handlers import rebuild_read_models
+from counterflow_ticketing.persistence.readmodels import ReadModels
+from counterflow_ticketing.persistence.tables import appointments, diversions, tickets
+
+from .conftest import Service, make_branch, take_ticket, utc
+from .kafka_helpers import data_is, find_events, send
+
+
+async def _row(service: Service, table, **where):
+    async with service.runtime.sessions() as s:
+        stmt = select(table)
+        for k, v in where.items():
+            stmt = stmt.where(table.c[k] == v)
+        return (await s.execute(stmt)).first()
+
+
+async def test_remote_ticket_request_is_answered_on_the_ticket_topic(service: Service) -> None:
+    branch = await make_branch(service)
+    ok, bad = f"r-{uuid.uuid4().hex[:8]}", f"r-{uuid.uuid4().hex[:8]}"
+    now = utc(2024, 5, 6, 9)
+    await send(
+        service.settings,
+        mobile.RemoteTicketRequested(request_id=ok, customer_id="c-remote", branch_id=branch.branch_id, service_type="transfer", requested_at=now),
+        mobile.RemoteTicketRequested(request_id=bad, customer_id="c-remote", branch_id=branch.branch_id, service_type="wealth_management", requested_at=now),
+    )
+    (issued,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.ticket.issued.v1", remote_request_id=ok))
+    assert issued.data["origin"] == "remote" and issued.data["number"] == "B001" and issued.data["position"] == 1
+    (rejected,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.remote_ticket.rejected.v1", remote_request_id=bad))
+    assert "wealth_management" in rejected.data["reason"]
+    await send(service.settings, mobile.RemoteTicketCancelled(request_id=ok, customer_id="c-remote", branch_id=branch.branch_id, cancelled_at=now))
+    await eventually(lambda: _status(service, issued.data["ticket_id"], "cancelled"), what="remote ticket cancelled")
+
+
+async def _status(service: Service, ticket_id: str, status: str) -> bool:
+    row = await _row(service, tickets, ticket_id=ticket_id)
+    return row is not None and row.status == status
+
+
+async def test_tier_from_scores_topic_sets_priority_and_appointment_checks_in(service: Service, clock) -> None:
+    branch = await make_branch(service)
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    appointment = f"a-{uuid.uuid4().hex[:8]}"
+    start = utc(2024, 5, 6, 9, 0)
+    await send(
+        service.settings,
+        CustomerScored(customer_id=customer, score=0.99, percentile=0.999, tier="private", propensity={"mobile": 0.2}, model_version="t", computed_at=start),
+        mobile.AppointmentBooked(appointment_id=appointment, customer_id=customer, branch_id=branch.branch_id, service_type="account_opening", starts_at=start, ends_at=start + timedelta(minutes=30), status="booked", occurred_at=start),
+    )
+    rm = readmodels_of(service.runtime)
+    await eventually(lambda: _tier_is(rm, customer, "private"), what="tier in the read model")
+    await eventually(lambda: _row(service, appointments, appointment_id=appointment), what="appointment known")
+    walk_in = await take_ticket(service, branch, customer_id=customer)
+    assert walk_in["priority"] == 4
+    clock(start - timedelta(hours=2))
+    early = await service.client.post("/v1/kiosk/service-requests", json={"service_type": "account_opening", "appointment_id": appointment, "customer_id": customer}, headers=branch.kiosk)
+    assert early.status_code == 409 and early.json()["type"].endswith("/appointment-not-due")
+    clock(start - timedelta(minutes=5))
+    checked_in = await take_ticket(service, branch, "account_opening", appointment_id=appointment, customer_id=customer)
+    assert checked_in["origin"] == "appointment" and checked_in["priority"] == 4 + 3
+
+
+async def _tier_is(rm: ReadModels, customer: str, tier: str) -> bool:
+    return (await rm.score(customer))[0] == tier
+
+
+async def test_read_models_are_rebuilt_from_compacted_topics_when_redis_is_empty(service: Service) -> None:
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    doc = {"rules": [], "note": customer}
+    await send(
+        service.settings,
+        CustomerScored(customer_id=customer, score=0.5, percentile=0.5, tier="premium", propensity={}, model_version="t", computed_at=utc(2024, 1, 1)),
+        RuleSetActivated(scope=f"s-{customer}", rule_set_id="rs", version=3, document=doc, proposed_by="m", approved_by="c", activated_at=utc(2024, 1, 1)),
+    )
+    live = readmodels_of(service.runtime)
+    await eventually(lambda: _tier_is(live, customer, "premium"), what="live read model")
+    fresh_prefix = f"test:ticketing:fresh:{uuid.uuid4().hex[:8]}:"
+    fake_runtime = SimpleNamespace(settings=service.settings.model_copy(update={"redis_prefix": fresh_prefix}), redis=service.runtime.redis, state={})
+    fresh = readmodels_of(fake_runtime)
+    assert (await fresh.score(customer))[0] is None
+    await rebuild_read_models(fake_runtime)
+    try:
+        assert (await fresh.score(customer))[0] == "premium"
+        assert await fresh.rule_set(f"s-{customer}") == doc
+    finally:
+        keys = [k async for k in service.runtime.redis.scan_iter(match=fresh_prefix + "*")]
+        await service.runtime.redis.delete(*keys)
+
+
+async def test_branch_profile_and_load_snapshots_are_published(service: Service) -> None:
+    branch = await make_branch(service, counters=[["cash"], ["cash"]])
+    (profile,) = await find_events(service.settings, "branch.directory.v1", data_is(type="branch.profile.updated.v1", branch_id=branch.branch_id))
+    assert profile.data["time_zone"] == "Europe/Prague" and {s["prefix"] for s in profile.data["services"]} >= {"A", "B"}
+    for _ in range(3):
+        await take_ticket(service, branch)
+
+    def three_waiting(env) -> bool:
+        if env.type != "branch.load.snapshot.v1" or env.data["branch_id"] != branch.branch_id:
+            return False
+        cash = next(s for s in env.data["services"] if s["service_type"] == "cash_withdrawal")
+        return cash["waiting"] == 3 and cash["open_counters"] == 2 and cash["estimated_wait_s"] > 0
+
+    await find_events(service.settings, "branch.load.v1", three_waiting)
+
+
+async def test_diversion_offer_accept_decline_and_completion(service: Service, monkeypatch) -> None:
+    branch = await make_branch(service)
+    seen = []
+
+    def offer_atm(rule_set, request):
+        seen.append(request)
+        return Decision(kind="offer", rule_set_version=7, rule_id="cash-to-atm", channel="atm", device_id="atm-1", explanation="ATM free")
+
+    monkeypatch.setattr(intake, "decide", offer_atm)
+    body = {"service_type": "cash_withdrawal", "amount": "2000.00", "currency": "CZK", "customer_id": "c-div"}
+    first = (await service.client.post("/v1/kiosk/service-requests", json=body, headers=branch.kiosk)).json()
+    second = (await service.client.post("/v1/kiosk/service-requests", json=body, headers=branch.kiosk)).json()
+    assert first["kind"] == "offer" and first["offer"]["channel"] == "atm" and first["offer"]["amount"] == "2000"
+    got = seen[0]
+    assert (got.branch_id, got.service_type, str(got.amount), got.currency, got.day_type) == (branch.branch_id, "cash_withdrawal", "2000.00", "CZK", got.day_type)
+    assert got.counter_wait_s == 0.0 and got.local_time is not None
+    accepted = await service.client.post(f"/v1/kiosk/offers/{first['offer']['diversion_id']}/accept", headers=branch.kiosk)
+    assert accepted.json()["kind"] == "diverted"
+    declined = await service.client.post(f"/v1/kiosk/offers/{second['offer']['diversion_id']}/decline", headers=branch.kiosk)
+    assert declined.status_code == 201 and declined.json()["ticket"]["number"] == "A001"
+    again = await service.client.post(f"/v1/kiosk/offers/{second['offer']['diversion_id']}/accept", headers=branch.kiosk)
+    assert again.status_code == 409
+    div_id = first["offer"]["diversion_id"]
+    await find_events(service.settings, "channel.diversions.v1", data_is(type="channel.diversion.accepted.v1", diversion_id=div_id))
+    row = await _row(service, diversions, diversion_id=div_id)
+    completed = dv.DiversionCompleted(
+        diversion_id=div_id, branch_id=branch.branch_id, customer_id="c-div", service_type="cash_withdrawal", channel="atm", rule_set_version=7, rule_id="cash-to-atm", status="completed", completed_by="selfservice", occurred_at=row.created_at
+    )
+    await send(service.settings, completed)
+    await eventually(lambda: _diversion_status(service, div_id, "completed"), what="diversion closed")
+
+
+async def _diversion_status(service: Service, diversion_id: str, status: str) -> bool:
+    row = await _row(service, diversions, diversion_id=diversion_id)
+    return row is not None and row.status == status
