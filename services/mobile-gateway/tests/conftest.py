@@ -172,10 +172,11 @@ async def known_branch(client: httpx.AsyncClient, producer: AIOKafkaProducer, to
 
 
 class ActivityLog:
-    """Reads ``mobile.activity.v1`` of the session from the beginning (no group)."""
+    """Reads one catalog topic of the session from the beginning (no consumer group);
+    by default ``mobile.activity.v1``."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
+    def __init__(self, bootstrap: str, topic: str, partitions: int = MOBILE_ACTIVITY.partitions) -> None:
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
         self.events: list[Envelope] = []
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -183,7 +184,7 @@ class ActivityLog:
         """Assign every partition from offset 0."""
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
         await self._consumer.start()
-        parts = [TopicPartition(self.topic, p) for p in range(MOBILE_ACTIVITY.partitions)]
+        parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
         self._consumer.assign(parts)
         await self._consumer.seek_to_beginning(*parts)
 
@@ -277,6 +278,7 @@ def kit() -> Any:
         known_branch=known_branch,
         SseClient=SseClient,
         make_settings=make_settings,
+        ActivityLog=ActivityLog,
         serve=serve,
         DEV_KEY_PEM=DEV_KEY_PEM,
     )

@@ -1,0 +1,111 @@
+"""End to end through the real broker with BOTH services: ticketing (in-process, its
+own database) and the mobile gateway. The branch reaches the gateway as ticketing's
+``branch.profile.updated``; the remote request goes to ticketing as
+``mobile.remote_ticket.requested``; ticketing's ``TicketIssued`` / ``TicketCalled`` come
+back and the customer sees number, position, the call and the counter."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from counterflow_shared.events.catalog import BRANCH_TICKETS
+from counterflow_shared.testing import drop_database, eventually, migrated_database, running_app
+from counterflow_shared.web.auth import issue_staff_token
+
+from counterflow_ticketing import main as ticketing_main
+from counterflow_ticketing.settings import TicketingSettings
+
+
+@pytest.fixture(scope="module")
+async def ticketing(infrastructure, topic_prefix):
+    """Ticketing running in this process against the same broker and topic prefix."""
+    from pathlib import Path
+
+    import counterflow_ticketing
+
+    name, url = migrated_database(Path(counterflow_ticketing.__file__).parent, "e2e_ticketing")
+    settings = TicketingSettings(database_url=url, topic_prefix=topic_prefix, redis_prefix=f"test:e2e-ticketing:{uuid.uuid4().hex[:8]}:", log_json=False, log_level="WARNING", load_check_interval_s=0.5)
+    app = ticketing_main.create_app(settings, group_suffix=f"-{uuid.uuid4().hex[:6]}")
+    try:
+        async with running_app(app) as client:
+            yield client, settings
+    finally:
+        redis = Redis.from_url(settings.redis_url)
+        keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*", count=1000)]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        drop_database(name)
+
+
+def staff(settings, role: str, branch_id: str, subject: str) -> dict[str, str]:
+    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=subject, role=role, branches=[branch_id])
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_remote_ticket_through_ticketing(ticketing, client, kit, infrastructure, topic_prefix):
+    tclient, tsettings = ticketing
+    branch_id = f"b-{uuid.uuid4().hex[:10]}"
+    ops = staff(tsettings, "operations", branch_id, "ops-1")
+    body = {
+        "name": "Brno - Náměstí Svobody",
+        "time_zone": "Europe/Prague",
+        "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
+        "zones": [{"zone": "cash", "name": "Cash"}],
+        "services": ["cash_withdrawal", "transfer"],
+    }
+    r = await tclient.put(f"/v1/branches/{branch_id}", json=body, headers=ops)
+    assert r.status_code == 200, r.text
+    counter = f"{branch_id}-c1"
+    r = await tclient.put(f"/v1/branches/{branch_id}/counters/{counter}", json={"name": "Counter 1", "kind": "cash", "zone": "cash", "skills": ["cash", "payments"]}, headers=ops)
+    assert r.status_code == 200, r.text
+    teller = staff(tsettings, "teller", branch_id, "teller-1")
+    assert (await tclient.post(f"/v1/counters/{counter}/session/open", headers=teller)).status_code == 201
+
+    customer = await kit.new_customer(client)
+
+    async def branch_known():
+        r = await client.get(f"/v1/branches/{branch_id}", headers=customer.headers)
+        return r.json() if r.status_code == 200 else None
+
+    branch = await eventually(branch_known, timeout_s=60, what="ticketing's branch profile reached the gateway")
+    assert {s["service_type"] for s in branch["services"]} >= {"cash_withdrawal", "transfer"}
+
+    async with kit.SseClient(client, customer.headers) as stream:
+        pending = (await client.post("/v1/tickets", json={"branch_id": branch_id, "service_type": "cash_withdrawal", "travel_time_s": 300}, headers=customer.headers)).json()
+        assert pending["status"] == "pending"
+
+        async def issued():
+            t = (await client.get(f"/v1/tickets/{pending['id']}", headers=customer.headers)).json()
+            return t if t["status"] == "waiting" else None
+
+        ticket = await eventually(issued, timeout_s=60, what="ticketing issued the remote ticket")
+        assert ticket["number"] and ticket["position"] == 1 and ticket["ticket_id"]
+        await stream.wait_for(lambda ev, d: ev == "notification" and d["kind"] == "turn_soon", what="turn soon")
+
+        r = await tclient.post(f"/v1/counters/{counter}/call-next", headers=teller)
+        assert r.status_code == 200, r.text
+        assert r.json()["ticket"]["ticket_id"] == ticket["ticket_id"]
+        note = await stream.wait_for(lambda ev, d: ev == "notification" and d["kind"] == "called", timeout_s=60, what="called notification")
+        assert note[0][1]["data"]["counter_id"] == counter and ticket["number"] in note[0][1]["body"]
+        called = (await client.get(f"/v1/tickets/{pending['id']}", headers=customer.headers)).json()
+        assert called["status"] == "called" and called["counter_id"] == counter
+
+    # Cancel in the app: ticketing withdraws the ticket it issued.
+    second = (await client.post("/v1/tickets", json={"branch_id": branch_id, "service_type": "transfer"}, headers=customer.headers)).json()
+
+    async def second_issued():
+        t = (await client.get(f"/v1/tickets/{second['id']}", headers=customer.headers)).json()
+        return t if t["status"] == "waiting" else None
+
+    second_ticket = await eventually(second_issued, timeout_s=60, what="second ticket issued")
+    assert (await client.post(f"/v1/tickets/{second['id']}/cancel", headers=customer.headers)).status_code == 200
+    tickets_topic = kit.ActivityLog(infrastructure.kafka_bootstrap_servers, f"{topic_prefix}{BRANCH_TICKETS.name}", BRANCH_TICKETS.partitions)
+    await tickets_topic.start()
+    try:
+        await tickets_topic.wait_for(lambda e: e.type == "branch.ticket.cancelled.v1" and e.data["ticket_id"] == second_ticket["ticket_id"], timeout_s=60, what="ticketing cancelled the ticket")
+    finally:
+        await tickets_topic.stop()
