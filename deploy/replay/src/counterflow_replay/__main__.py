@@ -1,0 +1,5 @@
+"""``python -m counterflow_replay``."""
+
+from counterflow_replay.cli import app
+
+app()

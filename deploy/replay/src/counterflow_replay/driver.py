@@ -1,0 +1,290 @@
+"""One scenario of the replay day, driven in simulated time through the running services.
+
+Actors (asyncio tasks):
+
+- a **customer** per visit: at its arrival moment asks the kiosk for its service; if
+  offered another channel, accepts when its uniform ``accept_u`` is below its propensity
+  for that channel (scoring's calibrated probability; always in the ``oracle`` scenario),
+  else declines and takes the ticket; an accepted device offer is done at the device
+  (reported through selfservice's device API) after :data:`WALK_TO_DEVICE_S`, an
+  accepted app hand-off is completed in the app (mobile-gateway drafts); a ticket holder
+  leaves (kiosk cancel) when its patience runs out before it is called;
+- a **teller** per counter: opens a session, calls next whenever a ticket may be waiting,
+  starts, serves for ``work_s * speed`` simulated seconds, finishes.
+
+Each visit ends in exactly one of ``served``, ``diverted_completed``,
+``diverted_expired`` (accepted, then not completed: the device refused or the app draft
+expired) or ``abandoned``; a visit the platform could not handle ends ``error`` with the
+problem, which fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from counterflow_replay.berka import CURRENCY
+from counterflow_replay.clock import SimClock
+from counterflow_replay.platform import Platform, PlatformError
+from counterflow_replay.setup import DENOMINATIONS
+from counterflow_replay.traffic import Day, Teller, Visit
+
+#: Simulated seconds from accepting an offer to starting at the device (walking across the
+#: lobby; an assumption, small against every wait).
+WALK_TO_DEVICE_S = 30.0
+#: Propensity key of scoring for each offered channel.
+PROPENSITY_OF_CHANNEL = {"atm": "self_service", "cash_recycler": "self_service", "kiosk": "self_service", "mobile": "mobile", "online": "mobile", "appointment": "appointment"}
+#: Device transaction kind of each service type.
+DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill_payment": "bill_payment"}
+ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
+
+
+@dataclass
+class Outcome:
+    """What happened to one visit in one scenario (moments in simulated seconds after
+    opening; ``None`` when it did not happen)."""
+
+    visit: Visit
+    ticket_id: str | None = None
+    diversion_id: str | None = None
+    channel: str | None = None
+    offered: bool = False
+    accepted: bool = False
+    issued_s: float | None = None
+    called_s: float | None = None
+    finished_s: float | None = None
+    left_s: float | None = None
+    estimate_s: float | None = None
+    naive_estimate_s: float | None = None
+    teller_id: str | None = None
+    end: str | None = None
+    note: str | None = None
+    called: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def wait_s(self) -> float | None:
+        """Simulated wait from ticket to call (``None`` when never called)."""
+        return None if self.called_s is None or self.issued_s is None else self.called_s - self.issued_s
+
+
+@dataclass
+class ScenarioLog:
+    """The outcomes of one scenario plus the teller time it used."""
+
+    scenario: str
+    outcomes: list[Outcome]
+    busy_s: dict[str, float]
+    tellers: dict[str, int]
+    end_s: float
+    wall_s: float
+    http_calls: int
+    ruleset_version: int | None = None
+
+
+def device_notes(amount: Decimal) -> tuple[Decimal, list[tuple[str, int]]]:
+    """The part of ``amount`` (CZK) that notes carry, rounded down to 100 CZK, and its notes
+    largest first (cassette ids ``u<denomination>``)."""
+    left = (amount // 100) * 100
+    total, notes = left, []
+    for d in sorted(DENOMINATIONS, reverse=True):
+        n = int(left // d)
+        if n:
+            notes.append((f"u{int(d)}", n))
+            left -= d * n
+    return total, notes
+
+
+class Scenario:
+    """Run one scenario of ``day`` against ``platform`` at ``clock``'s speed."""
+
+    def __init__(self, name: str, day: Day, platform: Platform, clock: SimClock, profiles: dict[str, dict[str, Any]], run_id: str, on_end: Callable[[Outcome], None] | None = None) -> None:
+        self.name, self.day, self.p, self.clock, self.profiles, self.run_id = name, day, platform, clock, profiles, run_id
+        self.outcomes = [Outcome(v) for v in day.visits]
+        self.by_ticket: dict[str, Outcome] = {}
+        self.wake = {b: asyncio.Event() for b in day.branches}
+        self.last_wait = {b: 0.0 for b in day.branches}
+        self.busy = {b: 0.0 for b in day.branches}
+        self.stopping = False
+        self.on_end = on_end
+        self.errors: list[str] = []
+
+    def _end(self, o: Outcome, end: str, note: str | None = None) -> None:
+        if o.end is None:
+            o.end, o.note = end, note
+            o.left_s = o.left_s if o.left_s is not None else self.clock.now()
+            o.done.set()
+            if self.on_end:
+                self.on_end(o)
+
+    # ------------------------------------------------------------------ customers
+    async def customer(self, o: Outcome) -> None:
+        v = o.visit
+        await self.clock.until(v.arrival_s)
+        try:
+            body = {"service_type": v.service_type, "customer_id": v.customer_id, "amount": v.amount, "currency": CURRENCY}
+            answer = await self.p.request_service(v.branch_id, body)
+            if answer["kind"] == "offer":
+                answer = await self._offer(o, answer["offer"])
+                if answer is None:
+                    return
+            await self._queue(o, answer["ticket"])
+        except PlatformError as exc:
+            self.errors.append(f"{v.visit_id}: {exc}")
+            self._end(o, "error", str(exc))
+
+    async def _offer(self, o: Outcome, offer: dict[str, Any]) -> dict[str, Any] | None:
+        v = o.visit
+        o.offered, o.diversion_id, o.channel = True, offer["diversion_id"], offer["channel"]
+        key = PROPENSITY_OF_CHANNEL.get(offer["channel"], offer["channel"])
+        p = 1.0 if self.name == "oracle" else float(self.profiles.get(v.customer_id, {}).get("propensity", {}).get(key, 0.0))
+        if v.accept_u >= p:
+            return await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
+        await self.p.decide_offer(v.branch_id, o.diversion_id, accept=True)
+        o.accepted = True
+        if offer.get("device_id"):
+            await self._at_device(o, offer["device_id"])
+        else:
+            await self._in_app(o)
+        return None
+
+    async def _at_device(self, o: Outcome, device_id: str) -> None:
+        v = o.visit
+        await self.clock.sleep(WALK_TO_DEVICE_S)
+        amount, notes = device_notes(Decimal(v.amount))
+        kind = DEVICE_KIND[v.service_type]
+        if kind != "bill_payment" and amount <= 0:
+            self._end(o, "diverted_expired", "amount below the smallest note")
+            return
+        tx: dict[str, Any] = {"transaction_id": f"{self.run_id}-{self.name}-{v.visit_id}", "kind": kind, "amount": str(amount), "currency": CURRENCY, "customer_id": v.customer_id, "diversion_id": o.diversion_id, "occurred_at": datetime.now(UTC).isoformat()}
+        if kind == "deposit":
+            tx["notes"] = [{"unit_id": u, "count": n} for u, n in notes]
+        r = await self.p.device(device_id, "transactions", tx, ok=(200, 201, 409, 422))
+        if r.status_code in (200, 201):
+            self._end(o, "diverted_completed")
+        else:
+            self._end(o, "diverted_expired", f"device refused: {r.json().get('detail', r.status_code)}")
+
+    async def _in_app(self, o: Outcome) -> None:
+        v = o.visit
+        deadline = self.clock.now() + 1800.0
+        while self.clock.now() < deadline:
+            headers = await self.p.customer_headers(v.customer_id)
+            r = await self.p.call("GET", f"{self.p.endpoints.mobile}/v1/drafts", headers=headers, ok=(200, 401))
+            if r.status_code == 401:
+                self.p.forget_customer(v.customer_id)
+                continue
+            draft = next((d for d in r.json() if d["diversion_id"] == o.diversion_id), None)
+            if draft is not None:
+                c = await self.p.call("POST", f"{self.p.endpoints.mobile}/v1/drafts/{draft['draft_id']}/complete", json={}, headers=headers, ok=(200, 409))
+                self._end(o, "diverted_completed" if c.status_code == 200 else "diverted_expired", None if c.status_code == 200 else c.json().get("detail"))
+                return
+            await self.clock.sleep(60.0)
+        self._end(o, "diverted_expired", "no draft reached the app")
+
+    async def _queue(self, o: Outcome, ticket: dict[str, Any]) -> None:
+        v = o.visit
+        o.ticket_id, o.issued_s = ticket["ticket_id"], self.clock.now()
+        est = ticket.get("estimated_wait_s")
+        o.estimate_s = None if est is None else float(est) * self.clock.speed
+        o.naive_estimate_s = self.last_wait[v.branch_id]
+        self.by_ticket[o.ticket_id] = o
+        self.wake[v.branch_id].set()
+        patience_left = v.patience_s - (self.clock.now() - v.arrival_s)
+        try:
+            await asyncio.wait_for(o.called.wait(), timeout=max(0.0, self.clock.wall(patience_left)))
+        except TimeoutError:
+            if await self.p.cancel_ticket(v.branch_id, o.ticket_id) and not o.called.is_set():
+                self._end(o, "abandoned")
+                return
+        await o.done.wait()
+
+    # ------------------------------------------------------------------ tellers
+    async def teller(self, t: Teller) -> None:
+        await self.p.teller(t.counter_id, "session/close", ok=(200, 404, 409, 422))
+        await self.p.teller(t.counter_id, "session/open", ok=(200, 201))
+        wake = self.wake[t.branch_id]
+        try:
+            while not self.stopping:
+                wake.clear()
+                r = await self.p.teller(t.counter_id, "call-next")
+                ticket = r.json().get("ticket")
+                if ticket is None:
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=self.clock.wall(60.0))
+                    except TimeoutError:
+                        pass
+                    continue
+                wake.set()  # another idle teller may find the next one
+                await self._serve(t, ticket["ticket_id"])
+        finally:
+            await self.p.teller(t.counter_id, "session/close", ok=(200, 404, 409, 422))
+
+    async def _serve(self, t: Teller, ticket_id: str) -> None:
+        o = self.by_ticket.get(ticket_id)
+        for _ in range(200):  # the kiosk answer may still be on its way to the customer
+            if o is not None:
+                break
+            await asyncio.sleep(0.01)
+            o = self.by_ticket.get(ticket_id)
+        now = self.clock.now()
+        if o is None:  # not of this run (left over by an interrupted run): serve it at once
+            await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))
+            await self.p.teller(t.counter_id, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
+            return
+        o.called_s, o.teller_id = now, t.teller_id
+        o.called.set()
+        self.last_wait[t.branch_id] = o.wait_s or 0.0
+        r = await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))
+        if r.status_code == 409:  # the customer cancelled just as the call went out
+            o.called_s = None
+            self._end(o, "abandoned", "left as called")
+            return
+        service = o.visit.work_s * t.speed
+        await self.clock.sleep(service)
+        await self.p.teller(t.counter_id, f"tickets/{ticket_id}/finish", {"outcome": "completed"})
+        o.finished_s = self.clock.now()
+        self.busy[t.branch_id] += o.finished_s - now
+        self._end(o, "served")
+
+    # ------------------------------------------------------------------ the day
+    async def run(self) -> ScenarioLog:
+        started = asyncio.get_running_loop().time()
+        calls0 = self.p.calls
+        tellers = [asyncio.create_task(self.teller(t)) for b in self.day.branches for t in self.day.tellers[b]]
+        customers = [asyncio.create_task(self.customer(o)) for o in self.outcomes]
+        try:
+            await asyncio.gather(*customers)
+        finally:
+            self.stopping = True
+            for e in self.wake.values():
+                e.set()
+            results = await asyncio.gather(*tellers, return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise PlatformError(f"a teller failed in scenario {self.name}: {failures[0]}")
+        end = max([self.day.day_s] + [o.left_s or 0.0 for o in self.outcomes])
+        return ScenarioLog(
+            self.name,
+            self.outcomes,
+            self.busy,
+            {b: len(self.day.tellers[b]) for b in self.day.branches},
+            end,
+            asyncio.get_running_loop().time() - started,
+            self.p.calls - calls0,
+        )
+
+
+def percentile(xs: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1, linear interpolation) of ``xs``; ``None`` when empty."""
+    if not xs:
+        return None
+    s = sorted(xs)
+    k = (len(s) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)

@@ -1,0 +1,124 @@
+"""HTTP client of the four running services, as the replay's actors use them.
+
+Every call goes through the services' public APIs: operations staff (branches, counters,
+kiosks, devices, rule sets), kiosks, tellers, devices and customers in the app. The
+services are told nothing the real actors could not tell them. Staff tokens are signed
+with the development identity provider's settings (``CF_JWT_*``, the services' own
+defaults).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from counterflow_shared.settings import ServiceSettings
+from counterflow_shared.web.auth import issue_staff_token
+
+
+class PlatformError(RuntimeError):
+    """A service answered something the replay cannot go on with (message names the call)."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs of the services (``make up`` ports by default)."""
+
+    ticketing: str = "http://127.0.0.1:8101"
+    selfservice: str = "http://127.0.0.1:8102"
+    mobile: str = "http://127.0.0.1:8103"
+    scoring: str = "http://127.0.0.1:8104"
+
+
+def staff_token(subject: str, role: str, branches: list[str] | None = None, ttl_s: int = 24 * 3600) -> str:
+    """A staff bearer token for ``subject`` with ``role`` over ``branches`` (``*`` default)."""
+    s = ServiceSettings()
+    return issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject, role=role, branches=branches or ["*"], ttl_s=ttl_s)
+
+
+@dataclass
+class Platform:
+    """One httpx client per service plus the credentials the replay's actors hold."""
+
+    endpoints: Endpoints
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)))
+    kiosk_auth: dict[str, list[str]] = field(default_factory=dict)
+    device_auth: dict[str, str] = field(default_factory=dict)
+    customer_tokens: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.ops = {"Authorization": f"Bearer {staff_token('replay-operations', 'operations')}"}
+        self.approver = {"Authorization": f"Bearer {staff_token('replay-approver', 'approver')}"}
+        self.teller = {"Authorization": f"Bearer {staff_token('replay-teller', 'teller')}"}
+        self._kiosk_turn: dict[str, int] = {}
+        self._login_locks: dict[str, asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self.http.aclose()
+
+    async def call(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any) -> httpx.Response:
+        """One request; returns the response when its status is in ``ok``.
+
+        Raises:
+            PlatformError: another status (the message carries the problem body).
+        """
+        self.calls += 1
+        r = await self.http.request(method, url, **kw)
+        if r.status_code not in ok:
+            raise PlatformError(f"{method} {url} -> {r.status_code}: {r.text[:500]}")
+        return r
+
+    # ------------------------------------------------------------------ ticketing
+    def kiosk(self, branch_id: str) -> dict[str, str]:
+        """Credentials of the next kiosk of ``branch_id`` (round robin)."""
+        creds = self.kiosk_auth[branch_id]
+        i = self._kiosk_turn.get(branch_id, 0)
+        self._kiosk_turn[branch_id] = i + 1
+        return {"Authorization": f"Bearer {creds[i % len(creds)]}"}
+
+    async def request_service(self, branch_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Kiosk: ask for a service; ``{"kind": "ticket" | "offer", ...}``."""
+        r = await self.call("POST", f"{self.endpoints.ticketing}/v1/kiosk/service-requests", json=body, headers=self.kiosk(branch_id))
+        return r.json()
+
+    async def decide_offer(self, branch_id: str, diversion_id: str, accept: bool) -> dict[str, Any]:
+        """Kiosk: the customer accepts or declines an offer."""
+        verb = "accept" if accept else "decline"
+        r = await self.call("POST", f"{self.endpoints.ticketing}/v1/kiosk/offers/{diversion_id}/{verb}", headers=self.kiosk(branch_id))
+        return r.json()
+
+    async def cancel_ticket(self, branch_id: str, ticket_id: str) -> bool:
+        """Kiosk: the customer leaves the queue; ``False`` when the ticket was called first (409)."""
+        r = await self.call("POST", f"{self.endpoints.ticketing}/v1/kiosk/tickets/{ticket_id}/cancel", headers=self.kiosk(branch_id), ok=(200, 409))
+        return r.status_code == 200
+
+    async def teller(self, counter_id: str, action: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
+        """Teller workstation action at ``counter_id`` (``call-next``, ``tickets/<id>/start``, ...)."""
+        return await self.call("POST", f"{self.endpoints.ticketing}/v1/counters/{counter_id}/{action}", json=body, headers=self.teller, ok=ok)
+
+    # ------------------------------------------------------------------ selfservice
+    async def device(self, device_id: str, path: str, body: dict[str, Any], ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
+        """Device endpoint ``/v1/device/<path>`` with the device's own credentials."""
+        return await self.call("POST", f"{self.endpoints.selfservice}/v1/device/{path}", json=body, headers={"Authorization": f"Bearer {self.device_auth[device_id]}"}, ok=ok)
+
+    # ------------------------------------------------------------------ mobile-gateway
+    async def customer_headers(self, customer_id: str) -> dict[str, str]:
+        """An app session of ``customer_id`` (login registered on first use)."""
+        async with self._login_locks.setdefault(customer_id, asyncio.Lock()):
+            token = self.customer_tokens.get(customer_id)
+            if token is None:
+                # deterministic: a second demo run on the same database logs in again (409 = exists)
+                username, password = f"replay-{customer_id.lower()}", f"replay-password-{customer_id}"
+                await self.call("POST", f"{self.endpoints.mobile}/v1/auth/customers", json={"username": username, "password": password, "customer_id": customer_id}, ok=(201, 409))
+                r = await self.call("POST", f"{self.endpoints.mobile}/v1/auth/token", content=f"grant_type=password&username={username}&password={password}", headers={"Content-Type": "application/x-www-form-urlencoded"})
+                token = self.customer_tokens[customer_id] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def forget_customer(self, customer_id: str) -> None:
+        """Drop the app session of ``customer_id`` (expired access token)."""
+        self.customer_tokens.pop(customer_id, None)

@@ -1,0 +1,131 @@
+"""The whole replay: data, platform setup, the three scenarios, the figures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from counterflow_replay import berka, callcentre, metrics, setup
+from counterflow_replay.clock import SimClock
+from counterflow_replay.driver import Outcome, Scenario, ScenarioLog
+from counterflow_replay.platform import Endpoints, Platform, PlatformError
+from counterflow_replay.traffic import Day, build_day
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+SCENARIOS = ("no_diversion", "rules", "oracle")
+
+
+@dataclass
+class Options:
+    """What to replay and how fast (``speed``: simulated seconds per wall second)."""
+
+    data: Path = REPO_ROOT.parent / "shared" / "data" / "berka"
+    queue_data: Path = REPO_ROOT.parent / "shared" / "data" / "anonymous_bank"
+    branches: int | None = 12
+    hours: float | None = None
+    speed: float = 120.0
+    seed: int = 1999
+    scenarios: tuple[str, ...] = SCENARIOS
+    ruleset: Path = REPO_ROOT / "deploy" / "config" / "rulesets" / "default.yaml"
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    import_book: bool = True
+
+
+class Progress:
+    """Progress callbacks (the CLI draws rich bars; tests pass nothing)."""
+
+    def phase(self, name: str, total: int) -> None:
+        """A phase with ``total`` steps starts."""
+
+    def step(self, n: int = 1) -> None:
+        """``n`` steps of the current phase are done."""
+
+
+def prepare_day(o: Options) -> tuple[Day, callcentre.CallCentreFit, berka.Book]:
+    """Read both data sets and build the day."""
+    book = berka.load_book(o.data)
+    fit = callcentre.fit(o.queue_data)
+    day = build_day(book, fit, branches=o.branches, hours=o.hours, seed=o.seed)
+    return day, fit, book
+
+
+async def _profiles(p: Platform, customers: list[str]) -> dict[str, dict[str, Any]]:
+    sem = asyncio.Semaphore(16)
+
+    async def one(c: str) -> tuple[str, dict[str, Any]]:
+        async with sem:
+            r = await p.call("GET", f"{p.endpoints.scoring}/v1/customers/{c}/score", headers=p.ops, ok=(200, 404))
+            return c, (r.json() if r.status_code == 200 else {})
+
+    return dict(await asyncio.gather(*(one(c) for c in customers)))
+
+
+async def run(o: Options, progress: Progress | None = None, log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, ScenarioLog]]:
+    """Replay the day through the services at ``o.endpoints``; returns ``(summary, logs)``.
+
+    Raises:
+        PlatformError: a service refused or failed a step (the message names it); also
+            when any visit ended in error.
+    """
+    progress = progress or Progress()
+    t0 = time.monotonic()
+    day, fit, book = prepare_day(o)
+    log(f"day: {len(day.visits)} arrivals in {len(day.branches)} branches, {sum(len(t) for t in day.tellers.values())} tellers; {book.trans.shape[0]} PKDD'99 transactions read")
+    p = Platform(o.endpoints)
+    run_id = uuid.uuid4().hex[:8]
+    summary: dict[str, Any] = {"data": day.data, "scenarios": {}, "channels_not_exercised": []}
+    logs: dict[str, ScenarioLog] = {}
+    beats: asyncio.Task | None = None
+    try:
+        if o.import_book:
+            progress.phase("import PKDD'99 into scoring", 1)
+            imported = await setup.import_book(p, o.data)
+            progress.step()
+            summary["import"] = imported.get("rescore")
+        progress.phase("branches, counters, kiosks, devices", len(day.branches) + 2)
+        mean_s = {st: fit.service_of(st).mean_s for st in setup.SERVICE_TYPES}
+        await setup.put_catalog(p, mean_s, o.speed)
+        progress.step()
+        await setup.put_branches(p, day)
+        await setup.put_devices(p, day)
+        progress.step(len(day.branches) + 1)
+        beats = asyncio.create_task(setup.heartbeats(p, day))
+        customers = sorted({v.customer_id for v in day.visits})
+        progress.phase("customer profiles (scoring)", 1)
+        profiles = await _profiles(p, customers)
+        progress.step()
+        summary["profiles_found"] = sum(bool(v) for v in profiles.values())
+        for name in o.scenarios:
+            await setup.refill(p, day)
+            version = await setup.activate_ruleset(p, setup.ruleset_document(name, o.ruleset, o.speed), f"replay {run_id} scenario {name}")
+            await asyncio.sleep(3.0)  # channel.rules.v1 reaches ticketing's read model
+            progress.phase(f"scenario {name}", len(day.visits))
+            sc = Scenario(name, day, p, SimClock(o.speed), profiles, run_id, on_end=lambda _o: progress.step())
+            result = await sc.run()
+            result.ruleset_version = version
+            if sc.errors:
+                raise PlatformError(f"scenario {name}: {len(sc.errors)} visits failed; first: {sc.errors[0]}")
+            logs[name] = result
+            summary["scenarios"][name] = metrics.scenario_summary(result, profiles)
+            summary["scenarios"][name]["ruleset_version"] = version
+        summary["estimate_mae_s"] = metrics.estimate_mae(list(logs.values()))
+        summary["per_branch"] = {n: metrics.per_branch(l) for n, l in logs.items()}
+        channels = {o.channel for l in logs.values() for o in l.outcomes if o.accepted}
+        summary["channels_not_exercised"] = sorted({"atm", "cash_recycler", "kiosk", "mobile"} - channels)
+    finally:
+        if beats is not None:
+            beats.cancel()
+        await p.aclose()
+    summary["replay"] = {"speed": o.speed, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset), "call_centre_fit": fit.summary(), **day.describe()}
+    summary["wall_seconds"] = round(time.monotonic() - t0, 1)
+    return summary, logs
+
+
+def outcome_row(o: Outcome) -> dict[str, Any]:
+    """One visit's outcome as a JSON-able row (tests and the per-visit export)."""
+    return {"visit_id": o.visit.visit_id, "branch_id": o.visit.branch_id, "ticket_id": o.ticket_id, "diversion_id": o.diversion_id, "end": o.end, "offered": o.offered, "accepted": o.accepted, "wait_s": o.wait_s}
