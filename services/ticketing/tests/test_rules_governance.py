@@ -216,6 +216,29 @@ async def test_what_if_api_is_deterministic_and_names_bad_records(rules_service:
     assert report["proposed"]["expected_accepted"] == pytest.approx(sum(r["propensity"]["mobile"] for r in offered_customers))
     assert report["window"]["records"] == 30 and "expected_wait_mean_s" in report["active"]
 
+    # the same window from the service's decision records
+    from counterflow_shared.rules import decide, input_from_record
+    from counterflow_ticketing.domain.rules_outcomes import record_decision
+
+    async with svc.runtime.sessions() as session, session.begin():
+        for rec in records:
+            await record_decision(session, decide(None, input_from_record({**rec, "branch_id": "b-window"})), at=datetime.fromisoformat(rec["now"]))
+    window = {"since": "2026-11-24T09:00:00+00:00", "until": "2026-11-24T10:00:00+00:00", "branch_id": "b-window", "counters": 2}
+    w = await svc.client.post(f"/v1/rules/sets/{version}/what-if", json=window, headers=reader)
+    assert w.status_code == 200, w.text
+    assert w.json()["window"]["records"] == 30 and w.json()["window"]["source"] == "decision records"
+    assert w.json()["proposed"]["offers_per_rule"] == report["proposed"]["offers_per_rule"]
+    # ... and exported by the CLI as JSON lines for `rules what-if --traffic`
+    from typer.testing import CliRunner
+
+    from counterflow_ticketing.cli import app as cli
+
+    args = ["rules", "export-window", "--since", window["since"], "--until", window["until"], "--branch-id", "b-window"]
+    exported = await asyncio.to_thread(CliRunner().invoke, cli, args, env={"CF_TICKETING_DATABASE_URL": svc.settings.database_url})
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(x) for x in exported.output.splitlines()]
+    assert [x["now"] for x in lines] == [r["now"] for r in records] and lines[0]["branch_id"] == "b-window"
+
     broken = [*records[:3], {**records[3], "now": "2026-11-24T09:00:00"}]
     r = await svc.client.post(f"/v1/rules/sets/{version}/what-if", json={"records": broken}, headers=reader)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.records[3].now"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,32 @@ def what_if_command(
         assumptions["service_time_s"] = {**DEFAULT_SERVICE_TIME_S, **json.loads(service_times.read_text())}
     report = what_if(new, old, records, Assumptions(**assumptions))
     typer.echo(json.dumps(report, indent=2, sort_keys=True))
+
+
+@app.command("export-window")
+def export_window(
+    since: datetime = typer.Option(..., help="start of the window (ISO 8601 with offset)"),
+    until: datetime = typer.Option(..., help="end of the window, exclusive"),
+    branch_id: str | None = typer.Option(None, help="one branch only"),
+) -> None:
+    """Print the decision records of ``[since, until)`` as recorded traffic (JSON lines),
+    the input of ``what-if --traffic``."""
+    if since.tzinfo is None or until.tzinfo is None:
+        typer.echo("since and until need a UTC offset, e.g. 2026-11-24T00:00:00+00:00", err=True)
+        raise typer.Exit(2)
+
+    async def _dump() -> list[dict[str, Any]]:
+        from counterflow_shared.persistence.db import create_engine, session_factory
+        from counterflow_ticketing.persistence import rules_repo
+        from counterflow_ticketing.settings import get_settings
+
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await rules_repo.decision_inputs(session, since=since, until=until, branch_id=branch_id)
+        finally:
+            await engine.dispose()
+
+    for record in asyncio.run(_dump()):
+        record.pop("used", None)
+        typer.echo(json.dumps(record, sort_keys=True))
