@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,6 +113,24 @@ async def test_maker_and_checker_must_differ(rules_service: Service) -> None:
     assert late.status_code == 409
     audit = (await svc.client.get(f"/v1/rules/sets/{version}/audit", headers=svc.staff("analyst", ["*"]))).json()["entries"]
     assert [(a["action"], a["actor"]) for a in audit] == [("proposed", "alice"), ("rejected", "carol")]
+
+
+async def test_cli_proposes_the_configmap_rule_set_once_without_activating(rules_service: Service) -> None:
+    from typer.testing import CliRunner
+
+    from counterflow_ticketing.cli import app as cli
+
+    svc = rules_service
+    default = Path(__file__).resolve().parents[3] / "deploy/config/rulesets/default.yaml"
+    args = ["rules", "propose", str(default), "--maker", "deploy-job", "--comment", "ConfigMap"]
+    env = {"CF_TICKETING_DATABASE_URL": svc.settings.database_url}
+    first = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+    second = await asyncio.to_thread(CliRunner().invoke, cli, args, env=env)
+    assert first.exit_code == 0 and second.exit_code == 0, (first.output, second.output)
+    version = int(first.output.split("version ")[1].split()[0])
+    assert first.output.startswith("proposed") and second.output.startswith(f"already stored as version {version}")
+    shown = (await svc.client.get(f"/v1/rules/sets/{version}", headers=svc.staff("analyst", ["*"]))).json()
+    assert (shown["status"], shown["proposed_by"], shown["document"]["version"]) == ("proposed", "deploy-job", version)
 
 
 async def test_versions_are_immutable_in_the_database(rules_service: Service) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +130,39 @@ def export_window(
     for record in asyncio.run(_dump()):
         record.pop("used", None)
         typer.echo(json.dumps(record, sort_keys=True))
+
+
+@app.command()
+def propose(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="rule set YAML or JSON (e.g. the ConfigMap's default.yaml)"),
+    maker: str = typer.Option(..., help="staff id of the maker (recorded in the audit trail)"),
+    comment: str | None = typer.Option(None, help="why"),
+) -> None:
+    """Propose a rule set file as a new version (deployment bootstrap of the ConfigMap).
+    Idempotent: when a version with the same content exists, nothing is written. It is
+    NOT activated: a different approver approves it through ``POST /v1/rules/sets/{v}/approve``."""
+    _load_file(path)
+
+    async def _propose() -> tuple[bool, int, str]:
+        from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
+        from counterflow_shared.rules import load_document
+        from counterflow_shared.web.auth import StaffPrincipal
+        from counterflow_ticketing.domain import rules_governance as gov
+        from counterflow_ticketing.persistence import rules_repo
+        from counterflow_ticketing.settings import get_settings
+
+        document = load_document(path.read_text())
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with session_scope(session_factory(engine)) as session:
+                await rules_repo.lock_governance(session)
+                existing = await rules_repo.versions_with_content(session, gov.content_sha256(document))
+                if existing:
+                    return False, existing[0].version, existing[0].status
+                view = await gov.propose(session, actor=StaffPrincipal(subject=maker, role="operations", branches=("*",)), document=document, comment=comment, now=datetime.now(UTC))
+                return True, view["version"], view["status"]
+        finally:
+            await engine.dispose()
+
+    created, version, status = asyncio.run(_propose())
+    typer.echo(f"{'proposed' if created else 'already stored as'} version {version} ({status})")

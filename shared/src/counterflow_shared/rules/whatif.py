@@ -60,7 +60,8 @@ class TrafficInvalid(ValueError):
 
 def parse_traffic(lines: Iterable[str | dict[str, Any]]) -> list[DecisionInput]:
     """Parse recorded traffic (JSON-lines text lines or already-parsed objects); blank
-    lines are skipped.
+    lines are skipped. Amounts must be decimal strings (a JSON float is refused, as
+    everywhere money travels).
 
     Raises:
         TrafficInvalid: naming the line and field.
@@ -71,7 +72,7 @@ def parse_traffic(lines: Iterable[str | dict[str, Any]]) -> list[DecisionInput]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line, parse_float=str)
+                data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TrafficInvalid(number, "record", f"not JSON: {exc.msg}") from exc
         else:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from counterflow_shared.rules.whatif import DEFAULT_SERVICE_TIME_S, Assumptions
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
-from counterflow_shared.web.problems import invalid
+from counterflow_shared.web.problems import invalid, not_found
 from counterflow_ticketing.api.deps import CtxDep, TxDep
 from counterflow_ticketing.domain import rules_governance as gov
 from counterflow_ticketing.domain.rules_diff import diff_documents
@@ -85,8 +85,6 @@ async def active(actor: Operations, session: TxDep) -> dict[str, Any]:
     """404 when no version was ever activated."""
     row = await rules_repo.active_version(session)
     if row is None:
-        from counterflow_shared.web.problems import not_found
-
         raise not_found("active rule set", "global")
     return gov.version_view(row)
 

@@ -71,8 +71,11 @@ def version_view(row: Row, *, with_document: bool = True) -> dict[str, Any]:
     return out
 
 
-def _sha256(document: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def content_sha256(document: dict[str, Any]) -> str:
+    """SHA-256 of the document's canonical JSON without the stamped ``version``: equal
+    content, equal hash (what ``document_sha256`` stores)."""
+    content = {k: v for k, v in document.items() if k != "version"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 async def require_version(session: AsyncSession, version: int, *, lock: bool = False) -> Row:
@@ -114,7 +117,7 @@ async def propose(session: AsyncSession, *, actor: StaffPrincipal, document: Any
             "scope": SCOPE,
             "name": doc["name"],
             "document": doc,
-            "document_sha256": _sha256(doc),
+            "document_sha256": content_sha256(doc),
             "base_version": active.version if active else None,
             "status": "proposed",
             "comment": comment,

@@ -53,6 +53,12 @@ async def list_versions(session: AsyncSession, *, status: str | None = None) -> 
     return (await session.execute(stmt)).all()
 
 
+async def versions_with_content(session: AsyncSession, sha256: str) -> Sequence[Row]:
+    """Versions whose document content hash is ``sha256`` (without documents), newest first."""
+    cols = [c for c in rule_set_versions.c if c.name != "document"]
+    return (await session.execute(select(*cols).where(rule_set_versions.c.document_sha256 == sha256).order_by(rule_set_versions.c.version.desc()))).all()
+
+
 async def active_version(session: AsyncSession) -> Row | None:
     """The version whose status is ``active`` (at most one), or ``None``."""
     return (await session.execute(select(rule_set_versions).where(rule_set_versions.c.status == "active"))).first()
