@@ -1,7 +1,7 @@
 """Cash-out forecast: daily net cash demand with day-of-week seasonality, then the time
 at which the remaining cash can no longer pay a typical withdrawal.
 
-Method (documented with its backtest in ``docs/cash-forecast.md``): a robust
+Method (documented with its backtest in ``docs/cash-forecast.md`` at the repository root): a robust
 multiplicative day-of-week profile, the classical multiplicative decomposition of
 Hyndman & Athanasopoulos, *Forecasting: Principles and Practice* (3rd ed., 2021, §3.4)
 with medians instead of means, as in the day-of-week seasonal models that did well on
