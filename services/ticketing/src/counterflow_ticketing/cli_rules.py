@@ -8,15 +8,18 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.rules import RuleSetInvalid, load_rule_set
 from counterflow_shared.rules.engine import RuleSet
 from counterflow_shared.rules.schema import schema_json
 from counterflow_shared.rules.whatif import Assumptions, TrafficInvalid, parse_traffic, what_if
 
+T = TypeVar("T")
 app = typer.Typer(help="Channel rule sets: validate, schema, what-if", no_args_is_help=True)
 
 
@@ -30,18 +33,24 @@ def _load_file(path: Path) -> RuleSet:
         raise typer.Exit(2) from exc
 
 
-async def _stored_version(version: int | None) -> RuleSet | None:
-    """A version from the service database (``None`` = the active one, which may not exist)."""
-    from counterflow_shared.persistence.db import create_engine, session_factory
-    from counterflow_ticketing.persistence import rules_repo
+async def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction on the service database (``CF_TICKETING_DATABASE_URL``)."""
+    from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
     from counterflow_ticketing.settings import get_settings
 
     engine = create_engine(get_settings().database_url)
     try:
-        async with session_factory(engine)() as session:
-            row = await (rules_repo.get_version(session, version) if version is not None else rules_repo.active_version(session))
+        async with session_scope(session_factory(engine)) as session:
+            return await work(session)
     finally:
         await engine.dispose()
+
+
+async def _stored_version(version: int | None) -> RuleSet | None:
+    """A version from the service database (``None`` = the active one, which may not exist)."""
+    from counterflow_ticketing.persistence import rules_repo
+
+    row = await _in_transaction(lambda s: rules_repo.get_version(s, version) if version is not None else rules_repo.active_version(s))
     if row is None:
         if version is not None:
             typer.echo(f"no rule set version {version}", err=True)
@@ -115,19 +124,9 @@ def export_window(
         typer.echo("since and until need a UTC offset, e.g. 2026-11-24T00:00:00+00:00", err=True)
         raise typer.Exit(2)
 
-    async def _dump() -> list[dict[str, Any]]:
-        from counterflow_shared.persistence.db import create_engine, session_factory
-        from counterflow_ticketing.persistence import rules_repo
-        from counterflow_ticketing.settings import get_settings
+    from counterflow_ticketing.persistence import rules_repo
 
-        engine = create_engine(get_settings().database_url)
-        try:
-            async with session_factory(engine)() as session:
-                return await rules_repo.decision_inputs(session, since=since, until=until, branch_id=branch_id)
-        finally:
-            await engine.dispose()
-
-    for record in asyncio.run(_dump()):
+    for record in asyncio.run(_in_transaction(lambda s: rules_repo.decision_inputs(s, since=since, until=until, branch_id=branch_id))):
         record.pop("used", None)
         typer.echo(json.dumps(record, sort_keys=True))
 
@@ -143,26 +142,20 @@ def propose(
     NOT activated: a different approver approves it through ``POST /v1/rules/sets/{v}/approve``."""
     _load_file(path)
 
-    async def _propose() -> tuple[bool, int, str]:
-        from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
-        from counterflow_shared.rules import load_document
-        from counterflow_shared.web.auth import StaffPrincipal
-        from counterflow_ticketing.domain import rules_governance as gov
-        from counterflow_ticketing.persistence import rules_repo
-        from counterflow_ticketing.settings import get_settings
+    from counterflow_shared.rules import load_document
+    from counterflow_shared.web.auth import StaffPrincipal
+    from counterflow_ticketing.domain import rules_governance as gov
+    from counterflow_ticketing.persistence import rules_repo
 
-        document = load_document(path.read_text())
-        engine = create_engine(get_settings().database_url)
-        try:
-            async with session_scope(session_factory(engine)) as session:
-                await rules_repo.lock_governance(session)
-                existing = await rules_repo.versions_with_content(session, gov.content_sha256(document))
-                if existing:
-                    return False, existing[0].version, existing[0].status
-                view = await gov.propose(session, actor=StaffPrincipal(subject=maker, role="operations", branches=("*",)), document=document, comment=comment, now=datetime.now(UTC))
-                return True, view["version"], view["status"]
-        finally:
-            await engine.dispose()
+    document = load_document(path.read_text())
 
-    created, version, status = asyncio.run(_propose())
+    async def _propose(session: AsyncSession) -> tuple[bool, int, str]:
+        await rules_repo.lock_governance(session)
+        existing = await rules_repo.versions_with_content(session, gov.content_sha256(document))
+        if existing:
+            return False, existing[0].version, existing[0].status
+        view = await gov.propose(session, actor=StaffPrincipal(subject=maker, role="operations", branches=("*",)), document=document, comment=comment, now=datetime.now(UTC))
+        return True, view["version"], view["status"]
+
+    created, version, status = asyncio.run(_in_transaction(_propose))
     typer.echo(f"{'proposed' if created else 'already stored as'} version {version} ({status})")
