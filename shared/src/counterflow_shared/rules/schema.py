@@ -27,7 +27,8 @@ SCHEMA_ID = "https://counterflow.dev/schemas/ruleset/v1.json"
 
 #: Action types. ``offer_*`` divert; ``ticket`` and ``never_divert`` issue a counter ticket
 #: (optionally with a priority boost, a route to the VIP room / a relationship manager and a
-#: fee notice); ``never_divert`` also stops later rules from offering anything.
+#: fee notice). The first matching rule decides, so both stop later rules; ``never_divert``
+#: states the intent (keep this customer at the counter) for readers and audits.
 ACTION_TYPES = ("offer_device", "offer_mobile", "offer_appointment", "ticket", "never_divert")
 OFFER_TYPES = ("offer_device", "offer_mobile", "offer_appointment")
 ROUTES = ("vip_room", "relationship_manager", "wealth_desk")
