@@ -30,10 +30,11 @@ class Problem(Exception):
         slug: stable error kind, the last segment of ``type``.
         title: short summary of the kind.
         detail: what happened this time.
-        **extra: extension members (e.g. ``counter_id`` of a 409, ``field``).
+        **extra: extension members (e.g. ``counter_id`` of a 409, ``field``); they
+            cannot replace ``type``/``title``/``status``/``detail``/``instance``.
     """
 
-    def __init__(self, status: int, slug: str, title: str, detail: str = "", **extra: Any) -> None:
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", /, **extra: Any) -> None:
         super().__init__(detail or title)
         self.status = status
         self.slug = slug
@@ -43,10 +44,11 @@ class Problem(Exception):
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         """The problem document."""
-        doc = {"type": PROBLEM_BASE + self.slug, "title": self.title, "status": self.status, "detail": self.detail or self.title}
+        # extension members never override the RFC 9457 members
+        doc = dict(self.extra)
+        doc.update({"type": PROBLEM_BASE + self.slug, "title": self.title, "status": self.status, "detail": self.detail or self.title})
         if instance:
             doc["instance"] = instance
-        doc.update(self.extra)
         return doc
 
 
