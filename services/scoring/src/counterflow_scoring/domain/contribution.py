@@ -39,9 +39,12 @@ BAD_LOAN = ("B", "D")
 #: Standing-order purposes that are products sold by the bank (insurance, leasing).
 PRODUCT_ORDER_SYMBOLS = ("POJISTNE", "LEASING")
 #: Transaction operations by channel (``trans.operation``): a card withdrawal is an ATM
-#: use; cash withdrawals and cash credits happen at the counter.
+#: use; cash credits (``VKLAD``) and cash withdrawals (``VYBER``) happen at the counter,
+#: except the ``VYBER`` rows the bank books itself (``k_symbol`` SLUZBY = statement fee,
+#: SANKC. UROK = sanction interest), as the replay reads them (docs/replay.md).
 SELF_SERVICE_OPERATIONS = ("VYBER KARTOU",)
 COUNTER_OPERATIONS = ("VYBER", "VKLAD")
+BANK_BOOKED_SYMBOLS = ("SLUZBY", "SANKC. UROK")
 #: Clip of the standardised factors (standard deviations).
 Z_CLIP = 4.0
 #: Added to the average balance when turning the balance slope into a relative trend,
@@ -137,7 +140,8 @@ def account_activity(transactions: pd.DataFrame) -> pd.DataFrame:
     out["turnover"] = volume / n
     ops = t["operation"].fillna("")
     out["self_service_uses"] = t[ops.isin(SELF_SERVICE_OPERATIONS)].groupby("account_id").size().reindex(out.index, fill_value=0)
-    out["counter_uses"] = t[ops.isin(COUNTER_OPERATIONS)].groupby("account_id").size().reindex(out.index, fill_value=0)
+    at_counter = ops.isin(COUNTER_OPERATIONS) & ~t["k_symbol"].fillna("").str.strip().isin(BANK_BOOKED_SYMBOLS)
+    out["counter_uses"] = t[at_counter].groupby("account_id").size().reindex(out.index, fill_value=0)
     return out
 
 
@@ -253,7 +257,7 @@ BOOK_COLUMNS: dict[str, tuple[str, ...]] = {
     "standing_orders": ("order_id", "account_id", "amount", "k_symbol"),
     "loans": ("loan_id", "account_id", "granted_on", "amount", "status"),
     "cards": ("card_id", "disp_id", "type", "issued_on"),
-    "transactions": ("trans_id", "account_id", "booked_on", "type", "operation", "amount", "balance"),
+    "transactions": ("trans_id", "account_id", "booked_on", "type", "operation", "amount", "balance", "k_symbol"),
 }
 _MONEY_COLUMNS = {"amount", "balance", "average_salary"}
 _DATE_COLUMNS = {"opened_on", "birth_date", "granted_on", "issued_on", "booked_on"}

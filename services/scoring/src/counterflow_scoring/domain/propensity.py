@@ -31,10 +31,11 @@ or web bank ``mobile``; to a booked slot ``appointment``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 CHANNELS: tuple[str, ...] = ("self_service", "mobile", "appointment")
@@ -66,24 +67,30 @@ def channel_of(diversion_channel: str) -> str | None:
     return CHANNEL_GROUP.get(diversion_channel)
 
 
-def feature_matrix(profiles: pd.DataFrame) -> np.ndarray:
-    """``(n, len(FEATURES))`` matrix from profile columns ``age_years``, ``has_card``,
-    ``has_loan``, ``self_service_uses``, ``counter_uses``, ``mobile_uses`` and
-    ``percentile`` (0..100). Channel shares use add-one smoothing over the three
-    channels (counter, self-service, mobile); an unknown age counts as 40."""
-    ss = profiles["self_service_uses"].astype(float).fillna(0).to_numpy()
-    counter = profiles["counter_uses"].astype(float).fillna(0).to_numpy()
-    mob = profiles["mobile_uses"].astype(float).fillna(0).to_numpy()
+def _column(profiles: Mapping[str, Any], name: str, missing: float) -> np.ndarray:
+    values = np.asarray(profiles[name], dtype=float)
+    return np.where(np.isnan(values), missing, values)
+
+
+def feature_matrix(profiles: Mapping[str, Any]) -> np.ndarray:
+    """``(n, len(FEATURES))`` matrix from profile columns (a DataFrame, or a dict of
+    equal-length sequences) ``age_years``, ``has_card``, ``has_loan``,
+    ``self_service_uses``, ``counter_uses``, ``mobile_uses`` and ``percentile``
+    (0..100). Channel shares use add-one smoothing over the three channels (counter,
+    self-service, mobile); unknown values count as 0, an unknown age as 40 and an
+    unknown percentile as 50."""
+    ss = _column(profiles, "self_service_uses", 0.0)
+    counter = _column(profiles, "counter_uses", 0.0)
+    mob = _column(profiles, "mobile_uses", 0.0)
     total = ss + counter + mob + 3.0
-    age = profiles["age_years"].astype(float).fillna(40.0).to_numpy()
     return np.column_stack(
         [
-            (age - 40.0) / 10.0,
-            profiles["has_card"].astype(float).fillna(0).to_numpy(),
-            profiles["has_loan"].astype(float).fillna(0).to_numpy(),
+            (_column(profiles, "age_years", 40.0) - 40.0) / 10.0,
+            _column(profiles, "has_card", 0.0),
+            _column(profiles, "has_loan", 0.0),
             (ss + 1.0) / total - 1.0 / 3.0,
             (mob + 1.0) / total - 1.0 / 3.0,
-            profiles["percentile"].astype(float).fillna(50.0).to_numpy() / 100.0 - 0.5,
+            _column(profiles, "percentile", 50.0) / 100.0 - 0.5,
         ]
     )
 

@@ -227,6 +227,8 @@ async def refresh_customer(session: AsyncSession, publish: Publish, settings: Sc
     """Recompute one customer's propensity from the stored profile, live channel use and
     own answers with the current models; publish when it moved materially.
 
+    Plain numpy on one row (no data frames): this runs once per consumed event.
+
     Returns:
         ``True`` if an event was published; ``False`` also when the customer has no
         score yet (first seen in events: scored at the next rescore).
@@ -235,17 +237,28 @@ async def refresh_customer(session: AsyncSession, publish: Publish, settings: Sc
     if not rows:
         return False
     row = rows[0]
-    index = pd.Index([customer_id], name="customer_id")
-    stored = pd.DataFrame([{k: row["features"].get(k) for k in PROFILE_KEYS}], index=index, dtype=float)
-    usage = _usage_frame(await repo.channel_usage(session, customer_id), index)
-    profiles = _profiles(stored, usage, pd.Series([row["percentile"]], index=index))
-    offers, accepted = _outcome_counts(await repo.outcomes(session, customer_id), index)
+    stored = row["features"]
+    usage = {u["channel"]: u["uses"] for u in await repo.channel_usage(session, customer_id)}
+    profile = {
+        "age_years": [stored.get("age_years")],
+        "has_card": [stored.get("has_card")],
+        "has_loan": [stored.get("has_loan")],
+        "self_service_uses": [(stored.get("book_self_service_uses") or 0.0) + usage.get("self_service", 0)],
+        "counter_uses": [(stored.get("book_counter_uses") or 0.0) + usage.get("counter", 0)],
+        "mobile_uses": [usage.get("mobile", 0)],
+        "percentile": [row["percentile"]],
+    }
+    x = propensity.feature_matrix(profile)
+    counts = await repo.outcome_counts(session, customer_id)
     models = await current_models(session)
-    props = _propensities(models, profiles, offers, accepted, settings.propensity_prior_strength)
-    current = {c: float(props.at[customer_id, c]) for c in propensity.CHANNELS}
+    current = {}
+    for channel in propensity.CHANNELS:
+        offers, accepted = counts.get(channel, (0, 0))
+        p = propensity.personalise(models[channel].predict(x), [accepted], [offers], settings.propensity_prior_strength)
+        current[channel] = round(float(p[0]), 4)
     now = datetime.now(UTC)
     material = row["published_tier"] != row["tier"] or propensity.material_change(row["published_propensity"], current, settings.material_propensity_move)
-    await repo.update_propensity(session, customer_id=customer_id, propensity=current, features=row["features"], published=material, at=now)
+    await repo.update_propensity(session, customer_id=customer_id, propensity=current, published=material, at=now)
     if material:
         await publish(session, _event({**row, "propensity": current, "model_version": model_version(models), "computed_at": now}))
     return material

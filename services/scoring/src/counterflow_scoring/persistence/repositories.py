@@ -133,6 +133,13 @@ async def outcomes(session: AsyncSession, customer_id: str | None = None) -> lis
     return [dict(r) for r in (await session.execute(q)).mappings()]
 
 
+async def outcome_counts(session: AsyncSession, customer_id: str) -> dict[str, tuple[int, int]]:
+    """Per channel: ``(offers answered, offers accepted)`` by the customer."""
+    o = t.diversion_outcomes.c
+    q = select(o.channel, func.count(), func.count().filter(o.accepted)).where(o.customer_id == customer_id).group_by(o.channel)
+    return {channel: (int(n), int(a)) for channel, n, a in await session.execute(q)}
+
+
 # --- scores and models --------------------------------------------------------------------
 
 
@@ -156,9 +163,9 @@ async def upsert_scores(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     await session.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_={c: stmt.excluded[c] for c in columns}), list(rows))
 
 
-async def update_propensity(session: AsyncSession, *, customer_id: str, propensity: dict[str, float], features: dict[str, Any], published: bool, at: datetime) -> None:
+async def update_propensity(session: AsyncSession, *, customer_id: str, propensity: dict[str, float], published: bool, at: datetime) -> None:
     """Store a customer's new propensity (and mark it published when an event went out)."""
-    values: dict[str, Any] = {"propensity": propensity, "features": features}
+    values: dict[str, Any] = {"propensity": propensity}
     if published:
         values.update(published_propensity=propensity, published_at=at, published_tier=t.customer_scores.c.tier)
     await session.execute(update(t.customer_scores).where(t.customer_scores.c.customer_id == customer_id).values(**values))
@@ -188,3 +195,11 @@ async def tier_distribution(session: AsyncSession, branch_id: str) -> dict[str, 
 async def lock_rescoring(session: AsyncSession) -> None:
     """Serialise whole-book rescores (transaction-scoped PostgreSQL advisory lock)."""
     await session.execute(select(func.pg_advisory_xact_lock(0x5C0_12E)))
+
+
+async def record_outcomes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Store many diversion answers at once (``diversion_id``, ``customer_id``,
+    ``channel``, ``accepted``, ``occurred_at``); existing diversions are left as they are.
+    For back-fills and replays; live answers go through :func:`record_outcome`."""
+    if rows:
+        await session.execute(insert(t.diversion_outcomes).on_conflict_do_nothing(index_elements=["diversion_id"]), list(rows))
