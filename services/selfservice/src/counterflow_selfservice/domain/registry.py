@@ -12,7 +12,7 @@ from counterflow_shared.web.problems import conflict, not_found
 from counterflow_selfservice.domain import validation
 from counterflow_selfservice.domain.context import Ctx
 from counterflow_selfservice.domain.models import Capabilities, CashUnit, Device
-from counterflow_selfservice.domain.state import publish_if_changed
+from counterflow_selfservice.domain.state import save_and_publish
 from counterflow_selfservice.persistence import devices as device_repo
 
 
@@ -38,7 +38,7 @@ async def register(ctx: Ctx, device: Device) -> str:
         raise conflict("device-exists", f"device {device.device_id} is already registered", device_id=device.device_id)
     secret = new_secret()
     await device_repo.insert_device(ctx.session, device, secret_hash=hash_secret(secret), now=ctx.now)
-    await publish_if_changed(ctx, device, force=True)
+    await save_and_publish(ctx, device, force=True)
     return secret
 
 
@@ -97,8 +97,7 @@ async def update(ctx: Ctx, device_id: str, changes: DeviceChanges) -> Device:
         device.capabilities = changes.capabilities
     if changes.set_typical_withdrawal:
         device.typical_withdrawal = changes.typical_withdrawal
-    await device_repo.save(ctx.session, device, now=ctx.now)
-    await publish_if_changed(ctx, device)
+    await save_and_publish(ctx, device)
     return device
 
 
@@ -114,8 +113,7 @@ async def configure_units(ctx: Ctx, device_id: str, units: list[CashUnit]) -> De
     _require_active(device)
     await device_repo.replace_units(ctx.session, device_id, units)
     device.cash_units = sorted(units, key=lambda u: u.unit_id)
-    await device_repo.save(ctx.session, device, now=ctx.now)
-    await publish_if_changed(ctx, device)
+    await save_and_publish(ctx, device)
     return device
 
 
@@ -142,7 +140,6 @@ async def retire(ctx: Ctx, device_id: str) -> Device:
     device = await get(ctx, device_id, lock=True)
     if device.retired:
         return device
-    await device_repo.retire(ctx.session, device_id, ctx.now)
     device.retired = True
-    await publish_if_changed(ctx, device)
+    await save_and_publish(ctx, device, retired_at=ctx.now)
     return device

@@ -18,7 +18,7 @@ from counterflow_selfservice.domain import cash, diversions, validation
 from counterflow_selfservice.domain.context import Ctx
 from counterflow_selfservice.domain.models import Device, ReportedStatus, TransactionKind
 from counterflow_selfservice.domain.registry import get
-from counterflow_selfservice.domain.state import publish_if_changed, refresh_demand_model
+from counterflow_selfservice.domain.state import refresh_demand_model, save_and_publish
 from counterflow_selfservice.persistence import devices as device_repo
 from counterflow_selfservice.persistence import transactions as tx_repo
 from counterflow_selfservice.persistence.transactions import TransactionRecord
@@ -41,10 +41,9 @@ class Heartbeat:
 
 
 async def _settle(ctx: Ctx, device: Device) -> None:
-    """Refit the demand model when due, save the device, publish if changed."""
+    """Refit the demand model when due, save the device, publish if it changed."""
     await refresh_demand_model(ctx, device)
-    await device_repo.save(ctx.session, device, now=ctx.now)
-    await publish_if_changed(ctx, device)
+    await save_and_publish(ctx, device)
 
 
 async def heartbeat(ctx: Ctx, device_id: str, beat: Heartbeat) -> Device:
@@ -239,7 +238,6 @@ async def mark_silent_offline(ctx: Ctx, *, limit: int = 200) -> list[str]:
     for device_id in ids:
         device = await get(ctx, device_id, lock=True)
         device.offline = True
-        await device_repo.save(ctx.session, device, now=ctx.now)
-        await publish_if_changed(ctx, device)
+        await save_and_publish(ctx, device)
         log.warning("device.offline", device_id=device_id, last_heartbeat_at=device.last_heartbeat_at.isoformat() if device.last_heartbeat_at else None)
     return ids

@@ -129,14 +129,21 @@ def fingerprint(state: DeviceState) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-async def publish_if_changed(ctx: Ctx, device: Device, *, force: bool = False) -> DeviceState | None:
-    """Publish the device's state when it differs materially from the last one
-    published (or ``force``); returns the state published, else ``None``."""
+async def save_and_publish(ctx: Ctx, device: Device, *, force: bool = False, **columns: object) -> DeviceState | None:
+    """Save the device (one UPDATE, ``columns`` included) and publish its state when it
+    differs materially from the last one published, or when ``force``.
+
+    Returns:
+        the state published, else ``None``.
+    """
     state = build_state(device, ctx)
     fp = fingerprint(state)
-    if not force and fp == device.published_fingerprint:
+    changed = force or fp != device.published_fingerprint
+    if changed:
+        columns["state_fingerprint"] = fp
+    await device_repo.save(ctx.session, device, now=ctx.now, **columns)
+    if not changed:
         return None
     await ctx.publish(ctx.session, state)
-    await device_repo.set_fingerprint(ctx.session, device.device_id, fp)
     device.published_fingerprint = fp
     return state

@@ -111,9 +111,17 @@ async def credentials(session: AsyncSession, device_id: str) -> tuple[str, bool]
 
 
 async def load(session: AsyncSession, device_id: str, *, lock: bool = False) -> Device | None:
-    """The device with its cash units, or ``None``. With ``lock`` the device row and its
-    units are locked ``FOR UPDATE`` (device row first, then units by id: one lock
-    order for every writer, so concurrent reports on one device never deadlock)."""
+    """The device with its cash units, or ``None``.
+
+    With ``lock`` the device row is locked ``FOR UPDATE`` for the transaction: every
+    writer of a device or of its units takes this lock first, so reports of one device
+    apply one after another and never deadlock. The units are read by a second statement
+    on purpose: under READ COMMITTED that statement takes a fresh snapshot after the lock
+    was granted. A single ``JOIN ... FOR UPDATE OF devices`` would re-check only the
+    locked row after waiting and return the units as they were before the previous
+    holder's commit (PostgreSQL docs, "13.2.1 Read Committed Isolation Level") -- lost
+    updates, which the concurrent-withdrawal test catches.
+    """
     stmt = select(devices).where(devices.c.device_id == device_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -121,8 +129,6 @@ async def load(session: AsyncSession, device_id: str, *, lock: bool = False) -> 
     if row is None:
         return None
     ustmt = select(cash_units).where(cash_units.c.device_id == device_id).order_by(cash_units.c.unit_id)
-    if lock:
-        ustmt = ustmt.with_for_update()
     units = [_unit(u) for u in (await session.execute(ustmt)).all()]
     return _device(row, units)
 
@@ -214,19 +220,9 @@ async def set_counts(session: AsyncSession, device_id: str, counts: Mapping[str,
     await session.execute(stmt, [{"d": device_id, "u": u, "c": c} for u, c in counts.items()])
 
 
-async def set_fingerprint(session: AsyncSession, device_id: str, fingerprint: str) -> None:
-    """Remember the fingerprint of the state just published."""
-    await session.execute(update(devices).where(devices.c.device_id == device_id).values(state_fingerprint=fingerprint))
-
-
 async def set_secret(session: AsyncSession, device_id: str, secret_hash: str, now: datetime) -> None:
     """Replace the stored secret hash (credential rotation)."""
     await session.execute(update(devices).where(devices.c.device_id == device_id).values(secret_hash=secret_hash, updated_at=now))
-
-
-async def retire(session: AsyncSession, device_id: str, now: datetime) -> None:
-    """Mark the device retired (its credentials stop working at once)."""
-    await session.execute(update(devices).where(devices.c.device_id == device_id).values(retired_at=now, updated_at=now))
 
 
 async def claim_silent(session: AsyncSession, *, heard_before: datetime, limit: int = 200) -> list[str]:
