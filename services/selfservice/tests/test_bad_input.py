@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from structlog.testing import capture_logs
 from sqlalchemy import func, select
 
 from counterflow_selfservice.persistence.tables import backbone, cash_units, device_transactions, replenishments
@@ -65,7 +66,9 @@ async def device(client, staff) -> DeviceClient:  # noqa: ANN001
 async def test_bad_device_input_is_refused_naming_the_field_and_changes_nothing(app, client, device, endpoint, body, field):
     assert (await device.heartbeat(counts={"C1": 100})).status_code == 200
     before = await _snapshot(app, device.device_id)
-    r = await client.post(f"/v1/device/{endpoint}", json=_fill(body), headers=device.headers)
+    with capture_logs() as logs:
+        r = await client.post(f"/v1/device/{endpoint}", json=_fill(body), headers=device.headers)
+    assert any(e["event"] in ("device.bad_input", "device.refused") and e["path"] == f"/v1/device/{endpoint}" for e in logs), logs
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert field in [e["field"] for e in r.json()["errors"]], r.json()

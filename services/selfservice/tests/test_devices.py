@@ -72,6 +72,8 @@ async def test_cassette_going_low_changes_availability(client, staff, register, 
     assert r.status_code == 200, r.text
     assert "cash_withdrawal" in r.json()["available_service_types"]
     await eventually(lambda: _has(events, STATE, device_id, available_service_types=["cash_withdrawal", "cash_deposit", "statement"]), what="withdrawals available again")
+    history = (await client.get(f"/v1/devices/{device_id}/replenishments", headers=staff)).json()
+    assert [(h["unit_id"], h["count_before"], h["count_after"]) for h in history] == [("C1", 15, 150)]
 
 
 async def test_fleet_view_filters_by_branch_status_and_service_type(client, staff, register):

@@ -31,6 +31,9 @@ async def test_fifty_concurrent_withdrawals_from_forty_notes_dispense_forty_and_
     assert "cash_withdrawal" not in state["available_service_types"]
     done = await eventually(lambda: _at_least(events.of(DONE, device.device_id), 50), what="50 transaction events")
     assert Counter(e.data["succeeded"] for e in done) == {True: 40, False: 10}
+    recorded = (await client.get(f"/v1/devices/{device.device_id}/transactions", params={"limit": 100}, headers=staff)).json()
+    assert Counter(t["succeeded"] for t in recorded) == {True: 40, False: 10}
+    assert sum(t["notes"]["C1"] for t in recorded if t["succeeded"]) == 40
 
 
 async def test_a_replayed_transaction_has_one_effect(client, staff, register):

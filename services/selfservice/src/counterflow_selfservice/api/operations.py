@@ -3,10 +3,12 @@ rotate credentials, view the fleet and the branch availability."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import Problem
 from counterflow_selfservice.api.dependencies import CtxDep, OperationsDep, StaffDep
 from counterflow_selfservice.api.schemas import (
@@ -17,13 +19,16 @@ from counterflow_selfservice.api.schemas import (
     DeviceUpdate,
     DeviceView,
     RegisteredDevice,
+    ReplenishmentOut,
     ServiceAvailability,
+    TransactionOut,
 )
-from counterflow_selfservice.api.views import available_device, device_view
+from counterflow_selfservice.api.views import available_device, device_view, transaction_out
 from counterflow_selfservice.domain import registry
 from counterflow_selfservice.domain.fleet import FleetFilter, branch_availability, fleet
-from counterflow_selfservice.domain.models import DeviceStatus, DeviceKind, Device, ReportedStatus
+from counterflow_selfservice.domain.models import Device, DeviceKind, DeviceStatus, ReportedStatus
 from counterflow_selfservice.domain.state import build_state
+from counterflow_selfservice.persistence import transactions as tx_repo
 
 router = APIRouter(prefix="/v1", tags=["operations"])
 
@@ -59,8 +64,9 @@ async def register_device(body: DeviceRegistration, ctx: CtxDep, staff: Operatio
     return RegisteredDevice(device=_view(device, ctx), device_id=device.device_id, secret=secret)
 
 
-async def _device_in_scope(ctx: CtxDep, staff, device_id: str, *, lock: bool = False) -> Device:
-    device = await registry.get(ctx, device_id, lock=lock)
+async def _device_in_scope(ctx: CtxDep, staff: StaffPrincipal, device_id: str) -> Device:
+    """The device, after checking that the staff token covers its branch (404, 403)."""
+    device = await registry.get(ctx, device_id)
     staff.require_branch(device.branch_id)
     return device
 
@@ -144,6 +150,26 @@ async def retire_device(device_id: str, ctx: CtxDep, staff: OperationsDep) -> De
     """Retire a device: credentials revoked, state ``retired`` published."""
     await _device_in_scope(ctx, staff, device_id)
     return _view(await registry.retire(ctx, device_id), ctx)
+
+
+@router.get("/devices/{device_id}/transactions", response_model=list[TransactionOut])
+async def list_transactions(
+    device_id: str,
+    ctx: CtxDep,
+    staff: StaffDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[datetime | None, Query(description="only transactions that occurred before this time")] = None,
+) -> list[TransactionOut]:
+    """Transactions at the device (refused ones included), newest first."""
+    await _device_in_scope(ctx, staff, device_id)
+    return [transaction_out(r) for r in await tx_repo.list_for_device(ctx.session, device_id, limit=limit, before=before)]
+
+
+@router.get("/devices/{device_id}/replenishments", response_model=list[ReplenishmentOut])
+async def list_replenishments(device_id: str, ctx: CtxDep, staff: StaffDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ReplenishmentOut]:
+    """Replenishments of the device's units, newest first."""
+    await _device_in_scope(ctx, staff, device_id)
+    return [ReplenishmentOut(**r) for r in await tx_repo.list_replenishments(ctx.session, device_id, limit=limit)]
 
 
 @router.get("/branches/{branch_id}/availability", response_model=BranchAvailability)

@@ -184,6 +184,15 @@ class TransactionOut(BaseModel):
     occurred_at: datetime
 
 
+class ReplenishmentOut(BaseModel):
+    """One unit's replenishment: notes before and after."""
+
+    unit_id: str
+    count_before: int
+    count_after: int
+    replenished_at: datetime
+
+
 class ReplenishmentIn(Strict):
     """Counts of the replenished units after the replenishment."""
 

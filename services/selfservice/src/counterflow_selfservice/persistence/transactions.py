@@ -79,6 +79,15 @@ async def get(session: AsyncSession, device_id: str, transaction_id: str) -> Tra
     return None if row is None else _record(row)
 
 
+async def list_for_device(session: AsyncSession, device_id: str, *, limit: int = 100, before: datetime | None = None) -> list[TransactionRecord]:
+    """The device's transactions, newest first (``before``: strictly older than)."""
+    t = device_transactions
+    stmt = select(t).where(t.c.device_id == device_id).order_by(t.c.occurred_at.desc(), t.c.transaction_id.desc()).limit(limit)
+    if before is not None:
+        stmt = stmt.where(t.c.occurred_at < before)
+    return [_record(r) for r in (await session.execute(stmt)).all()]
+
+
 async def daily_net_withdrawals(session: AsyncSession, device_id: str, currency: str, time_zone: str, since: datetime) -> dict[date, float]:
     """Successful withdrawals minus deposits per local day since ``since`` (major units).
 
