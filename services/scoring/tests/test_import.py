@@ -154,3 +154,38 @@ async def test_missing_files_are_a_problem_naming_the_field(imported: dict, book
     assert r.json()["errors"][0]["field"] == "body.data_dir"
     r = await book_app.post("/v1/operations/import-berka", json={"rescore": "maybe"}, headers=token(book_settings, "operations", ["*"]))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.rescore"
+
+
+async def test_tier_changes_publish_exactly_the_customers_whose_tier_changed(imported: dict, book_settings: ScoringSettings, book_database: tuple[str, str]) -> None:
+    from counterflow_scoring.domain.scoring import rescore_book
+
+    url = book_database[1]
+    engine = create_engine(url)
+    published: list = []
+
+    async def capture(session, *payloads):  # noqa: ANN001, ANN002 - stands in for runtime.publish to see the payloads
+        published.extend(payloads)
+
+    async def tiers() -> dict[str, str]:
+        async with session_scope(session_factory(engine)) as session:
+            return dict((await session.execute(select(t.customer_scores.c.customer_id, t.customer_scores.c.tier))).all())
+
+    try:
+        async with session_scope(session_factory(engine)) as session:
+            await rescore_book(session, capture, book_settings)  # settle
+        before = await tiers()
+        published.clear()
+        wider_private = book_settings.model_copy(update={"tier_shares": {"private": 0.04, "vip": 0.05, "premium": 0.15, "mass": 0.48}})
+        async with session_scope(session_factory(engine)) as session:
+            report = await rescore_book(session, capture, wider_private)
+        after = await tiers()
+        changed = {c for c in after if before.get(c) != after[c]}
+        assert report.tiers["private"] == round(0.04 * report.scored)
+        assert changed and {p.customer_id for p in published} == changed
+        assert all(p.tier == after[p.customer_id] for p in published)
+        published.clear()
+        async with session_scope(session_factory(engine)) as session:
+            await rescore_book(session, capture, book_settings)  # back to the configured shares
+        assert {p.customer_id for p in published} == changed
+    finally:
+        await engine.dispose()
