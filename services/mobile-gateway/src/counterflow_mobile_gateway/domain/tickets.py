@@ -181,8 +181,9 @@ async def on_ticket_event(session: AsyncSession, runtime: "ServiceRuntime", even
     pushes: list[Push] = []
     row = await _followed_row(session, runtime, event, now=now, pushes=pushes)
     if row is not None:
-        row = await repo.update_ticket(session, id=row["id"], **_ticket_values(event, now))
-        row, notes = await _notify(session, runtime, row, event, now=now)
+        values = _ticket_values(event, now)
+        flags, notes = await _notify(session, runtime, {**row, **values}, event, now=now)
+        row = await repo.update_ticket(session, id=row["id"], **values, **flags)
         pushes.append(Push(row["customer_id"], "ticket", ticket_view(row)))
         pushes.extend(notes)
     if event.status in _LEFT_QUEUE and not isinstance(event, TicketTransferred):
@@ -190,7 +191,9 @@ async def on_ticket_event(session: AsyncSession, runtime: "ServiceRuntime", even
             session, branch_id=event.branch_id, service_type=event.service_type, left_ticket_id=event.ticket_id, left_issued_at=event.issued_at, now=now
         )
         for other in moved:
-            other, notes = await _notify(session, runtime, other, None, now=now)
+            flags, notes = await _notify(session, runtime, other, None, now=now)
+            if flags:
+                other = await repo.update_ticket(session, id=other["id"], **flags)
             pushes.append(Push(other["customer_id"], "ticket", ticket_view(other)))
             pushes.extend(notes)
     return pushes
@@ -238,9 +241,10 @@ async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event:
     return await repo.get_by_ticket_id(session, ticket_id=event.ticket_id)
 
 
-async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, event: TicketTransition | None, *, now: datetime) -> tuple[Any, list[Push]]:
-    """Notifications a ticket's new state calls for, each sent once: your turn soon,
-    time to leave (estimated wait <= travel time + margin), called (once per call)."""
+async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, event: TicketTransition | None, *, now: datetime) -> tuple[dict[str, Any], list[Push]]:
+    """Notifications a ticket's new state (``row``: column -> value) calls for, each sent
+    once: your turn soon, time to leave (estimated wait <= travel time + margin), called
+    (once per call). Returns the flag columns to store with the state and the pushes."""
     s = runtime.settings
     notes: list[Push] = []
     flags: dict[str, Any] = {}
@@ -263,9 +267,7 @@ async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, ev
         notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.CALLED, title="You are called",
                                  body=f"Ticket {row['number']}: please go to counter {counter}.", data={**data, "counter_id": counter}, now=now))
         flags["calls_notified"] = max(calls, 1)
-    if flags:
-        row = await repo.update_ticket(session, id=row["id"], **flags)
-    return row, notes
+    return flags, notes
 
 
 async def list_tickets(session: AsyncSession, *, customer_id: str) -> list[dict[str, Any]]:
