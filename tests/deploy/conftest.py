@@ -178,6 +178,12 @@ def image_env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - retur
 
 
 @pytest.fixture(scope="session")
+def service_facts() -> dict[str, ServiceFacts]:
+    """Facts of every service by name."""
+    return {s.name: s for s in SERVICES}
+
+
+@pytest.fixture(scope="session")
 def validate(tools: Path):  # noqa: ANN201 - returns a callable
     """``validate(*files)``: kubeconform's completed process for ``files``."""
     return lambda *files: kubeconform(tools, *files)
