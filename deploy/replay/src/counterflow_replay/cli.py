@@ -37,6 +37,11 @@ class RichProgress(ReplayProgress):
         if self.task is not None:
             self.bar.advance(self.task, n)
 
+    def done_of(self, done: int, total: int) -> None:
+        """Set the bar."""
+        if self.task is not None:
+            self.bar.update(self.task, completed=done, total=max(1, total))
+
 
 @app.command("run")
 def run_command(
@@ -53,16 +58,19 @@ def run_command(
     mobile: str = typer.Option("http://127.0.0.1:8103"),
     scoring: str = typer.Option("http://127.0.0.1:8104"),
     skip_import: bool = typer.Option(False, help="the book is already imported into scoring"),
+    topic_prefix: str = typer.Option(None, help="topic prefix of the services (default CF_TOPIC_PREFIX)"),
 ) -> None:
     """Replay the day: import, set up, run the scenarios, write reports/latest/."""
     bad = [s for s in scenario if s not in SCENARIOS]
     if bad:
         raise typer.BadParameter(f"unknown scenario {bad}; choose from {SCENARIOS}", param_hint="--scenario")
     opts = Options(data=data, queue_data=queue_data, branches=branches or None, hours=hours or None, speed=speed, seed=seed, scenarios=tuple(scenario), endpoints=Endpoints(ticketing, selfservice, mobile, scoring), import_book=not skip_import)
+    if topic_prefix is not None:
+        opts.topic_prefix = topic_prefix
     try:
         with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
             summary, logs = asyncio.run(run(opts, RichProgress(bar), log=console.print))
-    except (PlatformError, FileNotFoundError, ValueError) as exc:
+    except (PlatformError, FileNotFoundError, ValueError, TimeoutError) as exc:
         console.print(f"[red]replay failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     report.table(summary, console)

@@ -128,6 +128,7 @@ class Scenario:
         await self.clock.until(v.arrival_s)
         try:
             body = {"service_type": v.service_type, "customer_id": v.customer_id, "amount": v.amount, "currency": CURRENCY}
+            o.issued_s = self.clock.now()
             answer = await self.p.request_service(v.branch_id, body)
             if answer["kind"] == "offer":
                 answer = await self._offer(o, answer["offer"])
@@ -144,6 +145,7 @@ class Scenario:
         key = PROPENSITY_OF_CHANNEL.get(offer["channel"], offer["channel"])
         p = 1.0 if self.name == "oracle" else float(self.profiles.get(v.customer_id, {}).get("propensity", {}).get(key, 0.0))
         if v.accept_u >= p:
+            o.issued_s = self.clock.now()
             return await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
         await self.p.decide_offer(v.branch_id, o.diversion_id, accept=True)
         o.accepted = True
@@ -189,7 +191,7 @@ class Scenario:
 
     async def _queue(self, o: Outcome, ticket: dict[str, Any]) -> None:
         v = o.visit
-        o.ticket_id, o.issued_s = ticket["ticket_id"], self.clock.now()
+        o.ticket_id = ticket["ticket_id"]
         est = ticket.get("estimated_wait_s")
         o.estimate_s = None if est is None else float(est) * self.clock.speed
         o.naive_estimate_s = self.last_wait[v.branch_id]
@@ -212,6 +214,7 @@ class Scenario:
         try:
             while not self.stopping:
                 wake.clear()
+                pressed = self.clock.now()
                 r = await self.p.teller(t.counter_id, "call-next")
                 ticket = r.json().get("ticket")
                 if ticket is None:
@@ -221,11 +224,13 @@ class Scenario:
                         pass
                     continue
                 wake.set()  # another idle teller may find the next one
-                await self._serve(t, ticket["ticket_id"])
+                await self._serve(t, ticket["ticket_id"], pressed)
         finally:
             await self.p.teller(t.counter_id, "session/close", ok=(200, 404, 409, 422))
 
-    async def _serve(self, t: Teller, ticket_id: str) -> None:
+    async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> None:
+        """Serve a called ticket; the call happened when the teller pressed "call next"
+        (``pressed``), so the request's round trip does not count as the customer's wait."""
         o = self.by_ticket.get(ticket_id)
         for _ in range(200):  # the kiosk answer may still be on its way to the customer
             if o is not None:
@@ -237,7 +242,7 @@ class Scenario:
             await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))
             await self.p.teller(t.counter_id, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
             return
-        o.called_s, o.teller_id = now, t.teller_id
+        o.called_s, o.teller_id = max(pressed, o.issued_s or pressed), t.teller_id
         o.called.set()
         self.last_wait[t.branch_id] = o.wait_s or 0.0
         r = await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))

@@ -53,7 +53,7 @@ class Platform:
     def __post_init__(self) -> None:
         self.ops = {"Authorization": f"Bearer {staff_token('replay-operations', 'operations')}"}
         self.approver = {"Authorization": f"Bearer {staff_token('replay-approver', 'approver')}"}
-        self.teller = {"Authorization": f"Bearer {staff_token('replay-teller', 'teller')}"}
+        self.teller_headers = {"Authorization": f"Bearer {staff_token('replay-teller', 'teller')}"}
         self._kiosk_turn: dict[str, int] = {}
         self._login_locks: dict[str, asyncio.Lock] = {}
 
@@ -99,7 +99,7 @@ class Platform:
 
     async def teller(self, counter_id: str, action: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
         """Teller workstation action at ``counter_id`` (``call-next``, ``tickets/<id>/start``, ...)."""
-        return await self.call("POST", f"{self.endpoints.ticketing}/v1/counters/{counter_id}/{action}", json=body, headers=self.teller, ok=ok)
+        return await self.call("POST", f"{self.endpoints.ticketing}/v1/counters/{counter_id}/{action}", json=body, headers=self.teller_headers, ok=ok)
 
     # ------------------------------------------------------------------ selfservice
     async def device(self, device_id: str, path: str, body: dict[str, Any], ok: tuple[int, ...] = (200, 201)) -> httpx.Response:

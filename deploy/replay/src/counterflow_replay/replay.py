@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from counterflow_replay import berka, callcentre, metrics, setup
+from counterflow_replay import backlog, berka, callcentre, metrics, setup
 from counterflow_replay.clock import SimClock
 from counterflow_replay.driver import Outcome, Scenario, ScenarioLog
 from counterflow_replay.platform import Endpoints, Platform, PlatformError
 from counterflow_replay.traffic import Day, build_day
+from counterflow_shared.settings import PlatformSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 SCENARIOS = ("no_diversion", "rules", "oracle")
@@ -26,7 +27,7 @@ class Options:
 
     data: Path = REPO_ROOT.parent / "shared" / "data" / "berka"
     queue_data: Path = REPO_ROOT.parent / "shared" / "data" / "anonymous_bank"
-    branches: int | None = 12
+    branches: int | list[str] | None = 12
     hours: float | None = None
     speed: float = 120.0
     seed: int = 1999
@@ -34,6 +35,9 @@ class Options:
     ruleset: Path = REPO_ROOT / "deploy" / "config" / "rulesets" / "default.yaml"
     endpoints: Endpoints = field(default_factory=Endpoints)
     import_book: bool = True
+    kafka_bootstrap: str = field(default_factory=lambda: PlatformSettings().kafka_bootstrap_servers)
+    topic_prefix: str = field(default_factory=lambda: PlatformSettings().topic_prefix)
+    catch_up_timeout_s: float = 3600.0
 
 
 class Progress:
@@ -44,6 +48,9 @@ class Progress:
 
     def step(self, n: int = 1) -> None:
         """``n`` steps of the current phase are done."""
+
+    def done_of(self, done: int, total: int) -> None:
+        """The current phase is at ``done`` of ``total``."""
 
 
 def prepare_day(o: Options) -> tuple[Day, callcentre.CallCentreFit, berka.Book]:
@@ -87,6 +94,8 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             imported = await setup.import_book(p, o.data)
             progress.step()
             summary["import"] = imported.get("rescore")
+        progress.phase("ticketing takes in the customer scores", 1)
+        await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}customer.scores.v1", timeout_s=o.catch_up_timeout_s, on_progress=progress.done_of)
         progress.phase("branches, counters, kiosks, devices", len(day.branches) + 2)
         mean_s = {st: fit.service_of(st).mean_s for st in setup.SERVICE_TYPES}
         await setup.put_catalog(p, mean_s, o.speed)
@@ -103,7 +112,7 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
         for name in o.scenarios:
             await setup.refill(p, day)
             version = await setup.activate_ruleset(p, setup.ruleset_document(name, o.ruleset, o.speed), f"replay {run_id} scenario {name}")
-            await asyncio.sleep(3.0)  # channel.rules.v1 reaches ticketing's read model
+            await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}channel.rules.v1", timeout_s=o.catch_up_timeout_s)
             progress.phase(f"scenario {name}", len(day.visits))
             sc = Scenario(name, day, p, SimClock(o.speed), profiles, run_id, on_end=lambda _o: progress.step())
             result = await sc.run()
