@@ -233,6 +233,7 @@ async def refresh_customer(session: AsyncSession, publish: Publish, settings: Sc
         ``True`` if an event was published; ``False`` also when the customer has no
         score yet (first seen in events: scored at the next rescore).
     """
+    await repo.lock_refreshing(session)
     rows = await repo.score_rows(session, customer_id, for_update=True)
     if not rows:
         return False

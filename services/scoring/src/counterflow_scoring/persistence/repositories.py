@@ -192,9 +192,20 @@ async def tier_distribution(session: AsyncSession, branch_id: str) -> dict[str, 
     return {tier: int(n) for tier, n in rows}
 
 
+#: Advisory lock key of scoring (whole-book rescore exclusive, one-customer refresh shared).
+SCORING_LOCK = 0x5C0_12E
+
+
 async def lock_rescoring(session: AsyncSession) -> None:
-    """Serialise whole-book rescores (transaction-scoped PostgreSQL advisory lock)."""
-    await session.execute(select(func.pg_advisory_xact_lock(0x5C0_12E)))
+    """Take the scoring lock exclusively for this transaction: waits for in-flight
+    customer refreshes and holds new ones until the rescore commits, so a rescore never
+    overwrites a propensity computed from answers it did not see."""
+    await session.execute(select(func.pg_advisory_xact_lock(SCORING_LOCK)))
+
+
+async def lock_refreshing(session: AsyncSession) -> None:
+    """Take the scoring lock shared for this transaction (refreshes run side by side)."""
+    await session.execute(select(func.pg_advisory_xact_lock_shared(SCORING_LOCK)))
 
 
 async def record_outcomes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
