@@ -27,7 +27,7 @@ from counterflow_shared.rules import Decision, DecisionInput, decide
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx
-from counterflow_ticketing.domain.waits import counter_pool
+from counterflow_ticketing.domain.waits import CounterPool, counter_pool
 from counterflow_ticketing.events.publishers import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
 
@@ -51,11 +51,11 @@ def offer_view(d: Row) -> dict[str, Any]:
     }
 
 
-async def decision_input(session: AsyncSession, ctx: Ctx, branch: Row, st: Row, request: dict[str, Any], tier: str | None, propensity: dict[str, float]) -> DecisionInput:
+async def decision_input(
+    session: AsyncSession, ctx: Ctx, branch: Row, st: Row, request: dict[str, Any], tier: str | None, propensity: dict[str, float], pool: CounterPool
+) -> DecisionInput:
     """The rules engine's view of ``request`` at ``ctx.now`` in ``branch``."""
-    waiting = await tickets_repo.waiting_by_skill(session, branch.branch_id)
-    pool = await counter_pool(session, branch.branch_id)
-    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=waiting.get(st.skill, 0), abandon_rate_per_s=queue.abandon_rate(ctx, branch.branch_id))
+    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=queue.abandon_rate(ctx, branch.branch_id))
     day = calendar.business_date(ctx.now, branch.time_zone)
     amount = request.get("amount")
     return DecisionInput(
@@ -95,11 +95,12 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     if request.get("appointment_id"):
         return {"kind": "ticket", "ticket": await check_in(session, ctx, branch_id=branch_id, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
     rule_set = await ctx.readmodels.rule_set()
-    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity))
+    pool = await counter_pool(session, branch_id)
+    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool))
     if decision.kind == "offer":
         return {"kind": "offer", "offer": await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)}
     ticket = await queue.issue_ticket(
-        session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost
+        session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost, known=(branch, st), pool=pool
     )
     return {"kind": "ticket", "ticket": ticket, "rule_id": decision.rule_id, "rule_set_version": decision.rule_set_version}
 

@@ -34,11 +34,10 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     sla = ok / total if total else None
     ctx.runtime.state.setdefault("sla_share", {})[branch_id] = sla
     pool = await counter_pool(session, branch_id)
-    waiting_skill = await tickets_repo.waiting_by_skill(session, branch_id)
     waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id)
     services = []
     for st in await branches_repo.get_branch_services(session, branch_id):
-        wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=waiting_skill.get(st.skill, 0), abandon_rate_per_s=theta)
+        wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=theta)
         services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if wait is None else round(wait, 1), open_counters=len(pool.able(st.skill))))
     return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=ctx.settings.sla_target_s, sla_window_s=ctx.settings.sla_window_s)
 

@@ -23,7 +23,7 @@ from counterflow_ticketing.domain import calendar, priority
 from counterflow_ticketing.domain.catalog import format_number
 from counterflow_ticketing.domain.context import Ctx, after_commit
 from counterflow_ticketing.domain.estimation import updated_mean
-from counterflow_ticketing.domain.waits import counter_pool
+from counterflow_ticketing.domain.waits import CounterPool, counter_pool
 from counterflow_ticketing.events.publishers import ticket_transition
 from counterflow_ticketing.persistence import branches_repo, tickets_repo
 
@@ -46,18 +46,29 @@ async def offered_service(session: AsyncSession, branch_id: str, service_type: s
     raise invalid(field, f"branch {branch_id} does not offer service type {service_type!r}")
 
 
-async def ticket_view(session: AsyncSession, ctx: Ctx, t: Row, *, default_s: float | None = None) -> dict[str, Any]:
+async def ticket_view(
+    session: AsyncSession,
+    ctx: Ctx,
+    t: Row,
+    *,
+    default_s: float | None = None,
+    branch: Row | None = None,
+    pool: CounterPool | None = None,
+    ahead: int | None = None,
+) -> dict[str, Any]:
     """A ticket as kiosks and apps see it: number, status, priority, 1-based ``position``
-    and ``estimated_wait_s`` (seconds, ``None`` = unknown) while waiting."""
+    and ``estimated_wait_s`` (seconds, ``None`` = unknown) while waiting. ``branch``,
+    ``default_s`` and ``pool`` spare queries when the caller already has them."""
     position = wait = None
     if t.status == "waiting":
-        branch = await branches_repo.get_branch(session, t.branch_id)
-        ahead = await tickets_repo.count_ahead(session, t, _urgent_before(ctx, branch))
+        if ahead is None:
+            branch = branch or await branches_repo.get_branch(session, t.branch_id)
+            ahead = await tickets_repo.count_ahead(session, t, _urgent_before(ctx, branch))
         position = ahead + 1
         if default_s is None:
             st = await branches_repo.get_service_type(session, t.service_type)
             default_s = st.default_service_s if st else 300.0
-        pool = await counter_pool(session, t.branch_id)
+        pool = pool or await counter_pool(session, t.branch_id)
         wait = pool.estimate(skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, abandon_rate_per_s=abandon_rate(ctx, t.branch_id))
     return {
         "ticket_id": t.ticket_id,
@@ -99,8 +110,11 @@ async def issue_ticket(
     appointment_id: str | None = None,
     remote_request_id: str | None = None,
     diversion_id: str | None = None,
+    known: tuple[Row, Row] | None = None,
+    pool: CounterPool | None = None,
 ) -> dict[str, Any]:
-    """Issue a ticket now; returns :func:`ticket_view` of it.
+    """Issue a ticket now; returns :func:`ticket_view` of it. ``known`` is the caller's
+    already checked ``(branch, service type)`` rows and ``pool`` its counter pool.
 
     The number is ``prefix + sequence`` of the branch-local business day
     (:func:`calendar.business_date`); the priority comes from the tier, an appointment
@@ -109,13 +123,16 @@ async def issue_ticket(
     Raises:
         Problem: 404 unknown branch; 422 service type not offered.
     """
-    branch = await require_branch(session, branch_id)
-    st = await offered_service(session, branch_id, service_type)
+    if known is None:
+        branch = await require_branch(session, branch_id)
+        st = await offered_service(session, branch_id, service_type)
+    else:
+        branch, st = known
     day = calendar.business_date(ctx.now, branch.time_zone)
     points = priority.priority_of(tier=tier, appointment=appointment_id is not None, boost=priority_boost)
     sequence = await tickets_repo.next_sequence(session, branch_id, day, st.prefix)
     ticket_id = str(uuid.uuid4())
-    await tickets_repo.insert_ticket(
+    t = await tickets_repo.insert_ticket(
         session,
         {
             "ticket_id": ticket_id,
@@ -139,8 +156,12 @@ async def issue_ticket(
             "diversion_id": diversion_id,
         },
     )
-    t = await tickets_repo.get_ticket(session, ticket_id)
-    view = await ticket_view(session, ctx, t, default_s=st.default_service_s)
+    ahead = None
+    if pool is not None and points == 0 and not diversion_id:
+        # A priority-0 ticket queued now has the latest due date: every waiting ticket of
+        # its skill (read in this transaction a moment ago) is ahead of it.
+        ahead = pool.waiting_by_skill.get(st.skill, 0)
+    view = await ticket_view(session, ctx, t, default_s=st.default_service_s, branch=branch, pool=pool, ahead=ahead)
     await ctx.publish(session, ticket_transition(tk.TicketIssued, t, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))
     return view
 

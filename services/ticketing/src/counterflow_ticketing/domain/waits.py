@@ -6,24 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.domain.estimation import LearnedTime, expected_wait_s, mean_service_s
-from counterflow_ticketing.persistence import branches_repo, tickets_repo
+from counterflow_ticketing.persistence import queue_state_repo
 
 
 @dataclass(frozen=True)
 class CounterPool:
-    """Open counters of a branch at one instant: ``(counter_id, skills, teller_id)`` rows,
-    the counters busy with a called or serving ticket, and the learned service times."""
+    """Open counters of a branch at one instant (``counter_id``, ``skills``, ``teller_id``),
+    the counters busy with a called or serving ticket, the learned service times and the
+    waiting tickets per skill."""
 
-    open_counters: Sequence[Row]
+    open_counters: Sequence[Any]
     busy: frozenset[str]
     learned: Mapping[tuple[str, str], LearnedTime]
+    waiting_by_skill: Mapping[str, int]
 
-    def able(self, skill: str) -> list[Row]:
+    def able(self, skill: str) -> list[Any]:
         """Open counters whose skills include ``skill``."""
         return [c for c in self.open_counters if skill in (c.skills or [])]
 
@@ -36,8 +38,8 @@ class CounterPool:
 
 
 async def counter_pool(session: AsyncSession, branch_id: str) -> CounterPool:
-    """Load the :class:`CounterPool` of ``branch_id`` (three queries)."""
-    open_rows = await branches_repo.open_counters(session, branch_id)
-    busy = await tickets_repo.busy_counters(session, branch_id)
-    learned = {(r.service_type, r.teller_id): LearnedTime(r.mean_s, r.served) for r in await tickets_repo.learned_times(session, branch_id)}
-    return CounterPool(open_rows, frozenset(busy), learned)
+    """Load the :class:`CounterPool` of ``branch_id`` (one round trip), with the number
+    of waiting tickets per skill."""
+    state = await queue_state_repo.queue_state(session, branch_id)
+    learned = {(st, teller): LearnedTime(mean, served) for st, teller, served, mean in state.learned}
+    return CounterPool(state.open_counters, state.busy, learned, state.waiting_by_skill)

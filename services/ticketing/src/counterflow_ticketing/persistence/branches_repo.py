@@ -145,17 +145,6 @@ async def set_teller_session_status(session: AsyncSession, session_id: str, stat
     await session.execute(update(teller_sessions).where(teller_sessions.c.session_id == session_id).values(**values))
 
 
-async def open_counters(session: AsyncSession, branch_id: str) -> Sequence[Row]:
-    """Counters of the branch with an ``open`` (not paused) teller session:
-    ``counter_id, skills, teller_id``."""
-    stmt = (
-        select(counters.c.counter_id, counters.c.skills, teller_sessions.c.teller_id)
-        .join(teller_sessions, teller_sessions.c.counter_id == counters.c.counter_id)
-        .where(counters.c.branch_id == branch_id, counters.c.active.is_(True), teller_sessions.c.status == "open")
-    )
-    return (await session.execute(stmt)).all()
-
-
 async def upsert_kiosk(session: AsyncSession, values: dict[str, Any]) -> None:
     """Insert or update a kiosk credential (``secret_hash`` is an Argon2id hash)."""
     stmt = insert(kiosks).values(**values)

@@ -37,9 +37,12 @@ def call_key(t: Row, urgent_before: datetime) -> tuple[Any, ...]:
 async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix: str) -> int:
     """Allocate the next ticket sequence of ``(branch, business day, prefix)``.
 
-    One atomic ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING``: concurrent requests and
-    several service instances serialise on the row, so a number is never given twice;
-    numbers are never handed back (a cancelled ticket keeps its number).
+    One atomic ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` in the caller's
+    transaction: concurrent requests and several service instances serialise on the row
+    until the allocating transaction ends, so a number is never given twice and a
+    rolled-back request gives its number back (no gaps). Callers allocate as late as
+    possible in their transaction to keep the row lock short. A cancelled ticket keeps
+    its number.
     """
     stmt = insert(ticket_sequences).values(branch_id=branch_id, business_date=day, prefix=prefix, last_number=1)
     stmt = stmt.on_conflict_do_update(
@@ -49,9 +52,9 @@ async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix
     return (await session.execute(stmt)).scalar_one()
 
 
-async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert a ticket row."""
-    await session.execute(insert(tickets).values(**values))
+async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> Row:
+    """Insert a ticket row and return it."""
+    return (await session.execute(insert(tickets).values(**values).returning(*tickets.c))).one()
 
 
 async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = False) -> Row | None:
@@ -105,12 +108,6 @@ async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetim
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def waiting_by_skill(session: AsyncSession, branch_id: str) -> dict[str, int]:
-    """Waiting tickets of the branch per skill."""
-    stmt = select(tickets.c.skill, func.count()).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").group_by(tickets.c.skill)
-    return {skill: int(n) for skill, n in (await session.execute(stmt)).all()}
-
-
 async def waiting_by_service_type(session: AsyncSession, branch_id: str) -> dict[str, int]:
     """Waiting tickets of the branch per service type."""
     stmt = (
@@ -131,14 +128,6 @@ async def front_due_at(session: AsyncSession, branch_id: str, skill: str) -> dat
     """The earliest ``due_at`` among waiting tickets of ``skill`` (``None`` when empty)."""
     stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting", tickets.c.skill == skill)
     return (await session.execute(stmt)).scalar_one()
-
-
-async def learned_times(session: AsyncSession, branch_id: str) -> Sequence[Row]:
-    """Every learned mean service time of the branch (service_type, teller_id, served, mean_s)."""
-    stmt = select(service_time_stats.c.service_type, service_time_stats.c.teller_id, service_time_stats.c.served, service_time_stats.c.mean_s).where(
-        service_time_stats.c.branch_id == branch_id
-    )
-    return (await session.execute(stmt)).all()
 
 
 async def get_learned_time(session: AsyncSession, branch_id: str, service_type: str, teller_id: str) -> Row | None:

@@ -1,0 +1,420 @@
+"""Ticketing benchmark (issue 3), two parts measured in one run:
+
+1. Issue-ticket latency and throughput. The ticketing service runs as its own process
+   (uvicorn, embedded outbox relay to the local Kafka, local PostgreSQL and Redis) next
+   to a bare FastAPI endpoint (``bench/_bare_fastapi.py``) in another process. Both get
+   the same open-loop load of kiosk service requests at a steady 200 requests/s; latency
+   is measured from each request's *scheduled* send time, so a stalled server is not
+   hidden by a stalled load generator (coordinated omission). Then both are driven
+   closed-loop by 32 concurrent clients to measure the highest throughput; the ratio
+   ticketing / bare is the figure of merit. Targets: p99 <= 20 ms, ratio >= 0.4.
+2. Wait-estimator backtest on the Anonymous Bank call-centre log (``../shared/data/
+   anonymous_bank``, Technion SEE lab, February 1999): each day's arrivals are replayed,
+   each served caller's wait is estimated from the queue state at arrival with the
+   service's estimator (:func:`counterflow_ticketing.domain.estimation.expected_wait_s`:
+   per-agent learned service rates, free agents, abandonment) and with the naive
+   ``position x mean service time / servers``, and both are compared with the wait that
+   happened (mean absolute error, seconds). Learning is walk-forward: day d is estimated
+   with statistics from days before d only, so day 1 is not scored.
+
+Writes ``bench/results/ticketing_issue.json`` and ``bench/results/ticketing_backtest.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from bench.common import figure, percentile, write_result
+from counterflow_shared.events.kafka import delete_topics, ensure_topics
+from counterflow_shared.testing import ServiceProcess, drop_database, free_port, migrated_database, platform
+from counterflow_shared.web.auth import issue_staff_token
+from counterflow_ticketing.domain.estimation import expected_wait_s, naive_wait_s
+from counterflow_ticketing.settings import TicketingSettings
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "anonymous_bank" / "calls_1999_02_01-21.tsv"
+PACKAGE_DIR = Path(__import__("counterflow_ticketing").__file__).parent
+
+RATE = 200  # requests per second
+STEADY_S = 15.0
+WARMUP_S = 3.0
+CLOSED_CLIENTS = 32
+CLOSED_S = 8.0
+BRANCHES = 10
+SECRET = "bench-kiosk-secret-0123456789"
+
+
+# ----------------------------------------------------------------------------- part 1
+
+
+async def _setup_branches(base: str) -> list[dict[str, str]]:
+    """Create BRANCHES branches with three open cash counters and a kiosk each; returns kiosk headers."""
+    s = TicketingSettings()
+    kiosks = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        for i in range(BRANCHES):
+            bid = f"bench-{uuid.uuid4().hex[:8]}"
+
+            def tok(role: str, sub: str, bid: str = bid) -> dict[str, str]:
+                t = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=sub, role=role, branches=[bid])
+                return {"Authorization": f"Bearer {t}"}
+
+            ops = tok("operations", "ops")
+            body = {"name": bid, "time_zone": "Europe/Prague", "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)], "services": ["cash_withdrawal", "transfer"]}
+            (await c.put(f"/v1/branches/{bid}", json=body, headers=ops)).raise_for_status()
+            for n in range(3):
+                cid = f"{bid}-c{n}"
+                (await c.put(f"/v1/branches/{bid}/counters/{cid}", json={"name": cid, "kind": "cash", "zone": "cash", "skills": ["cash", "payments"]}, headers=ops)).raise_for_status()
+                (await c.post(f"/v1/counters/{cid}/session/open", headers=tok("teller", f"t-{cid}"))).raise_for_status()
+            (await c.put(f"/v1/branches/{bid}/kiosks/{bid}-k", json={"secret": SECRET}, headers=ops)).raise_for_status()
+            kiosks.append({"Authorization": f"Bearer {bid}-k:{SECRET}"})
+            # first request verifies the Argon2 secret (cached afterwards, as in production)
+            (await c.post("/v1/kiosk/service-requests", json={"service_type": "transfer"}, headers=kiosks[-1])).raise_for_status()
+    return kiosks
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams for load generation.
+
+    httpx spends more CPU per request than the servers under test on this machine (and
+    stalls with hundreds of pooled connections), which would measure the load generator;
+    this client only writes a request and reads ``Content-Length`` bytes back.
+    """
+
+    def __init__(self, base: str) -> None:
+        url = httpx.URL(base)
+        self.host, self.port = url.host, url.port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._all: list[asyncio.StreamWriter] = []
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body`` (JSON) to ``path``; returns the status code."""
+        conn = self._idle.pop() if self._idle else await self._connect()
+        reader, writer = conn
+        head = f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        writer.write(head.encode() + b"\r\n" + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length:
+            await reader.readexactly(length)
+        self._idle.append(conn)
+        return int(status_line.split()[1])
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        self._all.append(writer)
+        return reader, writer
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for w in self._all:
+            w.close()
+
+
+BODY = b'{"service_type": "cash_withdrawal"}'
+
+
+async def _open_loop(base: str, headers: list[dict[str, str]], rate: float, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """Send ``rate`` requests/s for ``warmup_s + seconds``; latencies (ms) of the measured part."""
+    latencies: list[float] = []
+    errors = 0
+    last_done = 0.0
+    interval = 1.0 / rate
+    client = RawClient(base)
+    start = time.perf_counter() + 0.2
+    total = int((seconds + warmup_s) * rate)
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal errors, last_done
+        try:
+            ok = await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)]) == 201
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            ok = False
+        done = time.perf_counter()
+        last_done = max(last_done, done)
+        if scheduled - start >= warmup_s:
+            if ok:
+                latencies.append((done - scheduled) * 1000)
+            else:
+                errors += 1
+
+    tasks = []
+    t0 = time.perf_counter()
+    for i in range(total):
+        scheduled = start + i * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    await client.aclose()
+    measured = len(latencies) + errors
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "max_ms": max(latencies) if latencies else None, "ok": len(latencies), "errors": errors, "achieved_rate": measured / max(last_done - (start + warmup_s), 1e-9), "wall_s": elapsed, "connections": len(client._all)}
+
+
+async def _closed_loop(base: str, headers: list[dict[str, str]], clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` concurrent request loops for ``seconds``: completed requests per second."""
+    done = errors = 0
+    stop = time.perf_counter() + seconds
+    client = RawClient(base)
+
+    async def loop(k: int) -> None:
+        nonlocal done, errors
+        i = k
+        while time.perf_counter() < stop:
+            if await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)]) == 201:
+                done += 1
+            else:
+                errors += 1
+            i += clients
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(loop(k) for k in range(clients)))
+    elapsed = time.perf_counter() - t0
+    await client.aclose()
+    return {"throughput_rps": done / elapsed, "errors": errors}
+
+
+def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench._bare_fastapi:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        cwd=REPO,
+        stdout=open(log, "ab"),  # noqa: SIM115 - closed with the process
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/docs", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("bare FastAPI baseline did not start")
+
+
+def issue_benchmark() -> dict[str, Any]:
+    """Part 1; writes ``ticketing_issue.json``."""
+    p = platform()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    created = asyncio.run(ensure_topics(p.kafka_bootstrap_servers, prefix=prefix))
+    name, url = migrated_database(PACKAGE_DIR, "bench_ticketing")
+    logs = Path(tempfile.mkdtemp(prefix="bench-ticketing-"))
+    env = {
+        "CF_TICKETING_DATABASE_URL": url,
+        "CF_TICKETING_TOPIC_PREFIX": prefix,
+        "CF_TICKETING_REDIS_PREFIX": f"bench:ticketing:{uuid.uuid4().hex[:8]}:",
+        "CF_TICKETING_KIOSK_REQUESTS_PER_MINUTE": "1000000",
+        "CF_TICKETING_LOG_LEVEL": "WARNING",
+    }
+    service = ServiceProcess("counterflow_ticketing", env, port_env="CF_TICKETING_HTTP_PORT", log_path=logs / "ticketing.log")
+    bare_proc = None
+    try:
+        service.start()
+        bare_proc, bare_base = _start_bare(logs / "bare.log")
+        kiosks = asyncio.run(_setup_branches(service.url))
+        bare_headers = [{}]
+        # the same open-loop load on both, then the same closed-loop load on both
+        bare_steady = asyncio.run(_open_loop(bare_base, bare_headers, RATE, STEADY_S, WARMUP_S))
+        tk_steady = asyncio.run(_open_loop(service.url, kiosks, RATE, STEADY_S, WARMUP_S))
+        bare_max = asyncio.run(_closed_loop(bare_base, bare_headers, CLOSED_CLIENTS, CLOSED_S))
+        tk_max = asyncio.run(_closed_loop(service.url, kiosks, CLOSED_CLIENTS, CLOSED_S))
+    finally:
+        service.stop()
+        if bare_proc is not None:
+            bare_proc.terminate()
+            bare_proc.wait(10)
+        drop_database(name)
+        try:
+            asyncio.run(delete_topics(p.kafka_bootstrap_servers, created))
+        except Exception:  # noqa: BLE001 - prefixed topics are harmless if left
+            pass
+    figures = {
+        "issue_latency_p50": figure(tk_steady["p50_ms"], "ms", baseline=bare_steady["p50_ms"], baseline_name="bare FastAPI endpoint, same load"),
+        "issue_latency_p99": figure(tk_steady["p99_ms"], "ms", baseline=bare_steady["p99_ms"], baseline_name="bare FastAPI endpoint, same load", target="<= 20 ms"),
+        "steady_rate_achieved": figure(tk_steady["achieved_rate"], "requests/s", baseline=bare_steady["achieved_rate"], baseline_name="bare FastAPI endpoint", target=f"{RATE} requests/s offered"),
+        "max_throughput": figure(tk_max["throughput_rps"], "requests/s", baseline=bare_max["throughput_rps"], baseline_name="bare FastAPI endpoint, same closed loop", target="ratio >= 0.4"),
+        "errors": figure(tk_steady["errors"] + tk_max["errors"], "requests"),
+    }
+    write_result(
+        "ticketing_issue",
+        figures,
+        method=f"open loop {RATE}/s for {STEADY_S}s after {WARMUP_S}s warm-up, latency from scheduled send time; closed loop {CLOSED_CLIENTS} clients for {CLOSED_S}s; {BRANCHES} branches x 3 open counters; load generator in this process",
+        raw={"ticketing_steady": tk_steady, "bare_steady": bare_steady, "ticketing_max": tk_max, "bare_max": bare_max},
+        load_average=os.getloadavg(),
+    )
+    return figures
+
+
+# ----------------------------------------------------------------------------- part 2
+
+
+@dataclass
+class Call:
+    """One call of the Anonymous Bank log (times in seconds since midnight)."""
+
+    day: str
+    priority: int
+    arrival: float  # joined the queue, or reached an agent directly
+    queue_exit: float  # left the queue (arrival when never queued)
+    served: bool
+    ser_start: float
+    ser_exit: float
+    server: str
+    waited: float
+
+
+def _secs(hms: str) -> float:
+    h, m, s = (int(x) for x in hms.split(":"))
+    return h * 3600 + m * 60 + s
+
+
+def load_calls(path: Path = DATA) -> list[Call]:
+    """Parse the log. Kept: calls that reached the queue or an agent (outcome AGENT or
+    HANG with a queue entry). Dropped: PHANTOM calls (unknown outcome) and calls that
+    left in the voice-response unit. Clamped: ``ser_start`` before the queue exit (a
+    known 1-2 s defect) is set to the queue exit; ``server`` ``NO_SERVER`` rows count as
+    served without occupying an agent."""
+    calls = []
+    with path.open() as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            outcome = row["outcome"].strip()
+            queued = row["q_start"] != "0:00:00"
+            if outcome == "PHANTOM" or (outcome == "HANG" and not queued):
+                continue
+            served = outcome == "AGENT"
+            ser_start = _secs(row["ser_start"]) if served else 0.0
+            if queued:
+                arrival, q_exit = _secs(row["q_start"]), _secs(row["q_exit"])
+            else:
+                arrival = q_exit = ser_start
+            if served and ser_start < q_exit:
+                ser_start = q_exit
+            ser_exit = max(ser_start, _secs(row["ser_exit"])) if served else 0.0
+            calls.append(Call(row["date"], int(row["priority"]), arrival, q_exit, served, ser_start, ser_exit, row["server"].strip(), q_exit - arrival))
+    return calls
+
+
+STAFFED_WINDOW_S = 600.0  # an agent who ended a call in the last 10 minutes counts as staffed
+
+
+def backtest(calls: list[Call]) -> dict[str, Any]:
+    """Replay every day; returns errors of the service's estimator and of the naive one."""
+    by_day: dict[str, list[Call]] = defaultdict(list)
+    for c in calls:
+        by_day[c.day].append(c)
+    days = sorted(by_day)
+    history_time: dict[str, list[float]] = defaultdict(list)
+    all_times: list[float] = []
+    hang = 0
+    queued_exposure = 0.0
+    err_ql: list[float] = []
+    err_ql0: list[float] = []
+    err_naive: list[float] = []
+    actual: list[float] = []
+    per_day = {}
+    for d in days:
+        day = by_day[d]
+        if all_times:
+            agent_mean = {a: float(np.mean(v)) for a, v in history_time.items() if len(v) >= 5}
+            global_mean = float(np.mean(all_times))
+            theta = hang / queued_exposure if queued_exposure > 0 else 0.0
+            arr = np.array([c.arrival for c in day])
+            qex = np.array([c.queue_exit for c in day])
+            pri_high = np.array([c.priority == 2 for c in day])
+            agent_calls = [c for c in day if c.served and c.server != "NO_SERVER"]
+            s_start = np.array([c.ser_start for c in agent_calls])
+            s_exit = np.array([c.ser_exit for c in agent_calls])
+            s_agent = np.array([c.server for c in agent_calls])
+            day_err_ql, day_err_naive = [], []
+            for i, c in enumerate(day):
+                if not c.served:
+                    continue
+                t = c.arrival
+                waiting = (arr < t) & (qex > t)
+                ahead = int(np.sum(waiting & pri_high)) if c.priority == 2 else int(np.sum(waiting))
+                busy_mask = (s_start <= t) & (s_exit > t)
+                staffed = set(s_agent[(s_exit > t - STAFFED_WINDOW_S) & (s_start <= t)])
+                busy = len(set(s_agent[busy_mask]))
+                if not staffed:
+                    continue
+                free = max(0, len(staffed) - busy)
+                rates = [1.0 / agent_mean.get(a, global_mean) for a in staffed]
+                ql = expected_wait_s(ahead=ahead, free=free, rates_per_s=rates, abandon_rate_per_s=theta)
+                ql0 = expected_wait_s(ahead=ahead, free=free, rates_per_s=rates)
+                naive = naive_wait_s(position=ahead + 1, mean_service_s=global_mean, servers=len(staffed))
+                err_ql.append(abs(ql - c.waited))
+                err_ql0.append(abs(ql0 - c.waited))
+                err_naive.append(abs(naive - c.waited))
+                actual.append(c.waited)
+                day_err_ql.append(abs(ql - c.waited))
+                day_err_naive.append(abs(naive - c.waited))
+            per_day[d] = {"calls": len(day_err_ql), "mae_estimator_s": float(np.mean(day_err_ql)) if day_err_ql else None, "mae_naive_s": float(np.mean(day_err_naive)) if day_err_naive else None}
+        # learn from this day for the next ones (walk-forward)
+        for c in day:
+            if c.served and c.server != "NO_SERVER" and c.ser_exit > c.ser_start:
+                history_time[c.server].append(c.ser_exit - c.ser_start)
+                all_times.append(c.ser_exit - c.ser_start)
+            if c.queue_exit > c.arrival:
+                queued_exposure += c.queue_exit - c.arrival
+            if not c.served:
+                hang += 1
+    return {
+        "scored_calls": len(actual),
+        "mean_actual_wait_s": float(np.mean(actual)),
+        "mae_estimator_s": float(np.mean(err_ql)),
+        "mae_estimator_without_abandonment_s": float(np.mean(err_ql0)),
+        "mae_naive_s": float(np.mean(err_naive)),
+        "mae_zero_s": float(np.mean(np.abs(actual))),
+        "per_day": per_day,
+    }
+
+
+def backtest_benchmark() -> dict[str, Any]:
+    """Part 2; writes ``ticketing_backtest.json``."""
+    result = backtest(load_calls())
+    figures = {
+        "mae_estimator": figure(result["mae_estimator_s"], "s", baseline=result["mae_naive_s"], baseline_name="naive position x mean service time / servers"),
+        "mae_estimator_without_abandonment": figure(result["mae_estimator_without_abandonment_s"], "s", baseline=result["mae_naive_s"], baseline_name="naive position x mean service time / servers"),
+        "mae_always_zero": figure(result["mae_zero_s"], "s", target="reference: predicting no wait at all"),
+        "mean_actual_wait": figure(result["mean_actual_wait_s"], "s"),
+        "scored_calls": figure(result["scored_calls"], "calls"),
+    }
+    write_result(
+        "ticketing_backtest",
+        figures,
+        data="Anonymous Bank call centre, February 1-21 1999 (Technion SEE lab, A. Mandelbaum); ../shared/data/anonymous_bank/calls_1999_02_01-21.tsv",
+        method="walk-forward replay: day d estimated with per-agent mean service times and abandonment rate learned from days < d; served callers scored; staffed agents = agents busy at arrival or ending a call in the previous 10 minutes",
+        per_day=result["per_day"],
+    )
+    return figures
+
+
+def run() -> dict[str, Any]:
+    """Both parts (see the module docstring)."""
+    return {"backtest": backtest_benchmark(), "issue": issue_benchmark()}
