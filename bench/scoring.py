@@ -74,7 +74,7 @@ def _child_import(url: str) -> dict:
         report = await import_berka(sessions, settings.berka_data_dir)
         t1 = time.perf_counter()
 
-        async def no_broker(session, *payloads):  # noqa: ANN001, ANN002 - outbox rows are written by rescore's caller in production
+        async def to_outbox(session, *payloads):  # noqa: ANN001, ANN002 - what runtime.publish does, without a runtime
             from counterflow_shared.events.outbox import publish
             from counterflow_scoring.persistence.tables import backbone
             from counterflow_shared.events.envelope import new_event
@@ -82,7 +82,7 @@ def _child_import(url: str) -> dict:
             await publish(session, backbone["outbox"], [new_event(p, source="/counterflow/scoring") for p in payloads])
 
         async with session_scope(sessions) as session:
-            rescored = await scoring.rescore_book(session, no_broker, settings)
+            rescored = await scoring.rescore_book(session, to_outbox, settings)
         t2 = time.perf_counter()
         async with session_scope(sessions) as session:
             records = await repo.load_book_records(session, BOOK_COLUMNS)

@@ -47,7 +47,6 @@ def worker() -> None:
 
 async def _import(settings: ScoringSettings, data_dir: Path, rescore: bool) -> None:
     from counterflow_scoring.domain.importing import import_berka
-    from counterflow_scoring.domain.scoring import rescore_book
 
     runtime = ServiceRuntime(SPEC, settings)
     try:
