@@ -15,6 +15,7 @@ from sqlalchemy import select
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.payloads.devices import DeviceTransactionDone
 from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionDeclined, DiversionStatus
+from counterflow_shared.events.payloads.mobile import DraftCompleted
 from counterflow_shared.events.payloads.tickets import TicketOrigin, TicketServed, TicketStatus
 from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
 from counterflow_shared.testing import eventually
@@ -125,7 +126,8 @@ async def test_channel_use_is_counted_once_per_event(imported: dict, book_app: h
     refused = _ev(DeviceTransactionDone(transaction_id="tx-1", device_id="atm-1", branch_id="D1", kind="withdrawal", service_type="cash_withdrawal", customer_id="C5", succeeded=False, occurred_at=now))
     done = _ev(DeviceTransactionDone(transaction_id="tx-2", device_id="atm-1", branch_id="D1", kind="withdrawal", service_type="cash_withdrawal", customer_id="C5", occurred_at=now))
     newcomer = _ev(DeviceTransactionDone(transaction_id="tx-3", device_id="atm-1", branch_id="D1", kind="withdrawal", service_type="cash_withdrawal", customer_id="X-new-1", occurred_at=now))
-    await _send(book_settings, served, served, refused, done, newcomer)  # ``served`` delivered twice
+    draft = _ev(DraftCompleted(draft_id=f"dr-{uuid.uuid4().hex[:8]}", customer_id="C5", service_type="transfer", completed_at=now))
+    await _send(book_settings, served, served, refused, done, newcomer, draft)  # ``served`` delivered twice
 
     engine = create_engine(book_database[1])
     try:
@@ -133,10 +135,10 @@ async def test_channel_use_is_counted_once_per_event(imported: dict, book_app: h
             async with session_scope(session_factory(engine)) as session:
                 rows = (await session.execute(select(t.channel_usage.c.customer_id, t.channel_usage.c.channel, t.channel_usage.c.uses).where(t.channel_usage.c.customer_id.in_(["C5", "X-new-1"])))).all()
             found = {(c, ch): n for c, ch, n in rows}
-            return found if len(found) == 3 else None
+            return found if len(found) == 4 else None
 
         found = await eventually(usage, timeout_s=60, what="channel use of C5 and a new customer")
-        assert found == {("C5", "counter"): 1, ("C5", "self_service"): 1, ("X-new-1", "self_service"): 1}
+        assert found == {("C5", "counter"): 1, ("C5", "self_service"): 1, ("C5", "mobile"): 1, ("X-new-1", "self_service"): 1}
         async with session_scope(session_factory(engine)) as session:
             assert (await session.execute(select(t.customers.c.customer_id).where(t.customers.c.customer_id == "X-new-1"))).scalar_one() == "X-new-1"
     finally:
