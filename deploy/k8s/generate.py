@@ -181,8 +181,9 @@ def migrate_init(service: Service) -> dict[str, Any]:
     }
 
 
-def deployment(service: Service, component: str, args: list[str], replicas: int, resources: dict[str, Any]) -> dict[str, Any]:
-    """A Deployment of one component (api or worker) of ``service``."""
+def deployment(service: Service, component: str, args: list[str], resources: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment of one component (api or worker) of ``service``. No ``replicas``: the
+    HPA (api) or KEDA (worker) owns the count, and an apply must not reset it."""
     lab = labels(service, component)
     pod_spec: dict[str, Any] = {
         "serviceAccountName": service.name,
@@ -204,7 +205,6 @@ def deployment(service: Service, component: str, args: list[str], replicas: int,
         "kind": "Deployment",
         "metadata": {"name": f"{service.name}-{component}", "labels": lab},
         "spec": {
-            "replicas": replicas,
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": lab},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
@@ -237,10 +237,10 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
                 f"{service.env_prefix}JWT_AUDIENCE": "counterflow-staff",
             },
         },
-        deployment(service, "api", ["serve", "--no-workers"], 2, api_resources),
+        deployment(service, "api", ["serve", "--no-workers"], api_resources),
         # Worker pods run the same app with the relay and the consumers embedded, so that
         # they keep real /healthz and /readyz probes; no Service routes traffic to them.
-        deployment(service, "worker", ["serve", "--workers"], 1, worker_resources),
+        deployment(service, "worker", ["serve", "--workers"], worker_resources),
         {
             "apiVersion": "v1",
             "kind": "Service",

@@ -121,6 +121,7 @@ def test_every_consumer_group_in_code_has_its_scaled_object(built, overlay, serv
         target = b.get("Deployment", s["scaleTargetRef"]["name"])
         assert _pod_labels(target)["app.kubernetes.io/name"] == service.name
         assert "serve" in target["spec"]["template"]["spec"]["containers"][0]["args"] and "--no-workers" not in target["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "replicas" not in target["spec"], "KEDA owns the replica count; an apply must not reset it"
         assert {t["type"] for t in s["triggers"]} == {"kafka"}
         assert {t["metadata"]["topic"] for t in s["triggers"]} == {prefix + t.name for t in group.topics}
         assert all(t["metadata"]["bootstrapServers"] == "counterflow-kafka-bootstrap:9092" for t in s["triggers"])
@@ -136,8 +137,9 @@ def test_api_deployments_scale_on_cpu(built, overlay, service) -> None:
     spec = hpas[0]["spec"]
     assert [m["resource"]["name"] for m in spec["metrics"]] == ["cpu"]
     assert 1 <= spec["minReplicas"] <= spec["maxReplicas"]
-    args = b.get("Deployment", f"{service.name}-api")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["serve", "--no-workers"]
+    api = b.get("Deployment", f"{service.name}-api")
+    assert api["spec"]["template"]["spec"]["containers"][0]["args"] == ["serve", "--no-workers"]
+    assert "replicas" not in api["spec"], "the HPA owns the replica count; an apply must not reset it"
 
 
 # --------------------------------------------------------------------------- workloads
