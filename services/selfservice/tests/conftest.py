@@ -157,7 +157,7 @@ def recycler(device_id: str, branch_id: str, *, count: int = 100, capacity: int 
     return {
         "device_id": device_id,
         "branch_id": branch_id,
-        "zone": "self-service",
+        "zone": "self_service",
         "kind": "cash_recycler",
         "accessible": True,
         "capabilities": {

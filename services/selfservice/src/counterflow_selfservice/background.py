@@ -8,12 +8,11 @@ instances can run the loops at once without doing the same work twice.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from counterflow_shared.persistence.db import session_scope
 from counterflow_selfservice.domain import diversions, reports
-from counterflow_selfservice.domain.context import Ctx
+from counterflow_selfservice.domain.context import context_of
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
@@ -23,8 +22,7 @@ async def _rounds(runtime: "ServiceRuntime", work) -> None:  # noqa: ANN001 - (C
     interval = runtime.settings.watchdog_interval_s  # type: ignore[attr-defined]
     while True:
         async with session_scope(runtime.sessions) as session:
-            ctx = Ctx(session=session, publish=runtime.publish, settings=runtime.settings, now=datetime.now(UTC))  # type: ignore[arg-type]
-            done = await work(ctx)
+            done = await work(context_of(runtime, session))
         if not done:
             await asyncio.sleep(interval)
 

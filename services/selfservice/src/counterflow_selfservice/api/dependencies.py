@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends
@@ -23,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
 from counterflow_shared.web.problems import Problem
-from counterflow_selfservice.domain.context import Ctx
+from counterflow_selfservice.domain.context import Ctx, context_of
 from counterflow_selfservice.persistence import devices as device_repo
 
 _bearer = HTTPBearer(auto_error=False, description="device credentials: `<device_id>:<secret>`")
@@ -32,7 +31,7 @@ _CACHE_KEY = "device_secret_cache"
 
 def get_ctx(session: SessionDep, runtime: RuntimeDep) -> Ctx:
     """The unit of work of this request."""
-    return Ctx(session=session, publish=runtime.publish, settings=runtime.settings, now=datetime.now(UTC))  # type: ignore[arg-type]
+    return context_of(runtime, session)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

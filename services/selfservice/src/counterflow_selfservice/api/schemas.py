@@ -22,7 +22,7 @@ from counterflow_selfservice.domain.models import (
 
 PositiveAmount = Annotated[Amount, Field(gt=0)]
 UnitId = Annotated[str, Field(min_length=1, max_length=32)]
-Zone = Annotated[str, Field(min_length=1, max_length=32, examples=["self-service"])]
+Zone = Annotated[str, Field(min_length=1, max_length=32, examples=["self_service"])]
 OpeningHours = dict[str, list[list[str]]]
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_selfservice.settings import SelfServiceSettings
+
+if TYPE_CHECKING:
+    from counterflow_shared.runtime import ServiceRuntime
 
 #: ``publish(session, *payloads)``: writes events to the outbox in ``session``'s transaction.
 Publish = Callable[..., Awaitable[Any]]
@@ -25,3 +28,10 @@ class Ctx:
     publish: Publish
     settings: SelfServiceSettings
     now: datetime
+
+
+def context_of(runtime: "ServiceRuntime", session: AsyncSession) -> Ctx:
+    """The unit of work of ``session`` in this service's runtime, at the current time."""
+    settings = runtime.settings
+    assert isinstance(settings, SelfServiceSettings)
+    return Ctx(session=session, publish=runtime.publish, settings=settings, now=datetime.now(UTC))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -15,7 +14,7 @@ from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.payloads.diversions import DiversionAccepted
 from counterflow_selfservice.domain import diversions
-from counterflow_selfservice.domain.context import Ctx
+from counterflow_selfservice.domain.context import context_of
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
@@ -27,8 +26,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
 
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel) -> None:
         assert isinstance(payload, DiversionAccepted)
-        ctx = Ctx(session=session, publish=runtime.publish, settings=runtime.settings, now=datetime.now(UTC))  # type: ignore[arg-type]
-        await diversions.expect(ctx, payload)
+        await diversions.expect(context_of(runtime, session), payload)
         return None
 
     return {entry_for_payload(DiversionAccepted).type: on_accepted}
