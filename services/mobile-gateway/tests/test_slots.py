@@ -97,3 +97,4 @@ def test_free_slots_subtract_bookings_and_the_past():
 def test_find_slot_refuses_off_grid_instants():
     assert find_slot(OFFICE, datetime(2024, 3, 31, 6, 5, tzinfo=UTC)) is None
     assert find_slot(OFFICE, datetime(2024, 3, 31, 5, 45, tzinfo=UTC)) is None
+

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.mobile import RemoteTicketCancelled, RemoteTicketRequested
-from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketIssued, TicketStatus, TicketTransition, TicketTransferred
+from counterflow_shared.events.payloads.tickets import (
+    RemoteTicketRejected,
+    TicketCalled,
+    TicketCancelled,
+    TicketDiverted,
+    TicketIssued,
+    TicketStatus,
+    TicketTransition,
+)
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_mobile_gateway.domain import branches
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
@@ -34,8 +42,6 @@ from counterflow_mobile_gateway.persistence.locks import lock_customer
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
 
-#: Statuses after which a ticket no longer waits in its queue.
-_LEFT_QUEUE = {TicketStatus.CALLED, TicketStatus.SERVING, TicketStatus.SERVED, TicketStatus.CANCELLED, TicketStatus.DIVERTED, TicketStatus.NO_SHOW}
 _CANCELLABLE = ("pending", "waiting", "called")
 
 
@@ -186,7 +192,7 @@ async def on_ticket_event(session: AsyncSession, runtime: "ServiceRuntime", even
         row = await repo.update_ticket(session, id=row["id"], **values, **flags)
         pushes.append(Push(row["customer_id"], "ticket", ticket_view(row)))
         pushes.extend(notes)
-    if event.status in _LEFT_QUEUE and not isinstance(event, TicketTransferred):
+    if left_waiting(event):
         moved = await repo.move_up_behind(
             session, branch_id=event.branch_id, service_type=event.service_type, left_ticket_id=event.ticket_id, left_issued_at=event.issued_at, now=now
         )
@@ -197,6 +203,16 @@ async def on_ticket_event(session: AsyncSession, runtime: "ServiceRuntime", even
             pushes.append(Push(other["customer_id"], "ticket", ticket_view(other)))
             pushes.extend(notes)
     return pushes
+
+
+def left_waiting(event: TicketTransition) -> bool:
+    """Whether this transition takes a ticket out of the waiting line: its first call, or
+    a cancellation / diversion before any call (``call_count == 0``). Later steps
+    (recall, serving, served, no-show) happen after the call and move nobody up again;
+    a transfer moves the ticket to another queue whose old place the event does not name."""
+    if isinstance(event, TicketCalled):
+        return True
+    return isinstance(event, (TicketCancelled, TicketDiverted)) and event.call_count == 0
 
 
 async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event: TicketTransition, *, now: datetime, pushes: list[Push]) -> Any | None:

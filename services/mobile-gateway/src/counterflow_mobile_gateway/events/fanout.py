@@ -14,13 +14,17 @@ notification feed in PostgreSQL is the durable record, the stream only says "now
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from counterflow_shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -120,13 +124,11 @@ class Fanout:
                 log.warning("fanout.redis_error", error=repr(exc))
                 await asyncio.sleep(1.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):
                     await asyncio.shield(pubsub.aclose())
-                except Exception:  # noqa: BLE001
-                    pass
 
 
-def fanout_of(runtime: "ServiceRuntime") -> Fanout:  # noqa: F821 - runtime type only for docs
+def fanout_of(runtime: "ServiceRuntime") -> Fanout:
     """The process's hub (created on first use; its channel is ``<redis_prefix>stream``).
     Publishing works in any process; only API processes run :meth:`Fanout.run`."""
     hub = runtime.state.get("fanout")
