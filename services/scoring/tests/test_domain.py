@@ -41,9 +41,9 @@ def test_explanation_points_add_up_to_the_score() -> None:
     features.loc["C3", "balance"] = np.nan
     score, points = contribution.score_book(features)
     for cid in features.index:
-        items = contribution.explanation(points.loc[cid], features.loc[cid])
+        items = contribution.explanation(contribution.factor_points(points.loc[cid], features.loc[cid]))
         assert sum(i["points"] for i in items) == pytest.approx(score[cid], abs=1e-2)
-    unknown = next(i for i in contribution.explanation(points.loc["C3"], features.loc["C3"]) if i["factor"] == "balance")
+    unknown = next(i for i in contribution.explanation(contribution.factor_points(points.loc["C3"], features.loc["C3"])) if i["factor"] == "balance")
     assert unknown["value"] is None and unknown["points"] == 0.0
 
 

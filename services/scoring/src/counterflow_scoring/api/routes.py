@@ -15,6 +15,7 @@ from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
 from counterflow_shared.web.problems import invalid, not_found
 from counterflow_scoring.api.schemas import CustomerScoreOut, ImportOut, ImportRequest, RescoreOut, TierDistributionOut
 from counterflow_scoring.domain import scoring
+from counterflow_scoring.domain.contribution import explanation
 from counterflow_scoring.domain.importing import check_data_dir, import_berka
 from counterflow_scoring.persistence import repositories as repo
 
@@ -35,7 +36,7 @@ async def get_customer_score(customer_id: IdPath, session: SessionDep, staff: St
         raise not_found("customer score", customer_id)
     row = rows[0]
     staff.require_branch(row["home_branch_id"] or "*")
-    return CustomerScoreOut(**{k: row[k] for k in ("customer_id", "home_branch_id", "score", "percentile", "tier", "propensity", "model_version", "computed_at")}, explanation=row["factors"])
+    return CustomerScoreOut(**{k: row[k] for k in ("customer_id", "home_branch_id", "score", "percentile", "tier", "propensity", "model_version", "computed_at")}, explanation=explanation(row["factors"]))
 
 
 @customers.get("/branches/{branch_id}/tiers", response_model=TierDistributionOut)

@@ -227,24 +227,27 @@ def score_book(features: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     return contributions.sum(axis=1), contributions
 
 
-def explanation(contributions: Mapping[str, float], features: Mapping[str, float]) -> list[dict]:
-    """The explanation of one customer (factor name -> points, factor name -> raw value,
-    as a dict or Series): each factor with its raw value (``None`` when unknown), unit,
-    meaning, weight and points, largest absolute contribution first."""
-    items = []
+def factor_points(contributions: Mapping[str, float], features: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
+    """What is stored of one customer's explanation: factor name -> raw ``value``
+    (``None`` when unknown) and ``points`` (factor name -> points and factor name -> raw
+    value given as dicts or Series)."""
+    out: dict[str, dict[str, float | None]] = {}
     for f in FACTORS:
         value = features.get(f.name)
         known = value is not None and not pd.isna(value)
-        items.append(
-            {
-                "factor": f.name,
-                "value": round(float(value), 6) if known else None,
-                "unit": f.unit,
-                "meaning": f.meaning,
-                "weight": f.weight,
-                "points": round(float(contributions[f.name]), 3),
-            }
-        )
+        out[f.name] = {"value": round(float(value), 6) if known else None, "points": round(float(contributions[f.name]), 3)}
+    return out
+
+
+def explanation(stored: Mapping[str, Mapping[str, float | None]]) -> list[dict]:
+    """The explanation of one customer from :func:`factor_points`: each factor with its
+    raw value, unit, meaning, weight and points, largest absolute contribution first.
+    Factors missing from ``stored`` (a newer scorecard) are left out."""
+    items = [
+        {"factor": f.name, "value": stored[f.name]["value"], "unit": f.unit, "meaning": f.meaning, "weight": f.weight, "points": stored[f.name]["points"]}
+        for f in FACTORS
+        if f.name in stored
+    ]
     return sorted(items, key=lambda i: -abs(i["points"]))
 
 

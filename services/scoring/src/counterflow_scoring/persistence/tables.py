@@ -162,7 +162,8 @@ diversion_outcomes = Table(
     Index("ix_diversion_outcomes_customer", "customer_id", "channel"),
 )
 
-#: The current score of each customer and what was last published about it.
+#: The current score of each customer and what was last published about it
+#: (``factors``: factor -> raw value and points; ``features``: inputs of the propensity).
 customer_scores = Table(
     "customer_scores",
     metadata,
