@@ -28,6 +28,7 @@ CASES = [
     ("heartbeats", {"status": "online", "sent_at": "NOW", "cash_units": [{"unit_id": "C1", "count": -1}]}, "body.cash_units.0.count"),
     ("heartbeats", {"status": "online", "sent_at": "NOW", "cash_units": [{"unit_id": "X9", "count": 5}]}, "body.cash_units.0.unit_id"),
     ("heartbeats", {"status": "online", "sent_at": "FUTURE", "cash_units": [{"unit_id": "C1", "count": 5}]}, "body.sent_at"),
+    ("heartbeats", {"status": "online", "sent_at": "PAST"}, "body.sent_at"),
     ("heartbeats", {"status": "offline", "sent_at": "NOW"}, "body.status"),
     ("heartbeats", {"status": "online", "sent_at": "2026-01-01T10:00:00"}, "body.sent_at"),
     ("transactions", {"transaction_id": "t1", "kind": "withdrawal", "amount": "-100", "currency": "CZK", "occurred_at": "NOW"}, "body.amount"),
@@ -48,7 +49,7 @@ CASES = [
 
 
 def _fill(body: dict) -> dict:
-    times = {"NOW": _now(), "FUTURE": _future()}
+    times = {"NOW": _now(), "FUTURE": _future(), "PAST": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
     return {k: times.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
 
 

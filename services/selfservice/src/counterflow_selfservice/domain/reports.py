@@ -51,10 +51,13 @@ async def heartbeat(ctx: Ctx, device_id: str, beat: Heartbeat) -> Device:
     unit counts (the device's own counters are authoritative) replace the stored ones.
 
     Raises:
-        Problem: 422 for a time too far in the future, an unknown unit or a count
-            above the unit's capacity (nothing is changed).
+        Problem: 422 for a ``sent_at`` more than ``max_clock_skew_s`` away from now
+            (either way), an unknown unit or a count above the unit's capacity (nothing
+            is changed).
     """
-    validation.check_report_time("body.sent_at", beat.sent_at, ctx.now, max_skew_s=ctx.settings.max_clock_skew_s, max_age_s=ctx.settings.max_report_age_s)
+    # a heartbeat is about now: one delayed beyond the clock skew bound must not bring a
+    # silent device back online
+    validation.check_report_time("body.sent_at", beat.sent_at, ctx.now, max_skew_s=ctx.settings.max_clock_skew_s, max_age_s=ctx.settings.max_clock_skew_s)
     device = await get(ctx, device_id, lock=True)
     counts = validation.check_unit_counts(device, beat.counts, "body.cash_units")
     changed = {u: c for u, c in counts.items() if device.unit(u).count != c}  # type: ignore[union-attr]
