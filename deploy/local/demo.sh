@@ -1,8 +1,40 @@
 #!/usr/bin/env bash
-# `make demo`: start the platform (infrastructure + four services) and run the main job.
-# Until the replay lands (issue 8) it shows the platform's health.
+# `make demo`: the main job. Starts the infrastructure and the four services exactly as
+# `make up` does (infra.sh, services.sh), replays the PKDD'99 bank's branch traffic through
+# them (python -m counterflow_replay run), prints the table, writes reports/latest/, and
+# stops what it started, on success and on failure alike.
+#   make demo [ARGS="--branches 5 --hours 2 ..."]      (CF_REPLAY_SPEED=120 by default)
+# The services run with their time-based settings divided by the replay speed (see
+# docs/replay.md), so they must be started here: already running services are refused.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-"$REPO_ROOT/deploy/local/infra.sh" start
+PY="$REPO_ROOT/.venv/bin/python"
+SPEED="${CF_REPLAY_SPEED:-120}"
+
+for name in ticketing selfservice mobile-gateway scoring; do
+  pid_alive "$RUN_DIR/$name.pid" && die "$name is already running (make down first): the replay starts the services itself, with its accelerated clock settings"
+done
+
+started="$(mktemp)"
+services_started=0
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  if [ "$services_started" = 1 ]; then "$REPO_ROOT/deploy/local/services.sh" stop || true; fi
+  local comps; comps=$(tr '\n' ' ' < "$started" 2>/dev/null || true)
+  if [ -n "${comps// /}" ]; then "$REPO_ROOT/deploy/local/infra.sh" stop $comps || true; fi
+  rm -f "$started"
+  if [ "$code" != 0 ]; then printf '\033[31m[counterflow] make demo failed (exit %s); logs in %s\033[0m\n' "$code" "$LOG_DIR" >&2; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+"$PY" -m counterflow_shared.events.admin wait
+say "starting the four services with the replay's clock settings (speed x$SPEED)"
+eval "$("$PY" -m counterflow_replay service-env --speed "$SPEED")"
+services_started=1
 "$REPO_ROOT/deploy/local/services.sh" start
-"$REPO_ROOT/deploy/local/infra.sh" status
-"$REPO_ROOT/deploy/local/services.sh" status
+cd "$REPO_ROOT"
+"$PY" -m counterflow_replay run --speed "$SPEED" "$@"

@@ -208,14 +208,16 @@ class Scenario:
 
     # ------------------------------------------------------------------ tellers
     async def teller(self, t: Teller) -> None:
-        await self.p.teller(t.counter_id, "session/close", ok=(200, 404, 409, 422))
-        await self.p.teller(t.counter_id, "session/open", ok=(200, 201))
+        await self.p.teller(t, "session/close", ok=(200, 404, 409, 422))
+        opened = await self.p.teller(t, "session/open", ok=(200, 201, 409))
+        if opened.status_code == 409 and t.teller_id not in opened.text:  # our own session may survive an interrupted run
+            raise PlatformError(f"counter {t.counter_id} is occupied: {opened.text[:300]}")
         wake = self.wake[t.branch_id]
         try:
             while not self.stopping:
                 wake.clear()
                 pressed = self.clock.now()
-                r = await self.p.teller(t.counter_id, "call-next")
+                r = await self.p.teller(t, "call-next")
                 ticket = r.json().get("ticket")
                 if ticket is None:
                     try:
@@ -226,7 +228,7 @@ class Scenario:
                 wake.set()  # another idle teller may find the next one
                 await self._serve(t, ticket["ticket_id"], pressed)
         finally:
-            await self.p.teller(t.counter_id, "session/close", ok=(200, 404, 409, 422))
+            await self.p.teller(t, "session/close", ok=(200, 404, 409, 422))
 
     async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> None:
         """Serve a called ticket; the call happened when the teller pressed "call next"
@@ -239,20 +241,20 @@ class Scenario:
             o = self.by_ticket.get(ticket_id)
         now = self.clock.now()
         if o is None:  # not of this run (left over by an interrupted run): serve it at once
-            await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))
-            await self.p.teller(t.counter_id, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
+            await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
+            await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
             return
         o.called_s, o.teller_id = max(pressed, o.issued_s or pressed), t.teller_id
         o.called.set()
         self.last_wait[t.branch_id] = o.wait_s or 0.0
-        r = await self.p.teller(t.counter_id, f"tickets/{ticket_id}/start", ok=(200, 409))
+        r = await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
         if r.status_code == 409:  # the customer cancelled just as the call went out
             o.called_s = None
             self._end(o, "abandoned", "left as called")
             return
         service = o.visit.work_s * t.speed
         await self.clock.sleep(service)
-        await self.p.teller(t.counter_id, f"tickets/{ticket_id}/finish", {"outcome": "completed"})
+        await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"})
         o.finished_s = self.clock.now()
         self.busy[t.branch_id] += o.finished_s - now
         self._end(o, "served")

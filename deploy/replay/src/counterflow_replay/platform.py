@@ -53,7 +53,7 @@ class Platform:
     def __post_init__(self) -> None:
         self.ops = {"Authorization": f"Bearer {staff_token('replay-operations', 'operations')}"}
         self.approver = {"Authorization": f"Bearer {staff_token('replay-approver', 'approver')}"}
-        self.teller_headers = {"Authorization": f"Bearer {staff_token('replay-teller', 'teller')}"}
+        self._teller_headers: dict[str, dict[str, str]] = {}
         self._kiosk_turn: dict[str, int] = {}
         self._login_locks: dict[str, asyncio.Lock] = {}
 
@@ -97,9 +97,18 @@ class Platform:
         r = await self.call("POST", f"{self.endpoints.ticketing}/v1/kiosk/tickets/{ticket_id}/cancel", headers=self.kiosk(branch_id), ok=(200, 409))
         return r.status_code == 200
 
-    async def teller(self, counter_id: str, action: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
-        """Teller workstation action at ``counter_id`` (``call-next``, ``tickets/<id>/start``, ...)."""
-        return await self.call("POST", f"{self.endpoints.ticketing}/v1/counters/{counter_id}/{action}", json=body, headers=self.teller_headers, ok=ok)
+    def teller_headers(self, teller_id: str, branch_id: str) -> dict[str, str]:
+        """The staff token of a teller (role ``teller`` over its own branch)."""
+        h = self._teller_headers.get(teller_id)
+        if h is None:
+            h = self._teller_headers[teller_id] = {"Authorization": f"Bearer {staff_token(teller_id, 'teller', [branch_id])}"}
+        return h
+
+    async def teller(self, teller: Any, action: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
+        """Action of ``teller`` (a :class:`~counterflow_replay.traffic.Teller`) at its
+        counter: ``call-next``, ``tickets/<id>/start``, ``session/open``, ..."""
+        headers = self.teller_headers(teller.teller_id, teller.branch_id)
+        return await self.call("POST", f"{self.endpoints.ticketing}/v1/counters/{teller.counter_id}/{action}", json=body, headers=headers, ok=ok)
 
     # ------------------------------------------------------------------ selfservice
     async def device(self, device_id: str, path: str, body: dict[str, Any], ok: tuple[int, ...] = (200, 201)) -> httpx.Response:

@@ -1,0 +1,179 @@
+"""The shortened main job: the replay of three PKDD'99 branches for one hour through the
+four services running as separate processes (fresh databases, a random topic prefix,
+the real broker, PostgreSQL and Redis), in all three scenarios.
+
+It checks the accounting: every arrival ends served, diverted-and-completed,
+diverted-and-expired or abandoned; ticketing's database and the Kafka events agree with
+what the replay's actors saw, ticket by ticket and diversion by diversion.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from counterflow_replay.driver import ENDS
+from counterflow_replay.platform import Endpoints
+from counterflow_replay.replay import REPO_ROOT, Options, run
+from counterflow_replay.timescale import service_env
+from counterflow_shared.testing import ServiceProcess, drop_database, eventually, migrated_database
+
+SPEED = 120.0
+#: Three mid-sized PKDD'99 branches (about 100 customers each): the import and ticketing's
+#: intake of their scores stay within the test's time budget.
+BRANCHES = ["D72", "D68", "D64"]
+SERVICES = [
+    ("ticketing", "counterflow_ticketing", "CF_TICKETING"),
+    ("selfservice", "counterflow_selfservice", "CF_SELFSERVICE"),
+    ("mobile-gateway", "counterflow_mobile_gateway", "CF_MOBILE"),
+    ("scoring", "counterflow_scoring", "CF_SCORING"),
+]
+DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def branch_book(out: Path, branches: list[str]) -> Path:
+    """The PKDD'99 files restricted to the accounts of ``branches`` (rows verbatim, the
+    district table whole), written under ``out``: the book the scoring import reads."""
+    src = DATA / "berka"
+    districts = {b[1:] for b in branches}
+
+    def rows(name: str) -> tuple[str, list[str], list[list[str]]]:
+        lines = (src / f"{name}.asc").read_text().splitlines()
+        return lines[0], lines[1:], [r for r in csv.reader(lines[1:], delimiter=";")]
+
+    def keep(name: str, col: int, values: set[str]) -> None:
+        head, raw, parsed = rows(name)
+        (out / f"{name}.asc").write_text("\r\n".join([head, *[line for line, r in zip(raw, parsed) if r[col] in values]]) + "\r\n")
+
+    _, _, accounts = rows("account")
+    account_ids = {r[0] for r in accounts if r[1] in districts}
+    _, _, disps = rows("disp")
+    client_ids = {r[1] for r in disps if r[2] in account_ids}
+    disp_ids = {r[0] for r in disps if r[2] in account_ids}
+    out.mkdir(parents=True, exist_ok=True)
+    keep("account", 0, account_ids)
+    keep("disp", 2, account_ids)
+    keep("client", 0, client_ids)
+    keep("trans", 1, account_ids)
+    keep("order", 1, account_ids)
+    keep("loan", 1, account_ids)
+    keep("card", 1, disp_ids)
+    (out / "district.asc").write_text((src / "district.asc").read_text())
+    return out
+
+
+@pytest.fixture(scope="module")
+def platform(topic_prefix, tmp_path_factory):  # noqa: ANN001, ANN201
+    logs = tmp_path_factory.mktemp("replay-services")
+    tag = uuid.uuid4().hex[:8]
+    procs, dbs = {}, {}
+    try:
+        for name, module, env in SERVICES:
+            pkg = __import__(module)
+            db, url = migrated_database(Path(pkg.__file__).parent, name.replace("-", "_"))
+            dbs[name] = (db, url)
+            extra = {f"{env}_DATABASE_URL": url, f"{env}_TOPIC_PREFIX": topic_prefix, f"{env}_REDIS_PREFIX": f"replaytest:{tag}:{name}:", **service_env(SPEED)}
+            procs[name] = ServiceProcess(module, extra, port_env=f"{env}_HTTP_PORT", log_path=logs / f"{name}.log")
+        with ThreadPoolExecutor(len(procs)) as pool:  # the four start in parallel
+            list(pool.map(lambda proc: proc.start(timeout_s=300), procs.values()))
+        yield procs, dbs, topic_prefix
+    finally:
+        for proc in procs.values():
+            proc.stop()
+        for db, _ in dbs.values():
+            drop_database(db)
+
+
+async def _events(bootstrap: str, topic: str) -> list[dict]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    out = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=1500)
+            if not batch:
+                break
+            for records in batch.values():
+                out.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(platform, infrastructure, tmp_path):  # noqa: ANN001
+    procs, dbs, prefix = platform
+    opts = Options(
+        data=branch_book(tmp_path / "berka", BRANCHES),
+        queue_data=DATA / "anonymous_bank",
+        branches=BRANCHES,
+        hours=1.0,
+        speed=SPEED,
+        endpoints=Endpoints(procs["ticketing"].url, procs["selfservice"].url, procs["mobile-gateway"].url, procs["scoring"].url),
+        topic_prefix=prefix,
+        catch_up_timeout_s=120.0,
+    )
+    summary, logs = await run(opts, log=lambda _m: None)
+
+    # every arrival ends in exactly one of the four ends, in every scenario
+    for name, log in logs.items():
+        ends = Counter(o.end for o in log.outcomes)
+        assert set(ends) <= set(ENDS), (name, ends)
+        assert sum(ends.values()) == summary["scenarios"][name]["arrivals"] == summary["data"]["visits_replayed"] > 0
+        s = summary["scenarios"][name]
+        assert s["counter_visits"] == sum(o.ticket_id is not None for o in log.outcomes)
+        assert s["offered"] >= s["accepted"] >= s["completed"]
+    assert summary["scenarios"]["no_diversion"]["offered"] == 0
+    assert summary["scenarios"]["oracle"]["accepted"] == summary["scenarios"]["oracle"]["offered"] > 0
+
+    outcomes = [o for log in logs.values() for o in log.outcomes]
+    served = {o.ticket_id for o in outcomes if o.end == "served"}
+    abandoned = {o.ticket_id for o in outcomes if o.end == "abandoned"}
+    completed = {o.diversion_id for o in outcomes if o.end == "diverted_completed"}
+    expired = {o.diversion_id for o in outcomes if o.end == "diverted_expired"}
+    declined = {o.diversion_id for o in outcomes if o.offered and not o.accepted}
+
+    # ticketing's database agrees ticket by ticket, diversion by diversion (completion and
+    # expiry reach ticketing through Kafka, so eventually)
+    engine = create_async_engine(dbs["ticketing"][1])
+    try:
+        async def statuses() -> tuple[dict[str, str], dict[str, str]]:
+            async with engine.connect() as conn:
+                t = dict((await conn.execute(text("SELECT ticket_id, status FROM tickets"))).all())
+                d = dict((await conn.execute(text("SELECT diversion_id, status FROM diversions"))).all())
+            return t, d
+
+        async def settled() -> tuple[dict[str, str], dict[str, str]] | None:
+            t, d = await statuses()
+            ok = all(d.get(x) == "completed" for x in completed) and all(d.get(x) == "expired" for x in expired)
+            return (t, d) if ok else None
+
+        tickets, diversions = await eventually(settled, timeout_s=60, interval_s=0.5, what="diversion outcomes in ticketing")
+    finally:
+        await engine.dispose()
+    assert {k for k, v in tickets.items() if v == "served"} == served
+    assert {k for k, v in tickets.items() if v == "cancelled"} == abandoned
+    assert not [k for k, v in tickets.items() if v in ("waiting", "called", "serving")]
+    assert {k for k, v in diversions.items() if v == "declined"} == declined
+
+    # the events agree with the database
+    events = await _events(infrastructure.kafka_bootstrap_servers, f"{prefix}branch.tickets.v1")
+    by_type = Counter(e["type"] for e in events)
+    assert by_type["branch.ticket.served.v1"] == len(served)
+    assert by_type["branch.ticket.cancelled.v1"] == len(abandoned)
+    assert by_type["branch.ticket.issued.v1"] == len(tickets)
+    div = await _events(infrastructure.kafka_bootstrap_servers, f"{prefix}channel.diversions.v1")
+    kinds = {k: {e["data"]["diversion_id"] for e in div if e["type"] == f"channel.diversion.{k}.v1"} for k in ("offered", "accepted", "completed", "expired", "declined")}
+    assert kinds["offered"] == {o.diversion_id for o in outcomes if o.offered}
+    assert kinds["accepted"] == {o.diversion_id for o in outcomes if o.accepted}
+    assert kinds["completed"] == completed
+    assert kinds["expired"] >= expired
+    assert kinds["declined"] == declined
