@@ -33,6 +33,7 @@ from counterflow_shared.events.payloads.tickets import (
 )
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_mobile_gateway.domain import branches
+from counterflow_mobile_gateway.domain.appointments import appointment_view
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import appointments as appointment_repo
@@ -234,8 +235,6 @@ async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event:
         if appointment is None:
             return None
         updated = await appointment_repo.update_appointment(session, appointment_id=event.appointment_id, status="checked_in", ticket_id=event.ticket_id, updated_at=now)
-        from counterflow_mobile_gateway.domain.appointments import appointment_view  # noqa: PLC0415 - avoid an import cycle
-
         pushes.append(Push(appointment["customer_id"], "appointment", appointment_view(updated)))
         existing = await repo.pending_for_appointment(session, appointment_id=event.appointment_id)
         if existing is not None:
