@@ -50,3 +50,19 @@ async def test_rate_limit_per_customer(client, kit, database, topic_prefix, redi
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["type"].endswith("/rate-limited") and 0 < int(refused.headers["Retry-After"]) <= 3600
         assert (await c.get("/v1/tickets", headers=b.headers)).status_code == 200
+
+
+async def test_the_stream_ends_when_the_token_expires(client, app, kit):
+    from counterflow_mobile_gateway.domain.identity import TokenAuthority
+
+    customer = await kit.new_customer(client)
+    s = app.state.settings
+    short = TokenAuthority(issuer=s.customer_jwt_issuer, audience=s.customer_jwt_audience, algorithm="ES256", private_key_pem=kit.DEV_KEY_PEM, public_key_pem="", access_ttl_s=2)
+    headers = {"Authorization": f"Bearer {short.issue_access_token(customer.customer_id)}"}
+    events = []
+    async with client.stream("GET", "/v1/notifications/stream", headers=headers, timeout=15) as response:
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                events.append(line[6:].strip())
+    assert events == ["ready", "token_expired"]

@@ -3,8 +3,9 @@ through Redis pub/sub so that it works with several instances)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
@@ -41,7 +42,8 @@ async def stream(request: Request, customer: CurrentCustomer) -> EventSourceResp
     """Server-sent events. The first event is ``ready`` (the subscription is active);
     then ``notification``, ``ticket``, ``appointment`` and ``draft`` events whose data is
     the JSON of the same objects the REST endpoints return. Comment pings every
-    ``sse_keepalive_s`` seconds keep proxies from closing the connection."""
+    ``sse_keepalive_s`` seconds keep proxies from closing the connection. When the access
+    token expires the stream sends ``token_expired`` and ends; reconnect with a new token."""
     runtime = request.app.state.runtime
     hub = fanout_of(runtime)
     queue = hub.connect(customer.customer_id)
@@ -50,7 +52,16 @@ async def stream(request: Request, customer: CurrentCustomer) -> EventSourceResp
         try:
             yield {"event": "ready", "data": json.dumps({"customer_id": customer.customer_id})}
             while True:
-                msg = await queue.get()
+                left = (customer.expires_at - datetime.now(UTC)).total_seconds() if customer.expires_at else None
+                try:
+                    msg = await asyncio.wait_for(queue.get(), left) if left is None or left > 0 else None
+                except TimeoutError:
+                    msg = None
+                if msg is None:
+                    # The token this stream was opened with expired: the client reconnects
+                    # with a fresh one (so a revoked customer stops receiving).
+                    yield {"event": "token_expired", "data": "{}"}
+                    return
                 yield {"event": msg["event"], "data": json.dumps(msg["data"], separators=(",", ":"))}
         finally:
             hub.disconnect(customer.customer_id, queue)

@@ -33,9 +33,11 @@ CUSTOMER_SCOPE = "customer"
 
 @dataclass(frozen=True)
 class CustomerPrincipal:
-    """An authenticated customer: ``customer_id`` from the token's ``sub``."""
+    """An authenticated customer: ``customer_id`` from the token's ``sub``;
+    ``expires_at`` (UTC) from its ``exp``, when the token stops being valid."""
 
     customer_id: str
+    expires_at: datetime | None = None
 
 
 def unauthorized(detail: str) -> Problem:
@@ -125,7 +127,7 @@ class TokenAuthority:
             raise unauthorized(f"invalid access token: {exc}") from exc
         if CUSTOMER_SCOPE not in str(claims.get("scope", "")).split():
             raise unauthorized("token lacks the customer scope")
-        return CustomerPrincipal(customer_id=str(claims["sub"]))
+        return CustomerPrincipal(customer_id=str(claims["sub"]), expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))
 
 
 def generate_private_key(algorithm: str):  # noqa: ANN201 - a cryptography private key
