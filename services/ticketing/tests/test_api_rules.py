@@ -83,3 +83,32 @@ async def test_basic_auth_works_for_kiosks(service: Service) -> None:
     basic = {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()}
     r = await service.client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal", "amount": "2000.00", "currency": "CZK"}, headers=basic)
     assert r.status_code == 201 and r.json()["ticket"]["number"] == "A001"
+
+
+async def test_kiosk_rate_limit_is_a_429_problem(service: Service) -> None:
+    branch = await make_branch(service)
+    settings = service.runtime.settings
+    saved = settings.kiosk_requests_per_minute
+    settings.kiosk_requests_per_minute = 3
+    try:
+        # seven requests: even across a minute boundary one window sees more than three
+        codes = [(await service.client.post("/v1/kiosk/service-requests", json={"service_type": "transfer"}, headers=branch.kiosk)).status_code for _ in range(7)]
+    finally:
+        settings.kiosk_requests_per_minute = saved
+    assert 429 in codes and set(codes) <= {201, 429}
+    r = await service.client.post("/v1/kiosk/service-requests", json={"service_type": "transfer"}, headers=branch.kiosk)
+    assert r.status_code == 201
+
+
+async def test_teller_sessions_one_per_counter_and_calls_need_an_open_one(service: Service) -> None:
+    branch = await make_branch(service, counters=[["cash"]], open_sessions=False)
+    (counter,) = branch.counters
+    anna = service.staff("teller", [branch.branch_id], subject="anna")
+    ben = service.staff("teller", [branch.branch_id], subject="ben")
+    closed = await service.client.post(f"/v1/counters/{counter}/call-next", headers=anna)
+    assert closed.status_code == 409 and closed.json()["type"].endswith("/counter-not-open")
+    assert (await service.client.post(f"/v1/counters/{counter}/session/open", headers=anna)).status_code == 201
+    taken = await service.client.post(f"/v1/counters/{counter}/session/open", headers=ben)
+    assert taken.status_code == 409 and taken.json()["teller_id"] == "anna"
+    assert (await service.client.post(f"/v1/counters/{counter}/session/close", headers=anna)).json()["status"] == "closed"
+    assert (await service.client.post(f"/v1/counters/{counter}/session/open", headers=ben)).status_code == 201

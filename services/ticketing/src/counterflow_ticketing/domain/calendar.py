@@ -86,12 +86,6 @@ def slots(day: date, hours: Iterable[Opening], closed_days: Iterable[date], time
     return out
 
 
-def is_open(now: datetime, hours: Iterable[Opening], closed_days: Iterable[date], time_zone: str) -> bool:
-    """Whether the branch is open at the aware instant ``now``."""
-    day = business_date(now, time_zone)
-    return any(o <= now < c for o, c in opening_intervals(day, hours, closed_days, time_zone))
-
-
 def day_type(day: date, closed_days: Iterable[date]) -> str:
     """``holiday`` (a closed day), ``saturday``, ``sunday`` or ``weekday`` (rule engine vocabulary)."""
     if day in set(closed_days):

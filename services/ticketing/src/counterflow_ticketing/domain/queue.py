@@ -167,11 +167,13 @@ async def issue_ticket(
 
 
 async def require_open_counter(session: AsyncSession, counter_id: str, *, allow_paused: bool = False) -> tuple[Row, Row]:
-    """The counter and its live teller session; 404 unknown counter, 409 ``counter-not-open``."""
+    """The counter and its live teller session, locked so that two calls at one counter
+    (a double click, two workstations) run one after the other; 404 unknown counter,
+    409 ``counter-not-open``."""
     counter = await branches_repo.get_counter(session, counter_id)
     if counter is None or not counter.active:
         raise not_found("counter", counter_id)
-    live = await branches_repo.live_session_of_counter(session, counter_id)
+    live = await branches_repo.live_session_of_counter(session, counter_id, lock=True)
     if live is None or (live.status != "open" and not allow_paused):
         raise conflict("counter-not-open", f"counter {counter_id} has no open teller session", counter_id=counter_id)
     return counter, live
