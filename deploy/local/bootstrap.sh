@@ -10,6 +10,13 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user "uv==$UV_VERSION" 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages --user "uv==$UV_VERSION"
 fi
-PY="$(command -v python3.12 || command -v python3.11 || command -v python3)"
+PY=""
+for candidate in python3.12 python3.11 python3; do
+  # pyenv shims exist for versions that are not active: ask each one to run
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    PY="$(command -v "$candidate")"; break
+  fi
+done
+[ -n "$PY" ] || die "Python 3.11 or 3.12 is required (found none on PATH)"
 cd "$REPO_ROOT"
 uv sync --frozen --all-packages --python "$PY" --quiet
