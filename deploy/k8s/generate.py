@@ -39,7 +39,8 @@ OTEL_PORTS = (4317, 4318)
 UID = 10001  # the non-root user of the images (deploy/docker/*/Dockerfile)
 DEFAULT_REPLICATION = 3  # base/prod; overlays/dev patches KafkaTopics to 1
 LAG_THRESHOLD = 200  # records of lag per worker replica before KEDA adds one
-WORKER_COOLDOWN_S = 300  # seconds: KEDA cooldownPeriod and HPA scale-down stabilisation
+WORKER_COOLDOWN_S = 300
+RULESET_DIR = "/etc/counterflow/rulesets"  # ConfigMap counterflow-rulesets (deploy/config/rulesets)  # seconds: KEDA cooldownPeriod and HPA scale-down stabilisation
 
 
 @dataclass(frozen=True)
@@ -198,8 +199,17 @@ def deployment(service: Service, component: str, args: list[str], resources: dic
         ],
     }
     if service.name == "ticketing":
+        mount = {"name": "rulesets", "mountPath": RULESET_DIR, "readOnly": True}
         pod_spec["volumes"].append({"name": "rulesets", "configMap": {"name": "counterflow-rulesets"}})
-        pod_spec["containers"][0]["volumeMounts"].append({"name": "rulesets", "mountPath": "/etc/counterflow/rulesets", "readOnly": True})
+        pod_spec["containers"][0]["volumeMounts"].append(mount)
+        if component == "api":
+            # The initial rule set is proposed (never activated: maker-checker) once; the
+            # command is idempotent, so every new pod may run it.
+            bootstrap = migrate_init(service)
+            bootstrap["name"] = "rules-bootstrap"
+            bootstrap["args"] = ["rules", "propose", f"{RULESET_DIR}/default.yaml", "--maker", "deploy:configmap", "--comment", "initial rule set (ConfigMap counterflow-rulesets)"]
+            bootstrap["volumeMounts"] = [*bootstrap["volumeMounts"], mount]
+            pod_spec["initContainers"].append(bootstrap)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

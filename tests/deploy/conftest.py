@@ -150,8 +150,9 @@ def kubeconform(tools: Path, *files: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def image_env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - returns a callable
     """``image_env(service)``: a virtualenv made the way the image's builder stage makes
-    /opt/venv (``uv sync --frozen --package counterflow-<svc> --no-dev --no-editable``),
-    returned as the path of its ``python``. Built once per service per session."""
+    /opt/venv (``uv sync --frozen --package counterflow-<svc> --no-dev --no-editable``,
+    workspace packages rebuilt from the working tree), returned as the path of its
+    ``python``. Built once per service per session."""
     uv = shutil.which("uv")
     assert uv, "uv is needed (deploy/local/bootstrap.sh installs it)"
     root = tmp_path_factory.mktemp("image-envs")
@@ -163,7 +164,8 @@ def image_env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - retur
             env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(target), "UV_PYTHON_DOWNLOADS": "never"}
             env.pop("VIRTUAL_ENV", None)
             result = subprocess.run(
-                [uv, "sync", "-q", "--frozen", "--package", f"counterflow-{service}", "--no-dev", "--no-editable", "--python", "python3"],
+                [uv, "sync", "-q", "--frozen", "--package", f"counterflow-{service}", "--no-dev", "--no-editable", "--python", "python3",
+                 "--reinstall-package", "counterflow-shared", "--reinstall-package", f"counterflow-{service}"],
                 cwd=REPO,
                 env=env,
                 capture_output=True,

@@ -89,6 +89,10 @@ def test_dockerfile_multistage_pinned_nonroot_healthcheck(service) -> None:
     builder, final = all_stages[0], all_stages[-1]
     run_builder = " ".join(rest for word, rest in builder if word == "RUN")
     assert f"uv sync --frozen --package counterflow-{service.name} --no-dev" in run_builder
+    final_sync = [rest for word, rest in builder if word == "RUN" and "--no-editable" in rest]
+    assert len(final_sync) == 1 and f"--reinstall-package counterflow-{service.name}" in final_sync[0] and "--reinstall-package counterflow-shared" in final_sync[0], (
+        "uv's cache keys workspace builds on pyproject.toml only: rebuild our packages"
+    )
     assert re.search(r"uv==\d+\.\d+\.\d+", run_builder), "uv itself pinned"
     assert any(word == "COPY" and "uv.lock" in rest for word, rest in builder)
     words = [w for w, _ in final]
@@ -282,3 +286,15 @@ def _serve_until_healthy(service, python: Path, env: dict[str, str], tmp_path: P
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_rules_bootstrap_proposes_the_configmap_rule_set_once(image_migrations) -> None:
+    """The ticketing api pods' ``rules-bootstrap`` init container command, on the database
+    ``migrate`` prepared: the first run proposes a version, the second finds it stored."""
+    run = image_migrations["ticketing"]
+    assert run.proc.returncode == 0, run.stderr[-3000:]
+    command = ["rules", "propose", str(REPO / "deploy/config/rulesets/default.yaml"), "--maker", "deploy:configmap"]
+    first = subprocess.run([str(run.python), "-m", "counterflow_ticketing", *command], env=run.env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and first.stdout.startswith("proposed version"), first.stdout + first.stderr[-3000:]
+    second = subprocess.run([str(run.python), "-m", "counterflow_ticketing", *command], env=run.env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0 and second.stdout.startswith("already stored as version"), second.stdout + second.stderr[-3000:]

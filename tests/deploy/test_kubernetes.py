@@ -176,8 +176,18 @@ def test_service_deployments_match_the_service_code(built, overlay, service) -> 
         main = pod["containers"][0]
         assert main["readinessProbe"]["httpGet"]["path"] == "/readyz" and main["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert main["ports"][0]["containerPort"] == service.port
-        assert [i["args"] for i in pod["initContainers"]] == [["migrate"]], "migrations must finish before the service starts"
-        assert pod["initContainers"][0]["image"] == main["image"]
+        assert pod["initContainers"][0]["args"] == ["migrate"], "migrations must finish before the service starts"
+        assert all(i["image"] == main["image"] for i in pod["initContainers"])
+        if (service.name, component) == ("ticketing", "api"):
+            bootstrap = pod["initContainers"][1]
+            assert bootstrap["args"][:2] == ["rules", "propose"]
+            mounted = {m["mountPath"]: m["name"] for m in bootstrap["volumeMounts"]}
+            path = Path(bootstrap["args"][2])
+            volume = next(v for v in pod["volumes"] if v["name"] == mounted[str(path.parent)])
+            cm = b.get("ConfigMap", volume["configMap"]["name"])
+            assert path.name in cm["data"], "the bootstrap reads a key of the rule set ConfigMap"
+        else:
+            assert len(pod["initContainers"]) == 1
         assert pod["serviceAccountName"] == service.name and b.get("ServiceAccount", service.name)
         names = {e["name"] for e in main["env"]}
         assert f"{service.env_prefix}DATABASE_URL" in names and f"{service.env_prefix}JWT_SECRET" in names
