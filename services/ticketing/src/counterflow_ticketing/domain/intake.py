@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.events.payloads.tickets import TicketOrigin
-from counterflow_shared.rules import Decision, DecisionInput, decide
+from counterflow_shared.rules import Decision, DecisionInput, DeviceView, decide
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx
@@ -52,7 +52,15 @@ def offer_view(d: Row) -> dict[str, Any]:
 
 
 async def decision_input(
-    session: AsyncSession, ctx: Ctx, branch: Row, st: Row, request: dict[str, Any], tier: str | None, propensity: dict[str, float], pool: CounterPool
+    session: AsyncSession,
+    ctx: Ctx,
+    branch: Row,
+    st: Row,
+    request: dict[str, Any],
+    tier: str | None,
+    propensity: dict[str, float],
+    pool: CounterPool,
+    devices: tuple[DeviceView, ...],
 ) -> DecisionInput:
     """The rules engine's view of ``request`` at ``ctx.now`` in ``branch``."""
     wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=queue.abandon_rate(ctx, branch.branch_id))
@@ -69,7 +77,7 @@ async def decision_input(
         propensity=propensity,
         needs=frozenset(request.get("needs") or ()),
         counter_wait_s=wait,
-        devices=await ctx.readmodels.devices(branch.branch_id),
+        devices=devices,
         local_time=calendar.local_clock(ctx.now, branch.time_zone),
         day_type=calendar.day_type(day, [date.fromisoformat(d) for d in branch.closed_days]),
         zone=st.zone,
@@ -88,15 +96,14 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     Raises:
         Problem: 404 branch/appointment; 409 ``appointment-not-due``; 422 naming the field.
     """
-    branch = await queue.require_branch(session, branch_id)
-    st = await queue.offered_service(session, branch_id, request["service_type"])
+    branch, st = await queue.branch_offering(session, branch_id, request["service_type"])
     customer_id = request.get("customer_id")
     tier, propensity = await ctx.readmodels.score(customer_id) if customer_id else (None, {})
     if request.get("appointment_id"):
         return {"kind": "ticket", "ticket": await check_in(session, ctx, branch_id=branch_id, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
-    rule_set = await ctx.readmodels.rule_set()
+    rule_set, devices = await ctx.readmodels.rule_set_and_devices(branch_id)
     pool = await counter_pool(session, branch_id)
-    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool))
+    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices))
     if decision.kind == "offer":
         return {"kind": "offer", "offer": await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)}
     ticket = await queue.issue_ticket(

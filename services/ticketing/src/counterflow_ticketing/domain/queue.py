@@ -46,6 +46,20 @@ async def offered_service(session: AsyncSession, branch_id: str, service_type: s
     raise invalid(field, f"branch {branch_id} does not offer service type {service_type!r}")
 
 
+async def branch_offering(session: AsyncSession, branch_id: str, service_type: str, field: str = "body.service_type") -> tuple[Any, Any]:
+    """The active branch and the catalog row of ``service_type`` it offers (one query).
+
+    Raises:
+        Problem: 404 unknown or inactive branch; 422 naming ``field`` when not offered.
+    """
+    branch, st = await branches_repo.branch_and_service(session, branch_id, service_type)
+    if branch is None or not branch.active:
+        raise not_found("branch", branch_id)
+    if st is None:
+        raise invalid(field, f"branch {branch_id} does not offer service type {service_type!r}")
+    return branch, st
+
+
 async def ticket_view(
     session: AsyncSession,
     ctx: Ctx,
@@ -124,8 +138,7 @@ async def issue_ticket(
         Problem: 404 unknown branch; 422 service type not offered.
     """
     if known is None:
-        branch = await require_branch(session, branch_id)
-        st = await offered_service(session, branch_id, service_type)
+        branch, st = await branch_offering(session, branch_id, service_type)
     else:
         branch, st = known
     day = calendar.business_date(ctx.now, branch.time_zone)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,6 +105,32 @@ async def get_branch_services(session: AsyncSession, branch_id: str) -> Sequence
         .order_by(service_types.c.service_type)
     )
     return (await session.execute(stmt)).all()
+
+
+async def branch_and_service(session: AsyncSession, branch_id: str, service_type: str) -> tuple[Row | None, Row | None]:
+    """``(branch, service type)`` in one round trip: the branch row (``None`` when
+    unknown) and the catalog row of ``service_type`` if the branch offers it (else ``None``)."""
+    offered = (
+        select(service_types)
+        .join(branch_services, branch_services.c.service_type == service_types.c.service_type)
+        .where(branch_services.c.branch_id == branch_id, service_types.c.service_type == service_type)
+        .subquery()
+    )
+    stmt = select(branches, offered).select_from(branches.outerjoin(offered, literal(True))).where(branches.c.branch_id == branch_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None, None
+    n = len(branches.c)
+    st_values = tuple(row)[n:]
+    st = _row_of(service_types, st_values) if st_values[0] is not None else None
+    return _row_of(branches, tuple(row)[:n]), st
+
+
+def _row_of(table: Any, values: tuple) -> Any:
+    """A lightweight row with ``table``'s column names as attributes."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**dict(zip(table.c.keys(), values, strict=True)))
 
 
 async def upsert_counter(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -59,7 +59,19 @@ class ReadModels:
 
     async def devices(self, branch_id: str) -> tuple[DeviceView, ...]:
         """Self-service devices of the branch as the rules engine sees them."""
-        ids = sorted(await self.redis.smembers(self.key("devices", branch_id)))
+        return await self._device_views(await self.redis.smembers(self.key("devices", branch_id)))
+
+    async def rule_set_and_devices(self, branch_id: str, scope: str = "global") -> tuple[dict[str, Any] | None, tuple[DeviceView, ...]]:
+        """The active rule set (as :meth:`rule_set`) and the branch's devices (as
+        :meth:`devices`), in one round trip when the branch has no devices, two otherwise."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.key("ruleset", scope))
+            pipe.smembers(self.key("devices", branch_id))
+            raw, ids = await pipe.execute()
+        return (json.loads(raw)["document"] if raw else None), await self._device_views(ids)
+
+    async def _device_views(self, ids: Any) -> tuple[DeviceView, ...]:
+        ids = sorted(ids or ())
         if not ids:
             return ()
         raws = await self.redis.mget([self.key("device", i) for i in ids])
