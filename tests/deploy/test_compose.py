@@ -88,6 +88,13 @@ def test_start_order_is_health_gated(compose, service_facts) -> None:
         assert deps["kafka-topics"] == "service_completed_successfully"
         assert deps["redis"] == "service_healthy"
         assert "otel-collector" in deps
+    bootstrap = services["rules-bootstrap"]
+    assert bootstrap["command"][:2] == ["rules", "propose"] and bootstrap["image"] == services["ticketing"]["image"]
+    assert _depends(bootstrap) == {"migrate-ticketing": "service_completed_successfully"}
+    assert _depends(services["ticketing"])["rules-bootstrap"] == "service_completed_successfully"
+    host_dir, mounted = bootstrap["volumes"][0].split(":")[:2]
+    target = Path(bootstrap["command"][2])
+    assert target.parent == Path(mounted) and (COMPOSE_DIR / host_dir / target.name).is_file()
 
 
 def test_service_settings_match_the_code(compose, service_facts) -> None:
