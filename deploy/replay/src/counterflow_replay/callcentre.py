@@ -7,8 +7,7 @@ What is fitted and how (docs/replay.md gives the figures of the current data):
   calls that queued or were served by a named agent), weekdays of the Israeli business
   week (Sunday-Thursday), counted in 15-minute slots inside the branch's opening hours and
   normalised to a probability per slot;
-- service time: a log-normal distribution (scipy ``lognorm`` with location 0, maximum
-  likelihood) fitted on ``ser_time`` of calls served by a named agent; the call types map
+- service time: a log-normal distribution (location 0, maximum likelihood) fitted on ``ser_time`` of calls served by a named agent; the call types map
   to counter service types in :data:`CALL_TYPE_OF_SERVICE`;
 - teller speed: each agent's mean service time on ``PS`` calls divided by the mean of all
   agents (agents with at least :data:`MIN_AGENT_CALLS` such calls), a multiplier of the
@@ -148,7 +147,7 @@ def load_calls(folder: Path) -> tuple[pd.DataFrame, int]:
     calls = pd.concat([pd.read_csv(f, sep="\t") for f in files], ignore_index=True)
     bad = calls["vru_time"] < 0
     calls = calls[~bad].copy()
-    calls["weekday"] = pd.to_datetime(calls["date"].astype(str), format="%y%m%d").dt.weekday
+    calls["weekday"] = pd.to_datetime(calls["date"].astype(str), format="%y%m%d").dt.day_of_week
     vru_exit = _seconds(calls["vru_exit"])
     ser_start = _seconds(calls["ser_start"])
     calls["arrival_s"] = np.where(ser_start > 0, np.minimum(vru_exit, ser_start), vru_exit)
@@ -169,7 +168,11 @@ def fit_service(calls: pd.DataFrame, call_type: str) -> ServiceTimeFit:
     x = x[x["type"] == call_type]["ser_time"].to_numpy(dtype=float)
     if len(x) < 30:
         raise ValueError(f"only {len(x)} served {call_type} calls: too few to fit")
-    shape, _, scale = stats.lognorm.fit(x, floc=0)
+    # maximum likelihood of a log-normal with location 0 in closed form (what
+    # scipy's lognorm.fit(x, floc=0) computes numerically): the mean and the population
+    # standard deviation of log x
+    logs = np.log(x)
+    shape, scale = float(logs.std()), float(np.exp(logs.mean()))
     dist = stats.lognorm(shape, 0, scale)
     return ServiceTimeFit(call_type, float(shape), float(scale), len(x), float(dist.mean()), float(dist.median()), float(x.mean()), float(stats.kstest(x, dist.cdf).statistic))
 

@@ -41,6 +41,10 @@ WALK_TO_DEVICE_S = 30.0
 PROPENSITY_OF_CHANNEL = {"atm": "self_service", "cash_recycler": "self_service", "kiosk": "self_service", "mobile": "mobile", "online": "mobile", "appointment": "appointment"}
 #: Device transaction kind of each service type.
 DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill_payment": "bill_payment"}
+#: Wall seconds a teller waits for the customer of a called ticket to be known (the kiosk
+#: answer can reach the customer after the ticket was called); a ticket still unknown
+#: then was left over by an interrupted run.
+OWNER_WAIT_WALL_S = 60.0
 ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
 
 
@@ -234,10 +238,9 @@ class Scenario:
         """Serve a called ticket; the call happened when the teller pressed "call next"
         (``pressed``), so the request's round trip does not count as the customer's wait."""
         o = self.by_ticket.get(ticket_id)
-        for _ in range(200):  # the kiosk answer may still be on its way to the customer
-            if o is not None:
-                break
-            await asyncio.sleep(0.01)
+        deadline = asyncio.get_running_loop().time() + OWNER_WAIT_WALL_S
+        while o is None and asyncio.get_running_loop().time() < deadline:  # the kiosk answer may still be on its way
+            await asyncio.sleep(0.02)
             o = self.by_ticket.get(ticket_id)
         now = self.clock.now()
         if o is None:  # not of this run (left over by an interrupted run): serve it at once
@@ -264,9 +267,19 @@ class Scenario:
         started = asyncio.get_running_loop().time()
         calls0 = self.p.calls
         tellers = [asyncio.create_task(self.teller(t)) for b in self.day.branches for t in self.day.tellers[b]]
-        customers = [asyncio.create_task(self.customer(o)) for o in self.outcomes]
+        customers = asyncio.gather(*(self.customer(o) for o in self.outcomes))
         try:
-            await asyncio.gather(*customers)
+            limit = self.clock.wall(self.day.day_s) * 3 + 600.0
+            finished, _ = await asyncio.wait([customers, *tellers], return_when=asyncio.FIRST_EXCEPTION, timeout=limit)
+            if not finished:
+                customers.cancel()
+                stuck = [o.visit.visit_id for o in self.outcomes if o.end is None]
+                raise PlatformError(f"scenario {self.name} did not end within {limit:.0f} wall seconds; {len(stuck)} visits unfinished, e.g. {stuck[:5]}")
+            failed = [t for t in tellers if t.done() and not t.cancelled() and t.exception() is not None]
+            if failed:  # a teller that cannot work fails the scenario at once
+                customers.cancel()
+                raise PlatformError(f"a teller failed in scenario {self.name}: {failed[0].exception()}")
+            await customers
         finally:
             self.stopping = True
             for e in self.wake.values():
