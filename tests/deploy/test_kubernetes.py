@@ -308,3 +308,38 @@ def _generated_name(b, name: str) -> str:
     found = [d["metadata"]["name"] for d in b.of("ConfigMap") if d["metadata"]["name"].rsplit("-", 1)[0] == name]
     assert len(found) == 1, f"{b.overlay}: generated ConfigMap {name}: {found}"
     return found[0]
+
+
+def _parse_cli(root, args: list[str]) -> str:
+    """Resolve ``args`` through the (typer) command tree as the CLI would, options parsed;
+    returns the leaf command's name. Raises the CLI's usage error when they do not parse."""
+    ctx = root.make_context("cli", list(args))
+    command, rest, name = root, list(args), ""
+    while hasattr(command, "list_commands"):  # a group (typer vendors its own click classes)
+        name, command, rest = command.resolve_command(ctx, rest)
+        ctx = command.make_context(name, list(rest), parent=ctx)
+    return name
+
+
+def test_every_container_command_is_one_the_service_cli_accepts(built, overlay, service) -> None:
+    """Each container's ``args`` parse with the service's own command line (typer), options
+    included; the rule set path is checked against the repository's file."""
+    import importlib
+
+    import pytest
+    import typer
+
+    root = typer.main.get_command(importlib.import_module(f"{service.module}.cli").app)
+    for bogus in (["sevre"], ["serve", "--no-such-option"]):  # the check can fail
+        with pytest.raises(Exception, match="No such"):
+            _parse_cli(root, bogus)
+    b = built[overlay]
+    leaves = []
+    for dep in b.of("Deployment"):
+        if _pod_labels(dep).get("app.kubernetes.io/name") != service.name:
+            continue
+        pod = dep["spec"]["template"]["spec"]
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            args = [a.replace("/etc/counterflow/rulesets", str(REPO / "deploy/config/rulesets")) for a in c["args"]]
+            leaves.append(_parse_cli(root, args))
+    assert {"migrate", "serve"} <= set(leaves)
