@@ -169,3 +169,30 @@ async def test_unknown_branch_and_service_are_refused_without_effect(client, pro
     r = await client.post("/v1/tickets", json={"branch_id": branch.branch_id, "service_typo": "cash_withdrawal"}, headers=customer.headers)
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"body.service_type", "body.service_typo"}
     assert (await client.get("/v1/tickets", headers=customer.headers)).json() == []
+
+
+async def test_a_redelivered_event_has_one_effect(client, producer, topic_prefix, kit):
+    from counterflow_shared.events.catalog import BRANCH_TICKETS
+    from counterflow_shared.events.envelope import new_event
+
+    customer = await kit.new_customer(client)
+    branch = await kit.known_branch(client, producer, topic_prefix, customer)
+    body = {"branch_id": branch.branch_id, "service_type": "cash_withdrawal"}
+    first = (await client.post("/v1/tickets", json=body, headers=customer.headers)).json()
+    later = (await client.post("/v1/tickets", json=body, headers=customer.headers)).json()
+    mine = issued(branch.branch_id, number="A077", position=9, wait=2000.0, issued_at=datetime.now(UTC), remote_request_id=first["id"], customer_id=customer.customer_id)
+    await kit.emit(producer, topic_prefix, mine)
+    call = new_event(called(mine, counter_id="C9"), source="/counterflow/ticketing")
+    for _ in range(3):  # the same event id three times, as after a producer retry
+        await producer.send_and_wait(f"{topic_prefix}{BRANCH_TICKETS.name}", call.to_bytes(), key=call.subject.encode())
+    # Same key (branch), so same partition: once this one is applied, the copies were too.
+    await kit.emit(producer, topic_prefix, issued(branch.branch_id, number="A078", position=9, wait=2000.0, issued_at=datetime.now(UTC), remote_request_id=later["id"], customer_id=customer.customer_id))
+
+    async def later_issued():
+        state = await ticket_state(client, customer, later["id"])
+        return state if state["status"] == "waiting" else None
+
+    await eventually(later_issued, what="the event after the copies applied")
+    assert (await ticket_state(client, customer, first["id"]))["status"] == "called"
+    feed = (await client.get("/v1/notifications", headers=customer.headers)).json()["items"]
+    assert [n["kind"] for n in feed].count("called") == 1
