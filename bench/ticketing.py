@@ -7,7 +7,8 @@
    is measured from each request's *scheduled* send time, so a stalled server is not
    hidden by a stalled load generator (coordinated omission). Then both are driven
    closed-loop by 32 concurrent clients to measure the highest throughput; the ratio
-   ticketing / bare is the figure of merit. Targets: p99 <= 20 ms, ratio >= 0.4.
+   ticketing / bare is the figure of merit. Targets: p99 <= 20 ms, ratio >= 0.4. Before
+   that, 200 requests one at a time give the latency without any queueing.
 2. Wait-estimator backtest on the Anonymous Bank call-centre log (``../shared/data/
    anonymous_bank``, Technion SEE lab, February 1999): each day's arrivals are replayed,
    each served caller's wait is estimated from the queue state at arrival with the
@@ -55,6 +56,7 @@ WARMUP_S = 3.0
 CLOSED_CLIENTS = 32
 CLOSED_S = 8.0
 BRANCHES = 10
+SEQUENTIAL_N = 200
 SECRET = "bench-kiosk-secret-0123456789"
 
 
@@ -199,6 +201,42 @@ async def _closed_loop(base: str, headers: list[dict[str, str]], clients: int, s
     return {"throughput_rps": done / elapsed, "errors": errors}
 
 
+async def _sequential(base: str, headers: list[dict[str, str]], n: int) -> dict[str, Any]:
+    """``n`` requests one after the other: latency without queueing (ms)."""
+    client = RawClient(base)
+    lat = []
+    for i in range(n):
+        t = time.perf_counter()
+        await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
+        lat.append((time.perf_counter() - t) * 1000)
+    await client.aclose()
+    return {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)}
+
+
+async def _round_trips(database_url: str, redis_url: str, n: int = 200) -> dict[str, float]:
+    """Median round trip (ms) of ``SELECT 1`` on PostgreSQL and ``PING`` on Redis from this
+    process: the floor under every statement the service sends, on this machine now."""
+    from redis.asyncio import Redis
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    pg, rd = [], []
+    async with engine.connect() as conn:
+        for _ in range(n):
+            t = time.perf_counter()
+            await conn.execute(text("SELECT 1"))
+            pg.append((time.perf_counter() - t) * 1000)
+    await engine.dispose()
+    redis = Redis.from_url(redis_url)
+    for _ in range(n):
+        t = time.perf_counter()
+        await redis.ping()
+        rd.append((time.perf_counter() - t) * 1000)
+    await redis.aclose()
+    return {"postgres_select1_p50_ms": percentile(pg, 50), "redis_ping_p50_ms": percentile(rd, 50)}
+
+
 def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -239,6 +277,9 @@ def issue_benchmark() -> dict[str, Any]:
         bare_proc, bare_base = _start_bare(logs / "bare.log")
         kiosks = asyncio.run(_setup_branches(service.url))
         bare_headers = [{}]
+        rtt = asyncio.run(_round_trips(url, p.redis_url))
+        bare_seq = asyncio.run(_sequential(bare_base, bare_headers, SEQUENTIAL_N))
+        tk_seq = asyncio.run(_sequential(service.url, kiosks, SEQUENTIAL_N))
         # the same open-loop load on both, then the same closed-loop load on both
         bare_steady = asyncio.run(_open_loop(bare_base, bare_headers, RATE, STEADY_S, WARMUP_S))
         tk_steady = asyncio.run(_open_loop(service.url, kiosks, RATE, STEADY_S, WARMUP_S))
@@ -257,15 +298,19 @@ def issue_benchmark() -> dict[str, Any]:
     figures = {
         "issue_latency_p50": figure(tk_steady["p50_ms"], "ms", baseline=bare_steady["p50_ms"], baseline_name="bare FastAPI endpoint, same load"),
         "issue_latency_p99": figure(tk_steady["p99_ms"], "ms", baseline=bare_steady["p99_ms"], baseline_name="bare FastAPI endpoint, same load", target="<= 20 ms"),
+        "sequential_latency_p50": figure(tk_seq["p50_ms"], "ms", baseline=bare_seq["p50_ms"], baseline_name="bare FastAPI endpoint, one request at a time"),
+        "sequential_latency_p99": figure(tk_seq["p99_ms"], "ms", baseline=bare_seq["p99_ms"], baseline_name="bare FastAPI endpoint, one request at a time"),
         "steady_rate_achieved": figure(tk_steady["achieved_rate"], "requests/s", baseline=bare_steady["achieved_rate"], baseline_name="bare FastAPI endpoint", target=f"{RATE} requests/s offered"),
         "max_throughput": figure(tk_max["throughput_rps"], "requests/s", baseline=bare_max["throughput_rps"], baseline_name="bare FastAPI endpoint, same closed loop", target="ratio >= 0.4"),
         "errors": figure(tk_steady["errors"] + tk_max["errors"], "requests"),
+        "postgres_round_trip_p50": figure(rtt["postgres_select1_p50_ms"], "ms", target="context: SELECT 1 from the bench process"),
+        "redis_round_trip_p50": figure(rtt["redis_ping_p50_ms"], "ms", target="context: PING from the bench process"),
     }
     write_result(
         "ticketing_issue",
         figures,
         method=f"open loop {RATE}/s for {STEADY_S}s after {WARMUP_S}s warm-up, latency from scheduled send time; closed loop {CLOSED_CLIENTS} clients for {CLOSED_S}s; {BRANCHES} branches x 3 open counters; load generator in this process",
-        raw={"ticketing_steady": tk_steady, "bare_steady": bare_steady, "ticketing_max": tk_max, "bare_max": bare_max},
+        raw={"ticketing_sequential": tk_seq, "bare_sequential": bare_seq, "ticketing_steady": tk_steady, "bare_steady": bare_steady, "ticketing_max": tk_max, "bare_max": bare_max},
         load_average=os.getloadavg(),
     )
     return figures
