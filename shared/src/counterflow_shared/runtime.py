@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -62,9 +62,13 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
-        self.redis: Redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
+        # connection instead of failing at once with MaxConnectionsError
+        self.redis: Redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(settings.redis_url, max_connections=settings.redis_max_connections, timeout=settings.redis_pool_timeout_s, decode_responses=True)
+        )
         self.source = f"/counterflow/{spec.name}"
         self.migration_heads = head_revisions(spec.package_dir)
         self.relay: OutboxRelay | None = None
@@ -174,7 +178,10 @@ def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+#: ``scope="function"``: the transaction commits when the endpoint function returns, BEFORE
+#: the response is sent, so a client never sees a 2xx for a change that failed to commit
+#: and a follow-up request always sees it (FastAPI's default scope commits after sending).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 

@@ -53,6 +53,10 @@ class ServiceSettings(BaseSettings):
         service_name: CloudEvents ``source`` and OpenTelemetry ``service.name``.
         database_url: SQLAlchemy async URL of the service's own database.
         kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
+        db_pool_size: database connections per process (as many again as overflow).
+        db_pool_timeout_s: longest wait for a database connection (seconds) before a 503.
+        redis_max_connections / redis_pool_timeout_s: Redis pool size, and the longest
+            wait for a connection (seconds).
         http_host / http_port: where uvicorn listens.
         embedded_workers: run the outbox relay and the event consumers inside the API
             process (the local default); on Kubernetes the API and the workers run as
@@ -80,6 +84,10 @@ class ServiceSettings(BaseSettings):
     otel_endpoint: str = Field(default_factory=lambda: platform_settings().otel_endpoint)
     log_level: str = Field(default_factory=lambda: platform_settings().log_level)
     log_json: bool = Field(default_factory=lambda: platform_settings().log_json)
+    db_pool_size: int = 20
+    db_pool_timeout_s: float = 10.0
+    redis_max_connections: int = 200
+    redis_pool_timeout_s: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     embedded_workers: bool = True

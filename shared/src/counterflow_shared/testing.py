@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from counterflow_shared.events.kafka import delete_topics, describe_cluster, ensure_topics
+from counterflow_shared.events.kafka import delete_topics, ensure_topics, wait_for_broker
 from counterflow_shared.persistence.migrations import upgrade_to_head
 from counterflow_shared.settings import PlatformSettings
 
@@ -195,23 +195,6 @@ class ServiceProcess:
 def infra_script(*args: str) -> None:
     """Run ``deploy/local/infra.sh`` (tests stop and restart the broker with it)."""
     subprocess.run(["bash", str(REPO_ROOT / "deploy/local/infra.sh"), *args], check=True, timeout=180)
-
-
-async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0) -> None:
-    """Wait until the broker answers a cluster description.
-
-    Raises:
-        TimeoutError: not within ``timeout_s`` seconds.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            await describe_cluster(bootstrap, timeout_s=3.0)
-            return
-        except Exception:  # noqa: BLE001
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"broker {bootstrap} not back in {timeout_s}s") from None
-            await asyncio.sleep(0.5)
 
 
 async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> Any:

@@ -6,9 +6,8 @@ import asyncio
 
 import typer
 
-from counterflow_shared.events.kafka import ensure_topics
+from counterflow_shared.events.kafka import ensure_topics, wait_for_broker
 from counterflow_shared.settings import platform_settings
-from counterflow_shared.testing import wait_for_broker
 
 app = typer.Typer(help="Kafka administration for Counterflow", no_args_is_help=True)
 

@@ -213,9 +213,6 @@ class ConsumerRuntime:
             for attempt in range(1, self._max_retries + 1):
                 try:
                     after = await self._apply(record, envelope, handler)
-                    if after is not None:
-                        await after()
-                    return
                 except PoisonEvent as exc:
                     await self._dead_letter(record, f"poison: {exc}", attempts=attempt)
                     return
@@ -225,8 +222,26 @@ class ConsumerRuntime:
                     log.warning("consumer.handler_failed", group=self.group_id, event_id=envelope.id, type=envelope.type, attempt=attempt, error=error)
                     if attempt < self._max_retries:
                         await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+                    continue
+                if after is not None:
+                    await self._run_after_commit(after, envelope)
+                return
             span.record_exception(RuntimeError(error or "handler failed"))
             await self._dead_letter(record, error or "handler failed", attempts=self._max_retries)
+
+    async def _run_after_commit(self, after: Callable[[], Awaitable[None]], envelope: Envelope) -> None:
+        """Run a handler's after-commit side effect, retried on its own: the database
+        effect is already committed, so the handler itself must not run again (a retry of
+        the whole event would be skipped as a duplicate and drop the side effect)."""
+        for attempt in range(1, self._max_retries + 1):
+            try:
+                await after()
+                return
+            except Exception as exc:  # noqa: BLE001 - a lost side effect is logged, never fatal
+                log.warning("consumer.after_commit_failed", group=self.group_id, event_id=envelope.id, attempt=attempt, error=repr(exc))
+                if attempt < self._max_retries:
+                    await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
+        log.error("consumer.after_commit_gave_up", group=self.group_id, event_id=envelope.id)
 
     async def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler):
         try:

@@ -127,3 +127,20 @@ async def describe_cluster(bootstrap_servers: str, timeout_s: float = 2.0) -> di
             await bounded(admin.close(), timeout_s, "admin close")
         except Exception:  # noqa: BLE001 - closing a half-open admin client must not mask the cause
             pass
+
+
+async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0) -> None:
+    """Wait until the broker answers a cluster description.
+
+    Raises:
+        TimeoutError: not within ``timeout_s`` seconds.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await describe_cluster(bootstrap, timeout_s=3.0)
+            return
+        except Exception:  # noqa: BLE001
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"broker {bootstrap} not back in {timeout_s}s") from None
+            await asyncio.sleep(0.5)

@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://counterflow.dev/problems/"
@@ -94,6 +95,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 429: "rate-limited"}.get(exc.status_code, "http-error")
         problem = Problem(exc.status_code, slug, str(exc.detail) if exc.status_code != 404 else "Not found", str(exc.detail))
         return problem_response(problem, request, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _busy(request: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        log.warning("http.database_pool_exhausted", path=request.url.path)
+        problem = Problem(503, "service-busy", "Service busy", "no database connection became free in time; nothing was applied, retry later")
+        return problem_response(problem, request, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
