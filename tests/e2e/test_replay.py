@@ -109,6 +109,8 @@ async def _events(bootstrap: str, topic: str) -> list[dict]:
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # service start-up and ticketing's score intake dominate on a loaded machine
 async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(platform, infrastructure, tmp_path):  # noqa: ANN001
     procs, dbs, prefix = platform
     opts = Options(

@@ -268,17 +268,21 @@ class Scenario:
         calls0 = self.p.calls
         tellers = [asyncio.create_task(self.teller(t)) for b in self.day.branches for t in self.day.tellers[b]]
         customers = asyncio.gather(*(self.customer(o) for o in self.outcomes))
+        customers.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
         try:
             limit = self.clock.wall(self.day.day_s) * 3 + 600.0
-            finished, _ = await asyncio.wait([customers, *tellers], return_when=asyncio.FIRST_EXCEPTION, timeout=limit)
-            if not finished:
-                customers.cancel()
-                stuck = [o.visit.visit_id for o in self.outcomes if o.end is None]
-                raise PlatformError(f"scenario {self.name} did not end within {limit:.0f} wall seconds; {len(stuck)} visits unfinished, e.g. {stuck[:5]}")
-            failed = [t for t in tellers if t.done() and not t.cancelled() and t.exception() is not None]
-            if failed:  # a teller that cannot work fails the scenario at once
-                customers.cancel()
-                raise PlatformError(f"a teller failed in scenario {self.name}: {failed[0].exception()}")
+            deadline = asyncio.get_running_loop().time() + limit
+            while not customers.done():  # until every customer is done, or a teller fails
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    customers.cancel()
+                    stuck = [o.visit.visit_id for o in self.outcomes if o.end is None]
+                    raise PlatformError(f"scenario {self.name} did not end within {limit:.0f} wall seconds; {len(stuck)} visits unfinished, e.g. {stuck[:5]}")
+                await asyncio.wait([customers, *tellers], return_when=asyncio.FIRST_COMPLETED, timeout=left)
+                failed = [t for t in tellers if t.done() and not t.cancelled() and t.exception() is not None]
+                if failed:  # a teller that cannot work fails the scenario at once
+                    customers.cancel()
+                    raise PlatformError(f"a teller failed in scenario {self.name}: {failed[0].exception()}")
             await customers
         finally:
             self.stopping = True
