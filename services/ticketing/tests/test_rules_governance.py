@@ -176,6 +176,14 @@ async def test_activation_changes_the_next_kiosk_decision_without_restart(rules_
     # anonymous walk-ins cannot be handed off: a ticket under v2's default
     anon = await kiosk()
     assert (anon["kind"], anon["rule_set_version"], anon["rule_id"]) == ("ticket", v2, "default")
+    # every decision, ticket or offer, is recorded with its version, rule and inputs
+    async with svc.app.state.runtime.sessions() as session:
+        rows = (await session.execute(text("SELECT kind, rule_set_version, rule_id, ticket_id, diversion_id, inputs FROM rule_decisions WHERE branch_id = :b ORDER BY decided_at"), {"b": branch.branch_id})).all()
+    by_ticket = {r.ticket_id: r for r in rows if r.ticket_id}
+    assert (by_ticket[anon["ticket"]["ticket_id"]].rule_set_version, by_ticket[anon["ticket"]["ticket_id"]].rule_id) == (v2, "default")
+    recorded_offer = next(r for r in rows if r.diversion_id == offer["diversion_id"])
+    assert (recorded_offer.kind, recorded_offer.rule_id, recorded_offer.rule_set_version) == ("offer", "to-app", v2)
+    assert recorded_offer.inputs["service_type"] == "cash_withdrawal" and recorded_offer.inputs["branch_id"] == branch.branch_id
 
     # rollback to v1 takes effect the same way
     r = await svc.client.post("/v1/rules/rollback", json={}, headers=svc.staff("approver", ["*"], subject="checker-2"))

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.events.payloads.tickets import TicketOrigin
 from counterflow_shared.rules import Decision, DecisionInput, DeviceView, decide
+from counterflow_ticketing.domain import rules_outcomes
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx
@@ -105,11 +106,21 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     pool = await counter_pool(session, branch_id)
     decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices))
     if decision.kind == "offer":
-        return {"kind": "offer", "offer": await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)}
+        offer = await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
+        await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"])
+        return {"kind": "offer", "offer": offer}
     ticket = await queue.issue_ticket(
         session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost, known=(branch, st), pool=pool
     )
-    return {"kind": "ticket", "ticket": ticket, "rule_id": decision.rule_id, "rule_set_version": decision.rule_set_version}
+    await rules_outcomes.record_decision(session, decision, at=ctx.now, ticket_id=ticket["ticket_id"])
+    return {
+        "kind": "ticket",
+        "ticket": ticket,
+        "rule_id": decision.rule_id,
+        "rule_set_version": decision.rule_set_version,
+        "fee_notice": decision.fee_notice,
+        "route_to": decision.route_to,
+    }
 
 
 async def check_in(session: AsyncSession, ctx: Ctx, *, branch_id: str, appointment_id: str, customer_id: str | None, tier: str | None) -> dict[str, Any]:
