@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.events.catalog import BRANCH_TICKETS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,8 +68,11 @@ async def _read_all(bootstrap: str, topic: str, *, expect: int, wait_s: float) -
         await consumer.stop()
 
 
-async def test_replay_republishes_unchanged_once_and_refuses_foreign_topics(infrastructure, topic_prefix) -> None:
+async def test_replay_republishes_unchanged_once_and_refuses_foreign_topics(infrastructure) -> None:
     bootstrap = infrastructure.kafka_bootstrap_servers
+    # topics of its own: the session prefix's dead-letter topics also hold other tests' poison events
+    topic_prefix = f"t{uuid.uuid4().hex[:10]}."
+    await ensure_topics(bootstrap, prefix=topic_prefix)
     dlq = f"{topic_prefix}dlq.scoring"
     target = f"{topic_prefix}{BRANCH_TICKETS.name}"  # an input of the scoring group
     marker = uuid.uuid4().hex.encode()
