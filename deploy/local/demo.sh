@@ -9,6 +9,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PY="$REPO_ROOT/.venv/bin/python"
 SPEED="${CF_REPLAY_SPEED:-120}"
+# env.sh appends a stray "}" to an already-set CF_POSTGRES_DSN_TEMPLATE when sourced a
+# second time (its default contains braces), so the nested scripts get it unset.
+nested() { env -u CF_POSTGRES_DSN_TEMPLATE "$@"; }
 
 for name in ticketing selfservice mobile-gateway scoring; do
   pid_alive "$RUN_DIR/$name.pid" && die "$name is already running (make down first): the replay starts the services itself, with its accelerated clock settings"
@@ -19,9 +22,9 @@ services_started=0
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
-  if [ "$services_started" = 1 ]; then "$REPO_ROOT/deploy/local/services.sh" stop || true; fi
+  if [ "$services_started" = 1 ]; then nested "$REPO_ROOT/deploy/local/services.sh" stop || true; fi
   local comps; comps=$(tr '\n' ' ' < "$started" 2>/dev/null || true)
-  if [ -n "${comps// /}" ]; then "$REPO_ROOT/deploy/local/infra.sh" stop $comps || true; fi
+  if [ -n "${comps// /}" ]; then nested "$REPO_ROOT/deploy/local/infra.sh" stop $comps || true; fi
   rm -f "$started"
   if [ "$code" != 0 ]; then printf '\033[31m[counterflow] make demo failed (exit %s); logs in %s\033[0m\n' "$code" "$LOG_DIR" >&2; fi
   exit "$code"
@@ -30,11 +33,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+nested "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
 "$PY" -m counterflow_shared.events.admin wait
 say "starting the four services with the replay's clock settings (speed x$SPEED)"
 eval "$("$PY" -m counterflow_replay service-env --speed "$SPEED")"
 services_started=1
-"$REPO_ROOT/deploy/local/services.sh" start
+nested "$REPO_ROOT/deploy/local/services.sh" start
 cd "$REPO_ROOT"
 "$PY" -m counterflow_replay run --speed "$SPEED" "$@"
