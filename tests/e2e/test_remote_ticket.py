@@ -6,7 +6,9 @@ back and the customer sees number, position, the call and the counter."""
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -17,6 +19,20 @@ from counterflow_shared.web.auth import issue_staff_token
 
 from counterflow_ticketing import main as ticketing_main
 from counterflow_ticketing.settings import TicketingSettings
+
+
+def _gateway_test_support():
+    """The mobile gateway's own test fixtures (a real gateway server, customers, SSE and
+    Kafka helpers), loaded from its conftest so this cross-service test reuses them."""
+    path = Path(__file__).resolve().parents[2] / "services" / "mobile-gateway" / "tests" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("mobile_gateway_test_support", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_support = _gateway_test_support()
+database, redis_prefix, gateway, client, kit = _support.database, _support.redis_prefix, _support.gateway, _support.client, _support.kit
 
 
 @pytest.fixture(scope="module")
