@@ -20,7 +20,10 @@ RUN_DIR="$CF_STATE_DIR/run"
 mkdir -p "$CF_STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$CF_CACHE_DIR"
 export CF_KAFKA_BOOTSTRAP_SERVERS="${CF_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export CF_REDIS_URL="${CF_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
-export CF_POSTGRES_DSN_TEMPLATE="${CF_POSTGRES_DSN_TEMPLATE:-postgresql+asyncpg://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/{database}}"
+# (the default goes through a variable: a literal "{database}" inside ${...:-...} would
+#  close the expansion early and add a stray "}" whenever the variable is already set)
+_cf_dsn_default="postgresql+asyncpg://$PG_USER:$PG_USER@127.0.0.1:$PG_PORT/{database}"
+export CF_POSTGRES_DSN_TEMPLATE="${CF_POSTGRES_DSN_TEMPLATE:-$_cf_dsn_default}"
 
 say() { printf '\033[1m[counterflow]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[counterflow] error:\033[0m %s\n' "$*" >&2; exit 1; }
