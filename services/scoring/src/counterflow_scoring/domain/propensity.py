@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 CHANNELS: tuple[str, ...] = ("self_service", "mobile", "appointment")
 #: Diversion target channel (``DiversionChanged.channel``) -> propensity channel.
@@ -138,6 +137,10 @@ def fit_channel_model(channel: str, x: np.ndarray, accepted: np.ndarray, *, min_
     y = np.asarray(accepted, dtype=int)
     if len(y) < min_outcomes or y.min() == y.max():
         return cold_start_model(channel)
+    # imported here: scikit-learn costs ~100 MB and seconds of start-up, and only the
+    # population refit needs it (the service's API and consumers never do)
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     return ChannelModel(channel, version, float(model.intercept_[0]), [float(c) for c in model.coef_[0]], int(len(y)), float(y.mean()))
 
