@@ -10,6 +10,7 @@ defaults).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,11 @@ import httpx
 
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.web.auth import issue_staff_token
+
+
+#: Retries of a request whose connection failed (the services may drop a keep-alive
+#: connection under load).
+RETRIES = 3
 
 
 class PlatformError(RuntimeError):
@@ -62,13 +68,25 @@ class Platform:
         await self.http.aclose()
 
     async def call(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any) -> httpx.Response:
-        """One request; returns the response when its status is in ``ok``.
+        """One request; returns the response when its status is in ``ok``. A POST carries
+        an ``Idempotency-Key`` (every service honours it) so that a request whose
+        connection broke is retried (up to :data:`RETRIES` times) without a second effect.
 
         Raises:
-            PlatformError: another status (the message carries the problem body).
+            PlatformError: another status (the message carries the problem body), or the
+                service could not be reached.
         """
-        self.calls += 1
-        r = await self.http.request(method, url, **kw)
+        if method == "POST":
+            kw["headers"] = {**(kw.get("headers") or {}), "Idempotency-Key": str(uuid.uuid4())}
+        for attempt in range(RETRIES + 1):
+            self.calls += 1
+            try:
+                r = await self.http.request(method, url, **kw)
+                break
+            except httpx.TransportError as exc:
+                if attempt == RETRIES:
+                    raise PlatformError(f"{method} {url}: {type(exc).__name__} {exc} (after {RETRIES} retries)") from exc
+                await asyncio.sleep(0.2 * 2**attempt)
         if r.status_code not in ok:
             raise PlatformError(f"{method} {url} -> {r.status_code}: {r.text[:500]}")
         return r
