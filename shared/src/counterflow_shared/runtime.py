@@ -122,6 +122,7 @@ class ServiceRuntime:
                 retry_backoff_s=s.consumer_retry_backoff_s,
                 request_timeout_s=s.kafka_request_timeout_s,
                 shutdown_grace_s=s.shutdown_grace_s,
+                batch_size=s.consumer_batch_size,
             )
             for group, factory in self.spec.consumers.items()
         ]

@@ -67,6 +67,8 @@ class ServiceSettings(BaseSettings):
             while the broker is down (seconds).
         consumer_max_retries: handler attempts before an event goes to the dead-letter topic.
         consumer_retry_backoff_s: first retry delay, doubled on each retry (seconds).
+        consumer_batch_size: consecutive records of a partition applied in one database
+            transaction (each still deduplicated; a failure falls back to one by one).
         shutdown_grace_s: time allowed to finish the in-flight event on SIGTERM (seconds).
         jwt_secret / jwt_issuer / jwt_audience: staff token verification (HS256 by
             default; a bank configures its own identity provider's values).
@@ -96,6 +98,7 @@ class ServiceSettings(BaseSettings):
     kafka_request_timeout_s: float = 5.0
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
+    consumer_batch_size: int = 50
     shutdown_grace_s: float = 8.0
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
