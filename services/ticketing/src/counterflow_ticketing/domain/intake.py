@@ -107,12 +107,12 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices))
     if decision.kind == "offer":
         offer = await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
-        await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"])
+        await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
         return {"kind": "offer", "offer": offer}
     ticket = await queue.issue_ticket(
         session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost, known=(branch, st), pool=pool
     )
-    await rules_outcomes.record_decision(session, decision, at=ctx.now, ticket_id=ticket["ticket_id"])
+    await rules_outcomes.record_decision(session, decision, at=ctx.now, ticket_id=ticket["ticket_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
     return {
         "kind": "ticket",
         "ticket": ticket,

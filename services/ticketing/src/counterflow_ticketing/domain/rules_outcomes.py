@@ -14,10 +14,22 @@ from counterflow_shared.rules import Decision
 from counterflow_ticketing.persistence import rules_repo
 
 
-async def record_decision(session: AsyncSession, decision: Decision, *, at: datetime, diversion_id: str | None = None, ticket_id: str | None = None) -> str:
+async def record_decision(
+    session: AsyncSession,
+    decision: Decision,
+    *,
+    at: datetime,
+    diversion_id: str | None = None,
+    ticket_id: str | None = None,
+    branch_id: str | None = None,
+    service_type: str | None = None,
+    customer_id: str | None = None,
+) -> str:
     """Record ``decision`` (rule set version, rule id, the inputs it used) in the request's
-    transaction; returns the decision id. These records are the what-if's recorded traffic."""
-    inputs = decision.inputs
+    transaction; returns the decision id. These records are the what-if's recorded traffic.
+    ``branch_id``/``service_type``/``customer_id`` are the request's, used when the
+    decision's inputs do not carry them."""
+    inputs = {**{k: v for k, v in (("branch_id", branch_id), ("service_type", service_type), ("customer_id", customer_id)) if v is not None}, **decision.inputs}
     decision_id = str(uuid.uuid4())
     await rules_repo.record_decision(
         session,
