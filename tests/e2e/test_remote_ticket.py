@@ -6,6 +6,7 @@ back and the customer sees number, position, the call and the counter."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import uuid
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from redis.asyncio import Redis
 
 from counterflow_shared.events.catalog import BRANCH_TICKETS
-from counterflow_shared.testing import drop_database, eventually, migrated_database, running_app
+from counterflow_shared.events.kafka import ensure_topics
+from counterflow_shared.testing import _in_thread, drop_database, eventually, migrated_database, running_app
 from counterflow_shared.web.auth import issue_staff_token
 
 from counterflow_ticketing import main as ticketing_main
@@ -29,6 +31,15 @@ def _gateway_test_support():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
+    """Topics of this test's own: ticketing instances of other tests on the session's
+    prefix would also answer the remote request (refusing a branch they do not know)."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    _in_thread(asyncio.run, ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
+    return prefix
 
 
 _support = _gateway_test_support()
