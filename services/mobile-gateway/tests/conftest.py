@@ -5,6 +5,7 @@ ticketing's part on the session's topic prefix (a real broker, not a mock)."""
 
 from __future__ import annotations
 
+from counterflow_shared.testing import fresh_topic_prefix
 import asyncio
 import contextlib
 import json
@@ -282,3 +283,9 @@ def kit() -> Any:
         serve=serve,
         DEV_KEY_PEM=DEV_KEY_PEM,
     )
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
+    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    yield from fresh_topic_prefix(infrastructure)

@@ -4,6 +4,7 @@ relay and consumers on the session's topic prefix, and staff tokens."""
 
 from __future__ import annotations
 
+from counterflow_shared.testing import fresh_topic_prefix
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -51,3 +52,9 @@ async def imported(book_app: httpx.AsyncClient, book_settings: ScoringSettings) 
     r = await book_app.post("/v1/operations/import-berka", json={}, headers=token(book_settings, "operations", ["*"]))
     assert r.status_code == 200, r.text
     return r.json()
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
+    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    yield from fresh_topic_prefix(infrastructure)

@@ -4,6 +4,7 @@ PostgreSQL and Kafka; every test uses its own branch and device ids."""
 
 from __future__ import annotations
 
+from counterflow_shared.testing import fresh_topic_prefix
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -203,3 +204,9 @@ async def register(client: httpx.AsyncClient, staff: dict[str, str]):  # noqa: A
         return DeviceClient(client, body["device_id"], r.json()["secret"])
 
     return _register
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
+    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    yield from fresh_topic_prefix(infrastructure)

@@ -4,6 +4,7 @@ settable clock and helpers that set up a branch with counters and a kiosk."""
 
 from __future__ import annotations
 
+from counterflow_shared.testing import fresh_topic_prefix
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -160,3 +161,9 @@ async def take_ticket(service: Service, branch: Branch, service_type: str = "cas
 def utc(*args: int) -> datetime:
     """An aware UTC datetime."""
     return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
+    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    yield from fresh_topic_prefix(infrastructure)

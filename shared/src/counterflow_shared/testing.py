@@ -66,9 +66,9 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
-    """A random topic prefix with every catalog topic created under it (deleted at the end)."""
+def fresh_topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
+    """A random topic prefix (``t<hex>.``) with every catalog topic created under it,
+    deleted afterwards. Generator body of the ``topic_prefix`` fixtures."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     created = _in_thread(asyncio.run, ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
     yield prefix
@@ -76,6 +76,17 @@ def topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
         _in_thread(asyncio.run, delete_topics(infrastructure.kafka_bootstrap_servers, created))
     except Exception:  # noqa: BLE001 - the broker may have been stopped by a test; topics are prefixed anyway
         pass
+
+
+@pytest.fixture(scope="session")
+def topic_prefix(infrastructure: PlatformSettings) -> Iterator[str]:
+    """A random topic prefix with every catalog topic created under it (deleted at the end).
+
+    Each service's test suite overrides this fixture in its conftest with
+    :func:`fresh_topic_prefix`, so one service's consumers (say ticketing answering remote
+    ticket requests) never react to another suite's events in the same pytest session.
+    """
+    yield from fresh_topic_prefix(infrastructure)
 
 
 def _in_thread(fn: Any, *args: Any) -> Any:
