@@ -26,15 +26,15 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_shared.runtime import ServiceRuntime, get_runtime, get_session
+from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  # noqa: F401 - RuntimeDep re-exported
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain.context import Ctx, ctx_for
 from counterflow_ticketing.persistence import branches_repo
 
-TxDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+#: the shared request transaction (commits before the response is sent)
+TxDep = SessionDep
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key + same body = same result; same key + other body = 422")]
 
 
