@@ -170,10 +170,11 @@ done
 
 case "$cmd" in
   start)
-    [ -n "$record" ] && : > "$record"
+    if [ -n "$record" ]; then : > "$record"; fi
     for c in "${components[@]}"; do
-      if "${c}_start"; then [ -n "$record" ] && echo "$c" >> "$record"; fi
-    done ;;
+      if "${c}_start" && [ -n "$record" ]; then echo "$c" >> "$record"; fi
+    done
+    true ;;
   stop)
     for c in "${components[@]}"; do "${c}_stop"; done ;;
   status)
