@@ -174,8 +174,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The service runtime of the app handling ``request``."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """The service runtime of the app handling ``request`` (``async`` so that FastAPI
+    does not hop to a worker thread for it, as it does for every plain ``def`` dependency)."""
     return request.app.state.runtime
 
 
@@ -210,7 +211,7 @@ def create_service_app(
         runtime = ServiceRuntime(spec, settings, group_suffix=group_suffix)
         app.state.runtime = runtime
         app.state.settings = settings
-        instrument_app(app, runtime.engine)
+        instrument_app(app, runtime.engine, statements=settings.otel_exporter != "none")
         for hook in on_startup:
             await hook(runtime)
         if settings.embedded_workers:

@@ -38,8 +38,9 @@ TxDep = SessionDep
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key + same body = same result; same key + other body = 422")]
 
 
-def get_ctx(runtime: RuntimeDep) -> Ctx:
-    """The domain context of this request (one clock reading)."""
+async def get_ctx(runtime: RuntimeDep) -> Ctx:
+    """The domain context of this request (one clock reading); ``async`` so that no worker
+    thread is involved."""
     return ctx_for(runtime)
 
 

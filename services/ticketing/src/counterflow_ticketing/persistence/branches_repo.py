@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, select, update
+from sqlalchemy import Select, String, bindparam, delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,17 +107,26 @@ async def get_branch_services(session: AsyncSession, branch_id: str) -> Sequence
     return (await session.execute(stmt)).all()
 
 
-async def branch_and_service(session: AsyncSession, branch_id: str, service_type: str) -> tuple[Row | None, Row | None]:
-    """``(branch, service type)`` in one round trip: the branch row (``None`` when
-    unknown) and the catalog row of ``service_type`` if the branch offers it (else ``None``)."""
+def _branch_and_service_statement() -> Select:
+    """The statement behind :func:`branch_and_service` (parameters ``branch_id``,
+    ``service_type``), built once: it runs on every ticket request."""
+    branch_id, service_type = bindparam("branch_id", type_=String), bindparam("service_type", type_=String)
     offered = (
         select(service_types)
         .join(branch_services, branch_services.c.service_type == service_types.c.service_type)
         .where(branch_services.c.branch_id == branch_id, service_types.c.service_type == service_type)
         .subquery()
     )
-    stmt = select(branches, offered).select_from(branches.outerjoin(offered, literal(True))).where(branches.c.branch_id == branch_id)
-    row = (await session.execute(stmt)).first()
+    return select(branches, offered).select_from(branches.outerjoin(offered, literal(True))).where(branches.c.branch_id == branch_id)
+
+
+_BRANCH_AND_SERVICE = _branch_and_service_statement()
+
+
+async def branch_and_service(session: AsyncSession, branch_id: str, service_type: str) -> tuple[Row | None, Row | None]:
+    """``(branch, service type)`` in one round trip: the branch row (``None`` when
+    unknown) and the catalog row of ``service_type`` if the branch offers it (else ``None``)."""
+    row = (await session.execute(_BRANCH_AND_SERVICE, {"branch_id": branch_id, "service_type": service_type})).first()
     if row is None:
         return None, None
     n = len(branches.c)

@@ -84,7 +84,7 @@ async def audit_trail(session: AsyncSession, version: int | None = None) -> Sequ
 
 async def record_decision(session: AsyncSession, row: dict[str, Any]) -> None:
     """Store one decision record (``inputs`` = the recorded DecisionInput plus ``used``)."""
-    await session.execute(rule_decisions.insert().values(**row))
+    await session.execute(rule_decisions.insert(), row)
 
 
 async def decision_inputs(session: AsyncSession, *, since: datetime, until: datetime, branch_id: str | None = None, limit: int = 100_000) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, tuple_, update
+from sqlalchemy import Date, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +17,20 @@ from counterflow_ticketing.persistence.tables import (
     appointments,
     diversions,
     service_time_stats,
-    ticket_sequences,
     tickets,
 )
+
+# Hot-path statements (issuing a ticket), built once: SQLAlchemy then reuses their cache
+# key and compiled form instead of rebuilding them per request (bench/ticketing.py).
+# The sequence upsert is text because the PostgreSQL ``INSERT .. ON CONFLICT`` construct
+# produces no cache key and would be compiled on every call.
+_NEXT_SEQUENCE = text(
+    "INSERT INTO ticket_sequences (branch_id, business_date, prefix, last_number) VALUES (:branch_id, :day, :prefix, 1) "
+    "ON CONFLICT (branch_id, business_date, prefix) DO UPDATE SET last_number = ticket_sequences.last_number + 1 "
+    "RETURNING last_number"
+).bindparams(bindparam("day", type_=Date))
+_INSERT_TICKET = sa_insert(tickets).returning(*tickets.c)
+
 
 def call_order(urgent_before: datetime) -> tuple[Any, ...]:
     """Call order of waiting tickets (see :mod:`counterflow_ticketing.domain.priority`):
@@ -44,17 +56,12 @@ async def next_sequence(session: AsyncSession, branch_id: str, day: date, prefix
     possible in their transaction to keep the row lock short. A cancelled ticket keeps
     its number.
     """
-    stmt = insert(ticket_sequences).values(branch_id=branch_id, business_date=day, prefix=prefix, last_number=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ticket_sequences.c.branch_id, ticket_sequences.c.business_date, ticket_sequences.c.prefix],
-        set_={"last_number": ticket_sequences.c.last_number + 1},
-    ).returning(ticket_sequences.c.last_number)
-    return (await session.execute(stmt)).scalar_one()
+    return (await session.execute(_NEXT_SEQUENCE, {"branch_id": branch_id, "day": day, "prefix": prefix})).scalar_one()
 
 
 async def insert_ticket(session: AsyncSession, values: dict[str, Any]) -> Row:
     """Insert a ticket row and return it."""
-    return (await session.execute(insert(tickets).values(**values).returning(*tickets.c))).one()
+    return (await session.execute(_INSERT_TICKET, values)).one()
 
 
 async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = False) -> Row | None:
