@@ -14,11 +14,13 @@ from counterflow_shared.events.payloads import mobile
 from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.rules import Decision
-from counterflow_shared.testing import eventually
+from counterflow_shared.testing import eventually, running_app
 from counterflow_ticketing.domain import intake
 from counterflow_ticketing.domain.context import readmodels_of
 from counterflow_ticketing.events.handlers import rebuild_read_models
+from counterflow_ticketing.main import create_app
 from counterflow_ticketing.persistence.readmodels import ReadModels
+from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import appointments, diversions, tickets
 
 from .conftest import Service, make_branch, take_ticket, utc
@@ -156,3 +158,30 @@ async def test_diversion_offer_accept_decline_and_completion(service: Service, m
 async def _diversion_status(service: Service, diversion_id: str, status: str) -> bool:
     row = await _row(service, diversions, diversion_id=diversion_id)
     return row is not None and row.status == status
+
+
+async def test_an_api_only_instance_decides_with_the_sla_share_the_worker_measured(service: Service) -> None:
+    """On Kubernetes the load loop runs in the worker pods and the kiosk API in others: the
+    SLA share and abandonment rate must reach the API through Redis, not process memory."""
+    branch = await make_branch(service, counters=[["cash"]])
+    served = await take_ticket(service, branch)
+    h = service.staff("teller", [branch.branch_id])
+    counter = branch.counters[0]
+    assert (await service.client.post(f"/v1/counters/{counter}/call-next", headers=h)).json()["ticket"]["ticket_id"] == served["ticket_id"]
+
+    # the worker (this app's load loop) measures the branch: one customer called within the target
+    async def measured():
+        load = await readmodels_of(service.runtime).decision_state(branch.branch_id)
+        return load[2] if load[2].sla_share == 1.0 else None
+
+    await eventually(measured, timeout_s=30, what="SLA share of the branch in Redis")
+
+    api_only = create_app(service.settings.model_copy(update={"embedded_workers": False}))
+    async with running_app(api_only) as client:
+        assert "branch_load" not in api_only.state.runtime.state  # nothing measured in this process
+        r = await client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal"}, headers=branch.kiosk)
+        assert r.status_code == 201, r.text
+        ticket_id = r.json()["ticket"]["ticket_id"]
+    async with service.runtime.sessions() as s:
+        inputs = (await s.execute(select(rule_decisions.c.inputs).where(rule_decisions.c.ticket_id == ticket_id))).scalar_one()
+    assert inputs["sla_share"] == 1.0

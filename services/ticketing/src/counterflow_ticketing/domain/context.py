@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_ticketing.persistence.readmodels import ReadModels
+from counterflow_ticketing.persistence.readmodels import BranchLoad, ReadModels
 from counterflow_ticketing.settings import TicketingSettings
 
 if TYPE_CHECKING:
@@ -57,6 +57,17 @@ def readmodels_of(runtime: "ServiceRuntime") -> ReadModels:
     if rm is None:
         rm = runtime.state["readmodels"] = ReadModels(runtime.redis, runtime.settings.redis_prefix)  # type: ignore[attr-defined]
     return rm
+
+
+def remember_branch_load(ctx: Ctx, branch_id: str, load: BranchLoad) -> None:
+    """Keep the branch's latest :class:`BranchLoad` (read from Redis on every kiosk request
+    of the branch, or measured here by the load loop) for the estimates this process makes."""
+    ctx.runtime.state.setdefault("branch_load", {})[branch_id] = load
+
+
+def branch_load(ctx: Ctx, branch_id: str) -> BranchLoad:
+    """The branch's :class:`BranchLoad` as this process last saw it (defaults before that)."""
+    return ctx.runtime.state.get("branch_load", {}).get(branch_id) or BranchLoad()
 
 
 def ctx_for(runtime: "ServiceRuntime") -> Ctx:

@@ -27,10 +27,11 @@ from counterflow_shared.rules import Decision, DecisionInput, DeviceView, decide
 from counterflow_ticketing.domain import rules_outcomes
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
-from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool
 from counterflow_ticketing.events.publishers import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
+from counterflow_ticketing.persistence.readmodels import BranchLoad
 
 #: An appointment may be checked in from this long before its start until its end.
 CHECK_IN_EARLY = timedelta(minutes=30)
@@ -62,9 +63,11 @@ async def decision_input(
     propensity: dict[str, float],
     pool: CounterPool,
     devices: tuple[DeviceView, ...],
+    load: BranchLoad,
 ) -> DecisionInput:
-    """The rules engine's view of ``request`` at ``ctx.now`` in ``branch``."""
-    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=queue.abandon_rate(ctx, branch.branch_id))
+    """The rules engine's view of ``request`` at ``ctx.now`` in ``branch`` with the
+    branch's last measured ``load`` (abandonment rate, SLA share)."""
+    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=load.abandon_rate)
     day = calendar.business_date(ctx.now, branch.time_zone)
     amount = request.get("amount")
     return DecisionInput(
@@ -82,7 +85,7 @@ async def decision_input(
         local_time=calendar.local_clock(ctx.now, branch.time_zone),
         day_type=calendar.day_type(day, [date.fromisoformat(d) for d in branch.closed_days]),
         zone=st.zone,
-        sla_share=ctx.runtime.state.get("sla_share", {}).get(branch.branch_id),
+        sla_share=load.sla_share,
         channel_of_request="kiosk",
     )
 
@@ -102,9 +105,10 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     tier, propensity = await ctx.readmodels.score(customer_id) if customer_id else (None, {})
     if request.get("appointment_id"):
         return {"kind": "ticket", "ticket": await check_in(session, ctx, branch_id=branch_id, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
-    rule_set, devices = await ctx.readmodels.rule_set_and_devices(branch_id)
+    rule_set, devices, load = await ctx.readmodels.decision_state(branch_id)
+    remember_branch_load(ctx, branch_id, load)
     pool = await counter_pool(session, branch_id)
-    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices))
+    decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices, load))
     if decision.kind == "offer":
         offer = await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
         await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)

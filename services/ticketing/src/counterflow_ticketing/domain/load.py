@@ -16,23 +16,25 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
-from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.waits import counter_pool
 from counterflow_ticketing.persistence import branches_repo, load_repo, tickets_repo
+from counterflow_ticketing.persistence.readmodels import BranchLoad
 
 #: Window over which the leaving (abandonment) rate is measured.
 ABANDON_WINDOW = timedelta(hours=4)
 
 
 async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoadSnapshot:
-    """The load of ``branch_id`` now; also refreshes the process caches of the branch's
-    abandonment rate and SLA share used by estimates and the rules hook."""
+    """The load of ``branch_id`` now; also stores the branch's abandonment rate and SLA
+    share (:class:`BranchLoad`) in Redis, where every API instance reads them for its
+    estimates and the rules hook (on Kubernetes this loop runs in the worker pods)."""
     left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW)
     theta = left / exposure_s if exposure_s > 0 else 0.0
-    ctx.runtime.state.setdefault("abandon_rate", {})[branch_id] = theta
     ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.settings.sla_target_s)
     sla = ok / total if total else None
-    ctx.runtime.state.setdefault("sla_share", {})[branch_id] = sla
+    remember_branch_load(ctx, branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
+    await ctx.readmodels.put_branch_load(branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
     pool = await counter_pool(session, branch_id)
     waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id)
     services = []

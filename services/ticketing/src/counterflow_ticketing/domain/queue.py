@@ -21,7 +21,7 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.problems import conflict, invalid, not_found
 from counterflow_ticketing.domain import calendar, priority
 from counterflow_ticketing.domain.catalog import format_number
-from counterflow_ticketing.domain.context import Ctx, after_commit
+from counterflow_ticketing.domain.context import Ctx, after_commit, branch_load
 from counterflow_ticketing.domain.estimation import updated_mean
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool
 from counterflow_ticketing.events.publishers import ticket_transition
@@ -108,7 +108,7 @@ def _urgent_before(ctx: Ctx, branch: Row) -> datetime:
 
 def abandon_rate(ctx: Ctx, branch_id: str) -> float:
     """Leaving rate of a waiting customer (1/s) last measured by the load loop (0 before)."""
-    return float(ctx.runtime.state.get("abandon_rate", {}).get(branch_id, 0.0))
+    return branch_load(ctx, branch_id).abandon_rate
 
 
 async def issue_ticket(

@@ -10,6 +10,8 @@ Keys (all under the service's ``redis_prefix``):
 * ``built:<topic>`` marker: the model was rebuilt from that topic
 * ``display:<branch_id>`` stream of calls (Redis stream ids are the SSE event ids)
 * ``rl:<kiosk_id>:<minute>`` request counter of a kiosk in one UTC minute
+* ``load:<branch_id>`` JSON ``{"abandon_rate", "sla_share"}`` measured by the load loop
+  (which may run in a worker process, not in the API process that issues tickets)
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from counterflow_shared.events.payloads.devices import DeviceState
 from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.rules import DeviceView
+
+
+@dataclass(frozen=True)
+class BranchLoad:
+    """What the load loop last measured of a branch: ``abandon_rate`` (1/s, leaving rate
+    of one waiting customer) and ``sla_share`` (share served within the SLA target in
+    the SLA window, ``None`` when nobody was served in it)."""
+
+    abandon_rate: float = 0.0
+    sla_share: float | None = None
 
 
 @dataclass
@@ -61,14 +73,22 @@ class ReadModels:
         """Self-service devices of the branch as the rules engine sees them."""
         return await self._device_views(await self.redis.smembers(self.key("devices", branch_id)))
 
-    async def rule_set_and_devices(self, branch_id: str, scope: str = "global") -> tuple[dict[str, Any] | None, tuple[DeviceView, ...]]:
-        """The active rule set (as :meth:`rule_set`) and the branch's devices (as
-        :meth:`devices`), in one round trip when the branch has no devices, two otherwise."""
+    async def put_branch_load(self, branch_id: str, load: BranchLoad) -> None:
+        """Store the branch's last measured :class:`BranchLoad`."""
+        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share}))
+
+    async def decision_state(self, branch_id: str, scope: str = "global") -> tuple[dict[str, Any] | None, tuple[DeviceView, ...], BranchLoad]:
+        """What the rules hook needs from Redis: the active rule set (as :meth:`rule_set`),
+        the branch's devices (as :meth:`devices`) and its :class:`BranchLoad` (defaults
+        before the first measurement), in one round trip when the branch has no devices,
+        two otherwise."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.key("ruleset", scope))
             pipe.smembers(self.key("devices", branch_id))
-            raw, ids = await pipe.execute()
-        return (json.loads(raw)["document"] if raw else None), await self._device_views(ids)
+            pipe.get(self.key("load", branch_id))
+            raw, ids, load_raw = await pipe.execute()
+        load = BranchLoad(**json.loads(load_raw)) if load_raw else BranchLoad()
+        return (json.loads(raw)["document"] if raw else None), await self._device_views(ids), load
 
     async def _device_views(self, ids: Any) -> tuple[DeviceView, ...]:
         ids = sorted(ids or ())
