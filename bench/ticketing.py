@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 
 from bench.common import figure, percentile, write_result
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
@@ -256,6 +257,22 @@ def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("bare FastAPI baseline did not start")
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (gone ones count 0)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _postgres_pids() -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")]
+
+
 def issue_benchmark() -> dict[str, Any]:
     """Part 1; writes ``ticketing_issue.json``."""
     p = platform()
@@ -269,11 +286,20 @@ def issue_benchmark() -> dict[str, Any]:
         "CF_TICKETING_REDIS_PREFIX": f"bench:ticketing:{uuid.uuid4().hex[:8]}:",
         "CF_TICKETING_KIOSK_REQUESTS_PER_MINUTE": "1000000",
         "CF_TICKETING_LOG_LEVEL": "WARNING",
+        # the production shape (deploy/k8s): API processes without the relay, consumers and
+        # load loop, which run in a worker process of their own
+        "CF_TICKETING_EMBEDDED_WORKERS": "false",
     }
     service = ServiceProcess("counterflow_ticketing", env, port_env="CF_TICKETING_HTTP_PORT", log_path=logs / "ticketing.log")
-    bare_proc = None
+    bare_proc = worker = None
     try:
         service.start()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "counterflow_ticketing", "worker"],
+            env={**os.environ, **env},
+            stdout=open(logs / "worker.log", "ab"),  # noqa: SIM115 - closed with the process
+            stderr=subprocess.STDOUT,
+        )
         bare_proc, bare_base = _start_bare(logs / "bare.log")
         kiosks = asyncio.run(_setup_branches(service.url))
         bare_headers = [{}]
@@ -283,9 +309,19 @@ def issue_benchmark() -> dict[str, Any]:
         # the same open-loop load on both, then the same closed-loop load on both
         bare_steady = asyncio.run(_open_loop(bare_base, bare_headers, RATE, STEADY_S, WARMUP_S))
         tk_steady = asyncio.run(_open_loop(service.url, kiosks, RATE, STEADY_S, WARMUP_S))
+        bare_before = _cpu_seconds([bare_proc.pid])
         bare_max = asyncio.run(_closed_loop(bare_base, bare_headers, CLOSED_CLIENTS, CLOSED_S))
+        bare_cpu_ms = 1000 * (_cpu_seconds([bare_proc.pid]) - bare_before) / max(bare_max["throughput_rps"] * CLOSED_S, 1.0)
+        api_pids, worker_pids, pg_pids = [service.proc.pid], [worker.pid], _postgres_pids()
+        before = [_cpu_seconds(p) for p in (api_pids, worker_pids, pg_pids)]
         tk_max = asyncio.run(_closed_loop(service.url, kiosks, CLOSED_CLIENTS, CLOSED_S))
+        used = [_cpu_seconds(p) - b for p, b in zip((api_pids, worker_pids, _postgres_pids()), before, strict=True)]
+        done = max(tk_max["throughput_rps"] * CLOSED_S, 1.0)
+        cpu_ms = {name: 1000 * u / done for name, u in zip(("api", "worker", "postgres"), used, strict=True)}
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
         service.stop()
         if bare_proc is not None:
             bare_proc.terminate()
@@ -303,13 +339,16 @@ def issue_benchmark() -> dict[str, Any]:
         "steady_rate_achieved": figure(tk_steady["achieved_rate"], "requests/s", baseline=bare_steady["achieved_rate"], baseline_name="bare FastAPI endpoint", target=f"{RATE} requests/s offered"),
         "max_throughput": figure(tk_max["throughput_rps"], "requests/s", baseline=bare_max["throughput_rps"], baseline_name="bare FastAPI endpoint, same closed loop", target="ratio >= 0.4"),
         "errors": figure(tk_steady["errors"] + tk_max["errors"], "requests"),
+        "cpu_per_ticket_api": figure(cpu_ms["api"], "ms CPU per request", baseline=bare_cpu_ms, baseline_name="bare FastAPI endpoint process, same closed loop", target="context: ticketing API process"),
+        "cpu_per_ticket_worker": figure(cpu_ms["worker"], "ms CPU per request", target="context: relay, consumers and load loop process"),
+        "cpu_per_ticket_postgres": figure(cpu_ms["postgres"], "ms CPU per request", target="context: all PostgreSQL processes"),
         "postgres_round_trip_p50": figure(rtt["postgres_select1_p50_ms"], "ms", target="context: SELECT 1 from the bench process"),
         "redis_round_trip_p50": figure(rtt["redis_ping_p50_ms"], "ms", target="context: PING from the bench process"),
     }
     write_result(
         "ticketing_issue",
         figures,
-        method=f"open loop {RATE}/s for {STEADY_S}s after {WARMUP_S}s warm-up, latency from scheduled send time; closed loop {CLOSED_CLIENTS} clients for {CLOSED_S}s; {BRANCHES} branches x 3 open counters; load generator in this process",
+        method=f"open loop {RATE}/s for {STEADY_S}s after {WARMUP_S}s warm-up, latency from scheduled send time; closed loop {CLOSED_CLIENTS} clients for {CLOSED_S}s; {BRANCHES} branches x 3 open counters; load generator in this process; ticketing as one API process (--no-workers) plus one worker process, as deployed",
         raw={"ticketing_sequential": tk_seq, "bare_sequential": bare_seq, "ticketing_steady": tk_steady, "bare_steady": bare_steady, "ticketing_max": tk_max, "bare_max": bare_max},
         load_average=os.getloadavg(),
     )

@@ -23,10 +23,11 @@ def migrate() -> None:
 
 
 @app.command()
-def serve(workers: bool = typer.Option(True, help="run relay and consumers in the API process")) -> None:
+def serve(workers: bool | None = typer.Option(None, "--workers/--no-workers", help="run relay and consumers in the API process [default: the embedded_workers setting, true]")) -> None:
     """Run the HTTP API (with embedded relay and consumers unless --no-workers)."""
     settings = get_settings()
-    settings.embedded_workers = workers
+    if workers is not None:
+        settings.embedded_workers = workers
     from counterflow_mobile_gateway.main import create_app
 
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
