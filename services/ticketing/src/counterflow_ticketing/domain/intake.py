@@ -110,9 +110,21 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
         await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
         return {"kind": "offer", "offer": offer}
     ticket = await queue.issue_ticket(
-        session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost, known=(branch, st), pool=pool
+        session,
+        ctx,
+        branch_id=branch_id,
+        service_type=st.service_type,
+        customer_id=customer_id,
+        tier=tier,
+        priority_boost=decision.priority_boost,
+        route_to=decision.route_to,
+        known=(branch, st),
+        pool=pool,
     )
     await rules_outcomes.record_decision(session, decision, at=ctx.now, ticket_id=ticket["ticket_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
+    explanation = decision.explanation
+    if ticket["route_fallback"]:
+        explanation = f"{explanation}; no open counter takes {decision.route_to}: normal queue with priority boost {decision.priority_boost}".lstrip("; ")
     return {
         "kind": "ticket",
         "ticket": ticket,
@@ -120,6 +132,8 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
         "rule_set_version": decision.rule_set_version,
         "fee_notice": decision.fee_notice,
         "route_to": decision.route_to,
+        "route_fallback": ticket["route_fallback"],
+        "explanation": explanation,
     }
 
 
