@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.rules import input_to_record
-from counterflow_shared.testing import drop_database, eventually, migrated_database, running_app
+from counterflow_shared.testing import delete_redis_prefix, drop_database, eventually, migrated_database, running_app
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
 
@@ -50,11 +49,7 @@ async def rules_service(infrastructure: Any) -> AsyncIterator[Service]:
         async with running_app(app) as client:
             yield Service(client=client, app=app, settings=settings)
     finally:
-        redis = Redis.from_url(settings.redis_url)
-        keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+        await delete_redis_prefix(settings.redis_url, settings.redis_prefix)
         await asyncio.to_thread(drop_database, name)
         await delete_topics(infrastructure.kafka_bootstrap_servers, created)
 

@@ -29,7 +29,7 @@ from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool
-from counterflow_ticketing.events.publishers import diversion_step
+from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
 
 #: An appointment may be checked in from this long before its start until its end.
