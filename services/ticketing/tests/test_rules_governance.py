@@ -282,7 +282,11 @@ async def test_route_to_vip_room_binds_the_ticket_to_the_vip_counter(rules_servi
     normal_teller = svc.staff("teller", [branch.branch_id], subject=f"teller-{normal}")
     assert (await svc.client.post(f"/v1/counters/{vip}/session/open", headers=vip_teller)).status_code == 201
     version = await _propose_and_activate(
-        svc, _doc({"id": "vip-transfer", "when": {"branches": [branch.branch_id], "service_types": ["transfer"]}, "then": {"type": "ticket", "route_to": "vip_room", "priority_boost": 1}})
+        svc,
+        _doc(
+            {"id": "vip-transfer", "when": {"branches": [branch.branch_id], "service_types": ["transfer"]}, "then": {"type": "ticket", "route_to": "vip_room", "priority_boost": 1}},
+            {"id": "rm-bills", "when": {"branches": [branch.branch_id], "service_types": ["bill_payment"]}, "then": {"type": "ticket", "route_to": "relationship_manager"}},
+        ),
     )
 
     async def request(service_type: str) -> dict[str, Any]:
@@ -317,13 +321,18 @@ async def test_route_to_vip_room_binds_the_ticket_to_the_vip_counter(rules_servi
     assert (await call_next(normal, normal_teller))["ticket_id"] == walk_in["ticket"]["ticket_id"]
     await serve(normal, normal_teller, walk_in["ticket"]["ticket_id"])
     assert await call_next(normal, normal_teller) is None
-    # a later walk-in waits; the VIP counter calls its routed ticket first
+    # a walk-in waits, then a routed ticket without boost (relationship manager -> VIP room):
+    # the VIP counter calls its routed tickets before the earlier walk-in
     later = await request("cash_withdrawal")
+    bills = await request("bill_payment")
+    assert (bills["rule_id"], bills["ticket"]["route_to"], bills["ticket"]["priority"]) == ("rm-bills", "relationship_manager", later["ticket"]["priority"])
     called = await call_next(vip, vip_teller)
     assert called["ticket_id"] == first["ticket"]["ticket_id"] and called["route_to"] == "vip_room"
     status = (await svc.client.get(f"/v1/kiosk/tickets/{first['ticket']['ticket_id']}", headers=branch.kiosk)).json()
     assert (status["status"], status["counter_id"], status["route_to"]) == ("called", vip, "vip_room")
     await serve(vip, vip_teller, first["ticket"]["ticket_id"])
+    assert (await call_next(vip, vip_teller))["ticket_id"] == bills["ticket"]["ticket_id"]
+    await serve(vip, vip_teller, bills["ticket"]["ticket_id"])
     assert (await call_next(normal, normal_teller))["ticket_id"] == later["ticket"]["ticket_id"]
     await serve(normal, normal_teller, later["ticket"]["ticket_id"])
 
