@@ -2,7 +2,8 @@
 ticketing's governance API (a maker proposes, a different approver approves) changes the
 mobile gateway's next decision without restarting it; the decision carries rule id and
 version and is recorded; the ticket decision's priority boost reaches ticketing with the
-remote request; an offer is accepted (the hand-off draft appears) or declined (the remote
+remote request; the tier comes from the gateway's customer.scores.v1 read model; an offer
+is accepted (the hand-off draft appears) or declined (the remote
 ticket is requested). Real Kafka, PostgreSQL and Redis; topics of this module's own, so
 the rule sets activated here reach no other test."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +19,11 @@ from sqlalchemy import text
 
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
+from counterflow_shared.events.payloads.common import Tier
+from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.testing import _in_thread, delete_redis_prefix, eventually
+
+from counterflow_mobile_gateway.domain import channel
 
 from .conftest import gateway_test_support, open_branch, staff
 
@@ -32,7 +38,7 @@ def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
 
 
 _support = gateway_test_support()
-database, redis_prefix, gateway, client, kit = _support.database, _support.redis_prefix, _support.gateway, _support.client, _support.kit
+database, redis_prefix, gateway, client, kit, producer = _support.database, _support.redis_prefix, _support.gateway, _support.client, _support.kit, _support.producer
 
 
 def _doc(*rules: dict[str, Any]) -> dict[str, Any]:
@@ -49,11 +55,22 @@ async def _activate(tclient: Any, tsettings: Any, doc: dict[str, Any]) -> int:
     return version
 
 
-async def test_activation_changes_the_gateways_next_decision_without_restart(ticketing, gateway, client, kit, database):
+async def _tier_known(app: Any, customer_id: str) -> bool:
+    tier, _ = await channel.scores_of(app.state.runtime).get(customer_id)
+    return tier == "premium"
+
+
+async def test_activation_changes_the_gateways_next_decision_without_restart(ticketing, gateway, client, kit, database, producer, topic_prefix):
     tclient, tsettings = ticketing
     app, _ = gateway
     branch_id, _, _ = await open_branch(tclient, tsettings, "Praha - Václavské náměstí")
     customer = await kit.new_customer(client)
+    # scoring's view of the customer (customer.scores.v1): B's rule needs the tier
+    score = CustomerScored(
+        customer_id=customer.customer_id, score=0.91, percentile=0.93, tier=Tier.PREMIUM, propensity={"mobile": 0.7, "self_service": 0.2, "appointment": 0.1}, model_version="e2e", computed_at=datetime.now(UTC)
+    )
+    await kit.emit(producer, topic_prefix, score, source="/counterflow/scoring")
+    await eventually(lambda: _tier_known(app, customer.customer_id), timeout_s=60, what="the customer's score in the gateway's read model")
 
     async def load_known() -> dict[str, Any] | None:
         r = await client.get(f"/v1/branches/{branch_id}", headers=customer.headers)
@@ -89,11 +106,11 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
         return t if t["status"] == "waiting" else None
 
     ticket = await eventually(issued, timeout_s=60, what="ticketing issued the remote ticket")
-    assert ticket["priority"] == 2, ticket  # A's boost travelled with the request
+    boosted_priority = ticket["priority"]  # tier points + A's boost (checked against a plain ticket below)
     assert (await client.post(f"/v1/tickets/{first['id']}/cancel", headers=customer.headers)).status_code == 200
 
     # B: identified customers are handed off to the app; the gateway answers with the offer
-    version_b = await _activate(tclient, tsettings, _doc({"id": "b-to-app", "when": {**scoped, "known_customer": True}, "then": {"type": "offer_mobile", "fee_notice": "free in the app"}}))
+    version_b = await _activate(tclient, tsettings, _doc({"id": "b-to-app", "when": {**scoped, "known_customer": True, "tiers": ["premium"]}, "then": {"type": "offer_mobile", "fee_notice": "free in the app"}}))
     status, offered = await eventually(lambda: decided_by(version_b, "b-to-app"), timeout_s=60, interval_s=0.3, what="rule set B in the gateway's decision")
     offer = offered["offer"]
     assert status == 200 and offered["kind"] == "offer" and offered["decision"]["kind"] == "offer"
@@ -129,7 +146,8 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
         t = (await client.get(f"/v1/tickets/{pending['id']}", headers=customer.headers)).json()
         return t if t["status"] == "waiting" else None
 
-    assert (await eventually(declined_issued, timeout_s=60, what="the ticket after the decline"))["priority"] == 0
+    plain_priority = (await eventually(declined_issued, timeout_s=60, what="the ticket after the decline"))["priority"]
+    assert boosted_priority == plain_priority + 2  # A's boost travelled with the remote request
 
     # every decision is recorded in the gateway with version, rule and inputs
     async with app.state.runtime.sessions() as session:
@@ -140,7 +158,8 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
     recorded = by_offer[offer["diversion_id"]]
     assert (recorded.kind, recorded.rule_set_version, recorded.rule_id) == ("offer", version_b, "b-to-app")
     assert recorded.inputs["channel_of_request"] == "mobile" and recorded.inputs["amount"] == "1500" and recorded.inputs["counter_wait_s"] is not None
-    assert recorded.inputs["customer_id"] == customer.customer_id and "known_customer" in recorded.inputs["used"]
+    assert recorded.inputs["customer_id"] == customer.customer_id and {"known_customer", "tiers"} <= set(recorded.inputs["used"])
+    assert (recorded.inputs["tier"], recorded.inputs["propensity"]["mobile"]) == ("premium", 0.7)
 
     # the offer steps are on channel.diversions.v1 for the rest of the loop
     diversions = kit.ActivityLog(tsettings.kafka_bootstrap_servers, f"{tsettings.topic_prefix}{CHANNEL_DIVERSIONS.name}", CHANNEL_DIVERSIONS.partitions)
@@ -155,8 +174,9 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
     finally:
         await diversions.stop()
 
-    # a new gateway instance on an empty Redis, without consumers: the active rule set comes
-    # from replaying the compacted channel.rules.v1 at start-up, and it decides the same way
+    # a new gateway instance on an empty Redis, without consumers: the active rule set and
+    # the customer's tier come from replaying the compacted channel.rules.v1 and
+    # customer.scores.v1 at start-up, and it decides the same way
     fresh_prefix = f"test:mobile-fresh:{uuid.uuid4().hex[:8]}:"
     fresh = _support.create_app(_support.make_settings(database, tsettings.topic_prefix, fresh_prefix, embedded_workers=False))
     try:
