@@ -7,30 +7,15 @@ back and the customer sees number, position, the call and the counter."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import uuid
-from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from counterflow_shared.events.catalog import BRANCH_TICKETS
 from counterflow_shared.events.kafka import ensure_topics
-from counterflow_shared.testing import _in_thread, drop_database, eventually, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.testing import _in_thread, eventually
 
-from counterflow_ticketing import main as ticketing_main
-from counterflow_ticketing.settings import TicketingSettings
-
-
-def _gateway_test_support():
-    """The mobile gateway's own test fixtures (a real gateway server, customers, SSE and
-    Kafka helpers), loaded from its conftest so this cross-service test reuses them."""
-    path = Path(__file__).resolve().parents[2] / "services" / "mobile-gateway" / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("mobile_gateway_test_support", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from .conftest import gateway_test_support, open_branch
 
 
 @pytest.fixture(scope="session")
@@ -42,55 +27,13 @@ def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
     return prefix
 
 
-_support = _gateway_test_support()
+_support = gateway_test_support()
 database, redis_prefix, gateway, client, kit = _support.database, _support.redis_prefix, _support.gateway, _support.client, _support.kit
-
-
-@pytest.fixture(scope="module")
-async def ticketing(infrastructure, topic_prefix):
-    """Ticketing running in this process against the same broker and topic prefix."""
-    from pathlib import Path
-
-    import counterflow_ticketing
-
-    name, url = migrated_database(Path(counterflow_ticketing.__file__).parent, "e2e_ticketing")
-    settings = TicketingSettings(database_url=url, topic_prefix=topic_prefix, redis_prefix=f"test:e2e-ticketing:{uuid.uuid4().hex[:8]}:", log_json=False, log_level="WARNING", load_check_interval_s=0.5)
-    app = ticketing_main.create_app(settings, group_suffix=f"-{uuid.uuid4().hex[:6]}")
-    try:
-        async with running_app(app) as client:
-            yield client, settings
-    finally:
-        redis = Redis.from_url(settings.redis_url)
-        keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
-        drop_database(name)
-
-
-def staff(settings, role: str, branch_id: str, subject: str) -> dict[str, str]:
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=subject, role=role, branches=[branch_id])
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_remote_ticket_through_ticketing(ticketing, client, kit, infrastructure, topic_prefix):
     tclient, tsettings = ticketing
-    branch_id = f"b-{uuid.uuid4().hex[:10]}"
-    ops = staff(tsettings, "operations", branch_id, "ops-1")
-    body = {
-        "name": "Brno - Náměstí Svobody",
-        "time_zone": "Europe/Prague",
-        "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
-        "zones": [{"zone": "cash", "name": "Cash"}],
-        "services": ["cash_withdrawal", "transfer"],
-    }
-    r = await tclient.put(f"/v1/branches/{branch_id}", json=body, headers=ops)
-    assert r.status_code == 200, r.text
-    counter = f"{branch_id}-c1"
-    r = await tclient.put(f"/v1/branches/{branch_id}/counters/{counter}", json={"name": "Counter 1", "kind": "cash", "zone": "cash", "skills": ["cash", "payments"]}, headers=ops)
-    assert r.status_code == 200, r.text
-    teller = staff(tsettings, "teller", branch_id, "teller-1")
-    assert (await tclient.post(f"/v1/counters/{counter}/session/open", headers=teller)).status_code == 201
+    branch_id, counter, teller = await open_branch(tclient, tsettings, "Brno - Náměstí Svobody")
 
     customer = await kit.new_customer(client)
 

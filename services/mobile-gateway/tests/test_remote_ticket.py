@@ -196,3 +196,26 @@ async def test_a_redelivered_event_has_one_effect(client, producer, topic_prefix
     assert (await ticket_state(client, customer, first["id"]))["status"] == "called"
     feed = (await client.get("/v1/notifications", headers=customer.headers)).json()["items"]
     assert [n["kind"] for n in feed].count("called") == 1
+
+
+async def test_without_an_active_rule_set_the_request_is_a_plain_ticket_and_bad_inputs_name_the_field(client, producer, topic_prefix, activity, kit):
+    customer = await kit.new_customer(client)
+    branch = await kit.known_branch(client, producer, topic_prefix, customer)
+    base = {"branch_id": branch.branch_id, "service_type": "cash_withdrawal"}
+    for body, field in (
+        ({**base, "amount": "100"}, "body.currency"),
+        ({**base, "amount": 100.5, "currency": "CZK"}, "body.amount"),
+        ({**base, "needs": ["vip"]}, "body.needs.0"),
+    ):
+        r = await client.post("/v1/tickets", json=body, headers=customer.headers)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert field in r.text, (field, r.text)
+    r = await client.post("/v1/tickets", json={**base, "amount": "2500.50", "currency": "CZK", "needs": ["elderly"]}, headers=customer.headers)
+    assert r.status_code == 202, r.text
+    doc = r.json()
+    assert (doc["kind"], doc["status"], doc["decision"]["rule_set_version"], doc["decision"]["rule_id"]) == ("ticket", "pending", 0, "default")
+    requested = await activity.wait_for(lambda e: e.type == "mobile.remote_ticket.requested.v1" and e.data["request_id"] == doc["id"], what="the remote request")
+    assert (requested[-1].data["rule_set_version"], requested[-1].data["rule_id"], requested[-1].data["priority_boost"]) == (0, "default", 0)
+    for action in ("accept", "decline"):
+        r = await client.post(f"/v1/offers/{uuid.uuid4()}/{action}", headers=customer.headers)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json"), r.text

@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from counterflow_shared.testing import drop_database, migrated_database, running_app
+from counterflow_shared.testing import delete_redis_prefix, drop_database, migrated_database, running_app
 from counterflow_shared.web.auth import issue_staff_token
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
@@ -81,11 +80,7 @@ async def service(settings: TicketingSettings) -> AsyncIterator[Service]:
     app = create_app(settings, group_suffix=f"-{uuid.uuid4().hex[:6]}")
     async with running_app(app) as client:
         yield Service(client=client, app=app, settings=settings)
-    redis = Redis.from_url(settings.redis_url)
-    keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*", count=1000)]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    await delete_redis_prefix(settings.redis_url, settings.redis_prefix)
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.rules import input_to_record
-from counterflow_shared.testing import drop_database, eventually, migrated_database, running_app
+from counterflow_shared.testing import delete_redis_prefix, drop_database, eventually, migrated_database, running_app
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
 
@@ -50,11 +49,7 @@ async def rules_service(infrastructure: Any) -> AsyncIterator[Service]:
         async with running_app(app) as client:
             yield Service(client=client, app=app, settings=settings)
     finally:
-        redis = Redis.from_url(settings.redis_url)
-        keys = [k async for k in redis.scan_iter(match=settings.redis_prefix + "*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+        await delete_redis_prefix(settings.redis_url, settings.redis_prefix)
         await asyncio.to_thread(drop_database, name)
         await delete_topics(infrastructure.kafka_bootstrap_servers, created)
 
@@ -271,3 +266,87 @@ async def test_what_if_api_is_deterministic_and_names_bad_records(rules_service:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.records[3].now"
     r = await svc.client.post(f"/v1/rules/sets/{version}/what-if", json={}, headers=reader)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.since"
+
+
+async def test_route_to_vip_room_binds_the_ticket_to_the_vip_counter(rules_service: Service) -> None:
+    """A ``route_to: vip_room`` decision: the normal counter does not take the ticket, the
+    VIP counter does (before earlier normal tickets); with no live VIP counter the ticket
+    falls back to the normal queue with the rule's boost, and the answer says so."""
+    svc = rules_service
+    branch = await make_branch(svc, counters=[["cash", "payments"]])
+    normal = branch.counters[0]
+    vip = f"{branch.branch_id}-vip"
+    r = await svc.client.put(f"/v1/branches/{branch.branch_id}/counters/{vip}", json={"name": "VIP room", "kind": "vip_room", "zone": "non_cash", "skills": ["cash", "payments"]}, headers=branch.ops)
+    assert r.status_code == 200, r.text
+    vip_teller = svc.staff("teller", [branch.branch_id], subject="teller-vip")
+    normal_teller = svc.staff("teller", [branch.branch_id], subject=f"teller-{normal}")
+    assert (await svc.client.post(f"/v1/counters/{vip}/session/open", headers=vip_teller)).status_code == 201
+    version = await _propose_and_activate(
+        svc,
+        _doc(
+            {"id": "vip-transfer", "when": {"branches": [branch.branch_id], "service_types": ["transfer"]}, "then": {"type": "ticket", "route_to": "vip_room", "priority_boost": 1}},
+            {"id": "rm-bills", "when": {"branches": [branch.branch_id], "service_types": ["bill_payment"]}, "then": {"type": "ticket", "route_to": "relationship_manager"}},
+        ),
+    )
+
+    async def request(service_type: str) -> dict[str, Any]:
+        r = await svc.client.post("/v1/kiosk/service-requests", json={"service_type": service_type}, headers=branch.kiosk)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def routed() -> dict[str, Any] | None:
+        doc = await request("transfer")
+        if doc.get("rule_set_version") == version:
+            return doc
+        await svc.client.post(f"/v1/branches/{branch.branch_id}/tickets/{doc['ticket']['ticket_id']}/cancel", headers=branch.lobby)
+        return None
+
+    first = await eventually(routed, timeout_s=30, interval_s=0.2, what="the routing rule set in the kiosk decision")
+    assert (first["rule_id"], first["route_to"], first["route_fallback"]) == ("vip-transfer", "vip_room", False)
+    assert (first["ticket"]["route_to"], first["ticket"]["route_fallback"]) == ("vip_room", False)
+    walk_in = await request("cash_withdrawal")
+    assert walk_in["ticket"]["route_to"] is None
+
+    async def call_next(counter: str, headers: dict[str, str]) -> dict[str, Any] | None:
+        r = await svc.client.post(f"/v1/counters/{counter}/call-next", headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json() and r.json()["ticket"]
+
+    async def serve(counter: str, headers: dict[str, str], ticket_id: str) -> None:
+        for step, body in (("start", None), ("finish", {"outcome": "completed"})):
+            r = await svc.client.post(f"/v1/counters/{counter}/tickets/{ticket_id}/{step}", json=body, headers=headers)
+            assert r.status_code == 200, r.text
+
+    # the routed ticket is earlier and boosted, yet the normal counter takes the walk-in
+    assert (await call_next(normal, normal_teller))["ticket_id"] == walk_in["ticket"]["ticket_id"]
+    await serve(normal, normal_teller, walk_in["ticket"]["ticket_id"])
+    assert await call_next(normal, normal_teller) is None
+    # a walk-in waits, then a routed ticket without boost (relationship manager -> VIP room):
+    # the VIP counter calls its routed tickets before the earlier walk-in
+    later = await request("cash_withdrawal")
+    bills = await request("bill_payment")
+    assert (bills["rule_id"], bills["ticket"]["route_to"], bills["ticket"]["priority"]) == ("rm-bills", "relationship_manager", later["ticket"]["priority"])
+    called = await call_next(vip, vip_teller)
+    assert called["ticket_id"] == first["ticket"]["ticket_id"] and called["route_to"] == "vip_room"
+    status = (await svc.client.get(f"/v1/kiosk/tickets/{first['ticket']['ticket_id']}", headers=branch.kiosk)).json()
+    assert (status["status"], status["counter_id"], status["route_to"]) == ("called", vip, "vip_room")
+    await serve(vip, vip_teller, first["ticket"]["ticket_id"])
+    assert (await call_next(vip, vip_teller))["ticket_id"] == bills["ticket"]["ticket_id"]
+    await serve(vip, vip_teller, bills["ticket"]["ticket_id"])
+    assert (await call_next(normal, normal_teller))["ticket_id"] == later["ticket"]["ticket_id"]
+    await serve(normal, normal_teller, later["ticket"]["ticket_id"])
+
+    # routed while the VIP room was open, then the VIP room closes: any counter takes it
+    stranded = await request("transfer")
+    assert stranded["route_fallback"] is False
+    assert await call_next(normal, normal_teller) is None
+    assert (await svc.client.post(f"/v1/counters/{vip}/session/close", headers=vip_teller)).status_code == 200
+    assert (await call_next(normal, normal_teller))["ticket_id"] == stranded["ticket"]["ticket_id"]
+    await serve(normal, normal_teller, stranded["ticket"]["ticket_id"])
+
+    # no live VIP counter at issue: normal queue with the rule's boost, and the answer says so
+    fallback = await request("transfer")
+    assert (fallback["rule_id"], fallback["route_to"], fallback["route_fallback"]) == ("vip-transfer", "vip_room", True)
+    assert "no open counter takes vip_room" in fallback["explanation"]
+    assert fallback["ticket"]["route_fallback"] is True and fallback["ticket"]["priority"] > walk_in["ticket"]["priority"]
+    assert (await call_next(normal, normal_teller))["ticket_id"] == fallback["ticket"]["ticket_id"]

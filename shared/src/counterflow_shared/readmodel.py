@@ -9,6 +9,7 @@ at start-up. Ongoing updates arrive through the service's consumer group as usua
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import bounded
+from counterflow_shared.events.payloads.scores import CustomerScored
 
 log = structlog.get_logger(__name__)
 
@@ -81,3 +83,43 @@ async def ensure_built(redis: Redis, marker: str, rebuild: Callable[[], Awaitabl
     await redis.set(marker, str(count))
     log.info("readmodel.rebuilt", marker=marker, events=count)
     return True
+
+
+class CustomerScores:
+    """Read model of ``customer.scores.v1``: each customer's tier and propensity per
+    channel, as the channel rules need them (ticketing and the mobile gateway).
+
+    Key: ``<prefix>score:<customer_id>`` -> JSON ``{"tier", "propensity"}`` (last event
+    wins: the topic is compacted and keyed by customer, so events of one customer arrive in
+    order). ``prefix`` is the service's Redis prefix (tests use their own).
+    """
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def key(self, customer_id: str) -> str:
+        """Redis key of ``customer_id``'s score."""
+        return f"{self.prefix}score:{customer_id}"
+
+    async def put(self, score: CustomerScored) -> None:
+        """Store a customer's tier and propensity (probabilities in [0, 1] per channel)."""
+        await self.redis.set(self.key(score.customer_id), json.dumps({"tier": score.tier.value, "propensity": score.propensity}))
+
+    async def get(self, customer_id: str) -> tuple[str | None, dict[str, float]]:
+        """``(tier, propensity)`` of a customer; ``(None, {})`` when unknown."""
+        raw = await self.redis.get(self.key(customer_id))
+        if not raw:
+            return None, {}
+        doc = json.loads(raw)
+        return doc.get("tier"), doc.get("propensity") or {}
+
+    async def ensure_built(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0) -> bool:
+        """Replay ``topic`` (full name of ``customer.scores.v1``) when this model was never
+        built in this Redis (marker ``<prefix>built:<topic>``); start-up hook."""
+
+        async def apply(_envelope: Envelope, payload: BaseModel) -> None:
+            if isinstance(payload, CustomerScored):
+                await self.put(payload)
+
+        return await ensure_built(self.redis, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, apply, timeout_s=timeout_s))

@@ -127,6 +127,19 @@ def drop_database(name: str) -> None:
     _in_thread(asyncio.run, _drop())
 
 
+async def delete_redis_prefix(redis_url: str, prefix: str) -> int:
+    """Delete every Redis key under a test's own ``prefix`` (never anything else);
+    returns how many were deleted."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in redis.scan_iter(match=prefix + "*", count=1000)]
+        return await redis.delete(*keys) if keys else 0
+    finally:
+        await redis.aclose()
+
+
 def migrated_database(package_dir: Path, label: str) -> tuple[str, str]:
     """A new database migrated to head with the scripts under ``package_dir``.
 

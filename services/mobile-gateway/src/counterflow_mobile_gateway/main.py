@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_mobile_gateway.api.routes import routers
+from counterflow_mobile_gateway.domain.channel import build_read_models
 from counterflow_mobile_gateway.domain.identity import TokenAuthority
 from counterflow_mobile_gateway.domain.sweeper import sweeper
 from counterflow_mobile_gateway.events.fanout import fanout_of
@@ -55,6 +56,7 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
         title="Counterflow mobile-gateway",
         description="The backend of the mobile and web bank: customer auth, branch info, remote tickets, appointments, hand-off drafts, notifications.",
         routers=routers,
+        on_startup=(build_read_models,),
         group_suffix=group_suffix,
     )
     app.state.authority = token_authority(settings)

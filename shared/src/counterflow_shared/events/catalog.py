@@ -161,8 +161,8 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
     ConsumerGroup(
         "mobile-gateway",
         "mobile-gateway",
-        (BRANCH_TICKETS, BRANCH_LOAD, BRANCH_DIRECTORY, CHANNEL_DIVERSIONS, CHANNEL_RULES),
-        "ticket status, waits, branch info, hand-off drafts, rule sets",
+        (BRANCH_TICKETS, BRANCH_LOAD, BRANCH_DIRECTORY, CHANNEL_DIVERSIONS, CHANNEL_RULES, CUSTOMER_SCORES),
+        "ticket status, waits, branch info, hand-off drafts, rule sets, tier/propensity for the channel rules",
     ),
     ConsumerGroup(
         "scoring",

@@ -4,7 +4,7 @@ is a 422 naming the field instead of a silently ignored value. Amounts use
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -31,11 +31,16 @@ class RegisterCustomer(Body):
 
 class RemoteTicketRequest(Body):
     """Join a branch queue from the app; ``travel_time_s`` (seconds, optional) enables
-    the "time to leave" notification."""
+    the "time to leave" notification. ``amount`` (decimal string, major units of
+    ``currency``, required with it: 422 ``body.currency``) and ``needs`` are optional
+    inputs of the channel rules."""
 
     branch_id: Id
     service_type: ServiceTypeName
     travel_time_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = None
+    amount: Annotated[Amount, Field(ge=0)] | None = None
+    currency: CurrencyCode | None = None
+    needs: list[Literal["accessibility", "elderly", "asks_for_person"]] = Field(default_factory=list, max_length=3)
 
 
 class AppointmentRequest(Body):

@@ -7,23 +7,44 @@ from fastapi.responses import JSONResponse
 
 from counterflow_shared.runtime import RuntimeDep
 from counterflow_shared.web.idempotency import run_idempotent
+from counterflow_shared.web.problems import invalid
 from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, IdempotencyKey, Now, SessionDep
 from counterflow_mobile_gateway.api.schemas import RemoteTicketRequest
-from counterflow_mobile_gateway.domain import tickets
+from counterflow_mobile_gateway.domain import channel, tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 
-@router.post("", status_code=202, summary="Join a branch queue remotely (answer: pending ticket)")
+@router.post(
+    "",
+    status_code=202,
+    summary="Ask to join a branch queue: a pending remote ticket (202) or an offer of another channel (200)",
+    responses={200: {"description": "the channel rules offer another channel: accept or decline it under /v1/offers"}},
+)
 async def request_ticket(body: RemoteTicketRequest, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now, key: IdempotencyKey = None) -> JSONResponse:
-    """202 with the pending ticket; ticketing's answer arrives as an event and shows up
-    in ``GET /v1/tickets/{id}`` and the stream. 409 ``remote-ticket-limit`` over the limit."""
+    """The channel rules decide first (:mod:`counterflow_mobile_gateway.domain.channel`).
+    202 ``{"kind": "ticket", <pending ticket>, "decision"}``: ticketing's answer arrives
+    as an event and shows up in ``GET /v1/tickets/{id}`` and the stream. 200 ``{"kind":
+    "offer", "offer", "decision"}``: no ticket yet; ``POST /v1/offers/{id}/accept`` or
+    ``/decline`` (which requests the ticket). ``decision`` names the rule set version and
+    rule. 409 ``remote-ticket-limit`` over the limit; 422 ``body.currency`` when an amount
+    comes without it."""
+    if body.amount is not None and body.currency is None:
+        raise invalid("body.currency", "currency is required with amount")
 
     async def compute() -> tuple[int, dict]:
-        view = await tickets.request_remote_ticket(
-            session, runtime, customer_id=customer.customer_id, branch_id=body.branch_id, service_type=body.service_type, travel_time_s=body.travel_time_s, now=now
+        return await channel.request_service(
+            session,
+            runtime,
+            customer_id=customer.customer_id,
+            branch_id=body.branch_id,
+            service_type=body.service_type,
+            travel_time_s=body.travel_time_s,
+            amount=body.amount,
+            currency=body.currency,
+            needs=frozenset(body.needs),
+            now=now,
         )
-        return 202, view
 
     return await run_idempotent(session, runtime.idempotency_keys, scope=f"customer:{customer.customer_id}:tickets", key=key, body=body.model_dump(mode="json"), compute=compute)
 

@@ -113,12 +113,16 @@ async def get_branch(session: AsyncSession, branch_id: str, *, now: datetime) ->
     return branch_view(profile, await repo.get_load(session, branch_id=branch_id), now=now)
 
 
-async def estimated_wait(session: AsyncSession, branch_id: str, service_type: str) -> float | None:
-    """Current estimated wait (seconds) of ``service_type`` in ``branch_id``, or ``None``."""
+async def load_snapshot(session: AsyncSession, branch_id: str) -> BranchLoadSnapshot | None:
+    """The last ``branch.load.v1`` snapshot of ``branch_id``, or ``None``."""
     load = await repo.get_load(session, branch_id=branch_id)
-    if load is None:
-        return None
-    for s in BranchLoadSnapshot.model_validate(load["snapshot"]).services:
+    return None if load is None else BranchLoadSnapshot.model_validate(load["snapshot"])
+
+
+def service_wait(snapshot: BranchLoadSnapshot | None, service_type: str) -> float | None:
+    """Estimated counter wait (seconds) of ``service_type`` in ``snapshot``, or ``None``."""
+    for s in snapshot.services if snapshot is not None else ():
         if s.service_type == service_type:
             return s.estimated_wait_s
     return None
+

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from counterflow_shared.events.payloads.branches import BranchProfile
 from counterflow_shared.events.payloads.mobile import RemoteTicketCancelled, RemoteTicketRequested
 from counterflow_shared.events.payloads.tickets import (
     RemoteTicketRejected,
@@ -31,6 +32,7 @@ from counterflow_shared.events.payloads.tickets import (
     TicketStatus,
     TicketTransition,
 )
+from counterflow_shared.rules import Decision
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_mobile_gateway.domain import branches
 from counterflow_mobile_gateway.domain.appointments import appointment_view
@@ -80,17 +82,23 @@ async def request_remote_ticket(
     service_type: str,
     travel_time_s: float | None,
     now: datetime,
+    profile: BranchProfile | None = None,
+    decision: Decision | None = None,
 ) -> dict[str, Any]:
     """Ask ticketing for a ticket in ``branch_id``'s ``service_type`` queue; the ticket
-    is ``pending`` until ticketing answers.
+    is ``pending`` until ticketing answers. ``profile`` is the branch's already checked
+    profile; ``decision`` the channel decision the request carries to ticketing (rule set
+    version, rule id, priority boost, route; ``None``: a plain ticket, e.g. after the
+    customer declined an offer).
 
     Raises:
         Problem: 404 unknown branch; 422 service not offered; 409 ``branch-inactive``;
             409 ``remote-ticket-limit`` when the customer already holds
             ``max_active_remote_tickets`` active remote tickets.
     """
-    profile = await branches.profile_of(session, branch_id)
-    branches.require_service(profile, service_type)
+    if profile is None:
+        profile = await branches.profile_of(session, branch_id)
+        branches.require_service(profile, service_type)
     await lock_customer(session, namespace="remote-tickets", customer_id=customer_id)
     limit = runtime.settings.max_active_remote_tickets
     active = await repo.count_active_remote(session, customer_id=customer_id)
@@ -111,7 +119,19 @@ async def request_remote_ticket(
     await repo.add_ticket(session, **values)
     await runtime.publish(
         session,
-        RemoteTicketRequested(request_id=request_id, customer_id=customer_id, branch_id=branch_id, service_type=service_type, travel_time_s=travel_time_s, requested_at=now),
+        RemoteTicketRequested(
+            request_id=request_id,
+            customer_id=customer_id,
+            branch_id=branch_id,
+            service_type=service_type,
+            travel_time_s=travel_time_s,
+            requested_at=now,
+            **(
+                {"rule_set_version": decision.rule_set_version, "rule_id": decision.rule_id, "priority_boost": max(0, decision.priority_boost), "route_to": decision.route_to}
+                if decision is not None
+                else {}
+            ),
+        ),
     )
     return ticket_view(await repo.get_ticket(session, id=request_id))
 

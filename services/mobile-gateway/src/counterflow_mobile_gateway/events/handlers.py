@@ -3,6 +3,8 @@
 Each runs in the consumer's transaction (with the processed-event row, so a redelivered
 event has no second effect) and returns the live messages to send through Redis after
 the commit, never before: a customer is never told about a change that rolled back.
+The Redis read models of the channel rules (active rule set, customer scores) are written
+after the commit the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
-from counterflow_mobile_gateway.domain import branches, drafts, tickets
+from counterflow_shared.rules.active import ACTIVATED_TYPE
+from counterflow_mobile_gateway.domain import branches, channel, drafts, tickets
 from counterflow_mobile_gateway.events.fanout import Push, fanout_of
 
 if TYPE_CHECKING:
@@ -62,6 +65,11 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel):
         return after(await drafts.on_diversion_accepted(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
 
+    scores = channel.scores_of(runtime)
+
+    async def on_score(session: AsyncSession, envelope: Envelope, payload: BaseModel):
+        return lambda: scores.put(payload)  # type: ignore[arg-type]
+
     table: dict[str, Handler] = {t: on_ticket for t in TICKET_EVENTS}
     table.update(
         {
@@ -69,6 +77,8 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
             "branch.profile.updated.v1": on_profile,
             "branch.load.snapshot.v1": on_load,
             "channel.diversion.accepted.v1": on_accepted,
+            ACTIVATED_TYPE: channel.active_rules_of(runtime).handler(),
+            "customer.score.updated.v1": on_score,
         }
     )
     return table

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, N
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
+from counterflow_shared.rules.records import decision_table
 
 Base = make_base()
 metadata = Base.metadata
@@ -132,3 +133,35 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_notifications_feed", notifications.c.customer_id, notifications.c.created_at)
+
+#: Channel decisions made when the app asks for a service (shared definition, see
+#: :mod:`counterflow_shared.rules.records`; ``ticket_id`` holds the remote request id).
+rule_decisions = decision_table(metadata)
+
+#: Offers of another channel made to the app instead of a remote ticket (a diversion of
+#: ``channel.diversions.v1``): ``offered`` -> ``accepted`` | ``declined``. ``request_id``
+#: is the remote ticket requested on decline.
+app_offers = Table(
+    "app_offers",
+    metadata,
+    Column("diversion_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("device_id", String(64), nullable=True),
+    Column("amount", Numeric(asdecimal=True), nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("rule_set_version", Integer, nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("fee_notice", Text, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("explanation", Text, nullable=True),
+    Column("offer_ttl_s", Integer, nullable=True),
+    Column("travel_time_s", Float, nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_app_offers_customer", app_offers.c.customer_id, app_offers.c.created_at)

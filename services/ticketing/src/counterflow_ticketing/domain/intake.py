@@ -29,7 +29,7 @@ from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool
-from counterflow_ticketing.events.publishers import diversion_step
+from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
 from counterflow_ticketing.persistence.readmodels import BranchLoad
 
@@ -114,9 +114,21 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
         await rules_outcomes.record_decision(session, decision, at=ctx.now, diversion_id=offer["diversion_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
         return {"kind": "offer", "offer": offer}
     ticket = await queue.issue_ticket(
-        session, ctx, branch_id=branch_id, service_type=st.service_type, customer_id=customer_id, tier=tier, priority_boost=decision.priority_boost, known=(branch, st), pool=pool
+        session,
+        ctx,
+        branch_id=branch_id,
+        service_type=st.service_type,
+        customer_id=customer_id,
+        tier=tier,
+        priority_boost=decision.priority_boost,
+        route_to=decision.route_to,
+        known=(branch, st),
+        pool=pool,
     )
     await rules_outcomes.record_decision(session, decision, at=ctx.now, ticket_id=ticket["ticket_id"], branch_id=branch_id, service_type=st.service_type, customer_id=customer_id)
+    explanation = decision.explanation
+    if ticket["route_fallback"]:
+        explanation = f"{explanation}; no open counter takes {decision.route_to}: normal queue with priority boost {decision.priority_boost}".lstrip("; ")
     return {
         "kind": "ticket",
         "ticket": ticket,
@@ -124,6 +136,8 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
         "rule_set_version": decision.rule_set_version,
         "fee_notice": decision.fee_notice,
         "route_to": decision.route_to,
+        "route_fallback": ticket["route_fallback"],
+        "explanation": explanation,
     }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.problems import conflict, invalid, not_found
-from counterflow_ticketing.domain import calendar, priority
+from counterflow_ticketing.domain import calendar, priority, routing
 from counterflow_ticketing.domain.catalog import format_number
 from counterflow_ticketing.domain.context import Ctx, after_commit, branch_load
 from counterflow_ticketing.domain.estimation import updated_mean
@@ -99,6 +99,8 @@ async def ticket_view(
         "counter_id": t.counter_id,
         "call_count": t.call_count,
         "outcome": t.outcome,
+        "route_to": t.route_to,
+        "route_fallback": t.route_fallback,
     }
 
 
@@ -124,11 +126,17 @@ async def issue_ticket(
     appointment_id: str | None = None,
     remote_request_id: str | None = None,
     diversion_id: str | None = None,
+    route_to: str | None = None,
     known: tuple[Row, Row] | None = None,
     pool: CounterPool | None = None,
 ) -> dict[str, Any]:
     """Issue a ticket now; returns :func:`ticket_view` of it. ``known`` is the caller's
     already checked ``(branch, service type)`` rows and ``pool`` its counter pool.
+
+    ``route_to`` (a channel rule's ``vip_room`` / ``relationship_manager`` /
+    ``wealth_desk``) binds the ticket to the counters that take the route
+    (:mod:`routing`); when no live counter of the branch takes it now, the ticket joins
+    the normal queue (``route_fallback`` true in the view).
 
     The number is ``prefix + sequence`` of the branch-local business day
     (:func:`calendar.business_date`); the priority comes from the tier, an appointment
@@ -142,6 +150,7 @@ async def issue_ticket(
     else:
         branch, st = known
     day = calendar.business_date(ctx.now, branch.time_zone)
+    fallback = route_to is not None and not await routing.can_route(session, branch_id, route_to, st.skill)
     points = priority.priority_of(tier=tier, appointment=appointment_id is not None, boost=priority_boost)
     sequence = await tickets_repo.next_sequence(session, branch_id, day, st.prefix)
     ticket_id = str(uuid.uuid4())
@@ -167,10 +176,12 @@ async def issue_ticket(
             "remote_request_id": remote_request_id,
             "appointment_id": appointment_id,
             "diversion_id": diversion_id,
+            "route_to": route_to,
+            "route_fallback": fallback,
         },
     )
     ahead = None
-    if pool is not None and points == 0 and not diversion_id:
+    if pool is not None and points == 0 and not diversion_id and route_to is None:
         # A priority-0 ticket queued now has the latest due date: every waiting ticket of
         # its skill (read in this transaction a moment ago) is ahead of it.
         ahead = pool.waiting_by_skill.get(st.skill, 0)
@@ -229,7 +240,15 @@ async def call_next(session: AsyncSession, ctx: Ctx, *, counter_id: str, teller_
     counter, _ = await require_open_counter(session, counter_id)
     await _ensure_counter_free(session, counter)
     branch = await require_branch(session, counter.branch_id)
-    t = await tickets_repo.take_next_waiting(session, counter.branch_id, counter.skills or [], counter_id, _urgent_before(ctx, branch))
+    t = await tickets_repo.take_next_waiting(
+        session,
+        counter.branch_id,
+        counter.skills or [],
+        counter_id,
+        _urgent_before(ctx, branch),
+        own_routes=routing.routes_of(counter),
+        served_routes=await routing.live_served_pairs(session, counter.branch_id),
+    )
     if t is None:
         return None
     row = await _mark_called(session, ctx, t, counter, teller_id)

@@ -3,53 +3,23 @@ rule and branch (was the diversion real?)."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_shared.rules import Decision
+from counterflow_shared.rules import Decision, records
 from counterflow_ticketing.persistence import rules_repo
+from counterflow_ticketing.persistence.rules_tables import rule_decisions
 
 
-async def record_decision(
-    session: AsyncSession,
-    decision: Decision,
-    *,
-    at: datetime,
-    diversion_id: str | None = None,
-    ticket_id: str | None = None,
-    branch_id: str | None = None,
-    service_type: str | None = None,
-    customer_id: str | None = None,
-) -> str:
+async def record_decision(session: AsyncSession, decision: Decision, *, at: datetime, **links: str | None) -> str:
     """Record ``decision`` (rule set version, rule id, the inputs it used) in the request's
     transaction; returns the decision id. These records are the what-if's recorded traffic.
-    ``branch_id``/``service_type``/``customer_id`` are the request's, used when the
-    decision's inputs do not carry them."""
-    inputs = {**{k: v for k, v in (("branch_id", branch_id), ("service_type", service_type), ("customer_id", customer_id)) if v is not None}, **decision.inputs}
-    decision_id = str(uuid.uuid4())
-    await rules_repo.record_decision(
-        session,
-        {
-            "decision_id": decision_id,
-            "decided_at": at,
-            "branch_id": inputs["branch_id"],
-            "service_type": inputs["service_type"],
-            "customer_id": inputs.get("customer_id"),
-            "kind": decision.kind,
-            "channel": decision.channel,
-            "device_id": decision.device_id,
-            "rule_set_version": decision.rule_set_version,
-            "rule_id": decision.rule_id,
-            "inputs": inputs,
-            "diversion_id": diversion_id,
-            "ticket_id": ticket_id,
-        },
-    )
-    return decision_id
+    ``links``: ``diversion_id``, ``ticket_id`` and the request's ``branch_id`` /
+    ``service_type`` / ``customer_id`` (see :func:`counterflow_shared.rules.records.decision_row`)."""
+    return await records.record_decision(session, rule_decisions, decision, at=at, **links)
 
 
 def _rate(num: int, den: int) -> float | None:

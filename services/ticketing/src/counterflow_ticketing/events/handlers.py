@@ -89,7 +89,8 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
 async def remote_ticket(session: AsyncSession, ctx: Ctx, p: mobile.RemoteTicketRequested) -> None:
     """Answer a remote ticket request: a ``TicketIssued`` carrying ``remote_request_id``,
     or ``RemoteTicketRejected`` with the reason (unknown/inactive branch, service type not
-    offered). A request already answered is ignored."""
+    offered). A request already answered is ignored. The gateway's decision carried by the
+    request (``priority_boost``, ``route_to``) is applied to the ticket."""
     if await tickets_repo.ticket_by_remote_request(session, p.request_id) is not None:
         return
     try:
@@ -99,7 +100,7 @@ async def remote_ticket(session: AsyncSession, ctx: Ctx, p: mobile.RemoteTicketR
         await ctx.publish(session, RemoteTicketRejected(remote_request_id=p.request_id, branch_id=p.branch_id, customer_id=p.customer_id, reason=exc.detail or exc.title, occurred_at=ctx.now))
         return
     tier, _ = await ctx.readmodels.score(p.customer_id)
-    await queue.issue_ticket(session, ctx, branch_id=p.branch_id, service_type=p.service_type, origin=TicketOrigin.REMOTE, customer_id=p.customer_id, tier=tier, remote_request_id=p.request_id)
+    await queue.issue_ticket(session, ctx, branch_id=p.branch_id, service_type=p.service_type, origin=TicketOrigin.REMOTE, customer_id=p.customer_id, tier=tier, remote_request_id=p.request_id, priority_boost=p.priority_boost, route_to=p.route_to)
 
 
 async def rebuild_read_models(runtime: "ServiceRuntime") -> None:

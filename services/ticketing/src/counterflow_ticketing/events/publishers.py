@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy.engine import Row
 
-from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
 
@@ -34,26 +32,6 @@ def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, p
         issued_at=t.issued_at,
         occurred_at=at,
         outcome=t.outcome,
-    )
-
-
-def diversion_step(cls: type[dv.DiversionChanged], d: Row, *, at: datetime, **extra: Any) -> dv.DiversionChanged:
-    """A ``channel.diversions.v1`` payload of type ``cls`` for diversion row ``d``."""
-    return cls(
-        diversion_id=d.diversion_id,
-        branch_id=d.branch_id,
-        customer_id=d.customer_id,
-        service_type=d.service_type,
-        channel=d.channel,
-        device_id=d.device_id,
-        amount=d.amount,
-        currency=d.currency,
-        rule_set_version=d.rule_set_version,
-        rule_id=d.rule_id,
-        status=d.status,
-        ticket_id=d.ticket_id,
-        occurred_at=at,
-        **extra,
     )
 
 

@@ -158,6 +158,17 @@ async def list_counters(session: AsyncSession, branch_id: str) -> Sequence[Row]:
     return (await session.execute(select(counters).where(counters.c.branch_id == branch_id).order_by(counters.c.counter_id))).all()
 
 
+async def live_counters(session: AsyncSession, branch_id: str) -> Sequence[Row]:
+    """Active counters of the branch with a live (open or paused) teller session."""
+    stmt = (
+        select(counters)
+        .join(teller_sessions, teller_sessions.c.counter_id == counters.c.counter_id)
+        .where(counters.c.branch_id == branch_id, counters.c.active.is_(True), teller_sessions.c.status != "closed")
+        .order_by(counters.c.counter_id)
+    )
+    return (await session.execute(stmt)).all()
+
+
 async def live_session_of_counter(session: AsyncSession, counter_id: str, *, lock: bool = False) -> Row | None:
     """The open or paused teller session at the counter, or ``None``."""
     stmt = select(teller_sessions).where(teller_sessions.c.counter_id == counter_id, teller_sessions.c.status != "closed")

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from counterflow_shared.events.payloads.devices import DeviceState
 from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
+from counterflow_shared.readmodel import CustomerScores
 from counterflow_shared.rules import DeviceView
 
 
@@ -50,17 +51,16 @@ class ReadModels:
         """Full Redis key of ``parts``."""
         return self.prefix + ":".join(parts)
 
+    def __post_init__(self) -> None:
+        self.scores = CustomerScores(self.redis, self.prefix)
+
     async def put_score(self, score: CustomerScored) -> None:
-        """Store a customer's tier and propensity."""
-        await self.redis.set(self.key("score", score.customer_id), json.dumps({"tier": score.tier.value, "propensity": score.propensity}))
+        """Store a customer's tier and propensity (shared :class:`CustomerScores`)."""
+        await self.scores.put(score)
 
     async def score(self, customer_id: str) -> tuple[str | None, dict[str, float]]:
         """``(tier, propensity)`` of a customer; ``(None, {})`` when unknown."""
-        raw = await self.redis.get(self.key("score", customer_id))
-        if not raw:
-            return None, {}
-        doc = json.loads(raw)
-        return doc.get("tier"), doc.get("propensity") or {}
+        return await self.scores.get(customer_id)
 
     async def put_device(self, state: DeviceState) -> None:
         """Store a device's last state and index it under its branch."""

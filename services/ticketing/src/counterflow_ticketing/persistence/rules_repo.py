@@ -82,11 +82,6 @@ async def audit_trail(session: AsyncSession, version: int | None = None) -> Sequ
     return (await session.execute(stmt)).all()
 
 
-async def record_decision(session: AsyncSession, row: dict[str, Any]) -> None:
-    """Store one decision record (``inputs`` = the recorded DecisionInput plus ``used``)."""
-    await session.execute(rule_decisions.insert(), row)
-
-
 async def decision_inputs(session: AsyncSession, *, since: datetime, until: datetime, branch_id: str | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
     """Recorded inputs of decisions in ``[since, until)``, oldest first (the what-if window)."""
     stmt = select(rule_decisions.c.inputs).where(rule_decisions.c.decided_at >= since, rule_decisions.c.decided_at < until)

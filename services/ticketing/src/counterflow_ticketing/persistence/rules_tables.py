@@ -9,6 +9,7 @@ and back to ``active`` on a rollback). Every move is a row of ``rule_set_audit``
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Identity, Index, Integer, String, Table, Text
 
+from counterflow_shared.rules.records import decision_table
 from counterflow_ticketing.persistence.tables import metadata
 
 rule_set_versions = Table(
@@ -44,22 +45,5 @@ rule_set_audit = Table(
     Index("ix_rule_set_audit_version", "version"),
 )
 
-rule_decisions = Table(
-    "rule_decisions",
-    metadata,
-    Column("decision_id", String(64), primary_key=True),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
-    Column("branch_id", String(64), nullable=False),
-    Column("service_type", String(64), nullable=False),
-    Column("customer_id", String(64)),
-    Column("kind", String(16), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("device_id", String(64)),
-    Column("rule_set_version", Integer, nullable=False),
-    Column("rule_id", String(200), nullable=False),
-    Column("inputs", JSON, nullable=False),
-    Column("diversion_id", String(64)),
-    Column("ticket_id", String(64)),
-    Index("ix_rule_decisions_branch_time", "branch_id", "decided_at"),
-    Index("ix_rule_decisions_time", "decided_at"),
-)
+#: Decision records (shared definition: the mobile gateway keeps the same table).
+rule_decisions = decision_table(metadata)

@@ -164,6 +164,10 @@ tickets = Table(
     Column("remote_request_id", String(64), unique=True),
     Column("appointment_id", String(64)),
     Column("diversion_id", String(64)),
+    # Channel-rule routing (domain/routing.py): the route the rule asked for, and whether
+    # the ticket fell back to the normal queue because no counter could take the route.
+    Column("route_to", String(32)),
+    Column("route_fallback", Boolean, nullable=False, server_default="false"),
     UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
     Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
     Index("ix_tickets_branch_status", "branch_id", "status"),

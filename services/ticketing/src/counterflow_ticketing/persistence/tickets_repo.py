@@ -3,11 +3,11 @@ diversion offers. Every SQL statement about the queue lives here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy import Date, and_, bindparam, case, func, not_, or_, select, text, true, tuple_, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
@@ -83,12 +83,33 @@ async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str,
     return (await session.execute(stmt)).one()
 
 
-async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Sequence[str], counter_id: str, urgent_before: datetime) -> Row | None:
+async def take_next_waiting(
+    session: AsyncSession,
+    branch_id: str,
+    skills: Sequence[str],
+    counter_id: str,
+    urgent_before: datetime,
+    *,
+    own_routes: Collection[str] = (),
+    served_routes: Collection[tuple[str, str]] = (),
+) -> Row | None:
     """Lock the first waiting ticket in call order that ``counter_id`` may serve.
+
+    Routing (:mod:`counterflow_ticketing.domain.routing`): a ticket routed by a channel
+    rule (``route_to`` set, no ``route_fallback``) is taken only by a counter that takes
+    its route (``own_routes``), which calls such tickets before the others, unless no live
+    counter of the branch takes ``(route, skill)`` any more (``served_routes``): then any
+    counter with the skill takes it.
 
     ``FOR UPDATE SKIP LOCKED``: a ticket another counter is taking at this instant is
     skipped, so two counters calling together never get the same ticket.
     """
+    routed = and_(tickets.c.route_to.is_not(None), tickets.c.route_fallback.is_(False))
+    may_take = [not_(routed)]
+    if own_routes:
+        may_take.append(tickets.c.route_to.in_(list(own_routes)))
+    may_take.append(not_(tuple_(tickets.c.route_to, tickets.c.skill).in_(list(served_routes))) if served_routes else true())
+    order = (case((and_(routed, tickets.c.route_to.in_(list(own_routes))), 0), else_=1),) if own_routes else ()
     stmt = (
         select(tickets)
         .where(
@@ -96,8 +117,9 @@ async def take_next_waiting(session: AsyncSession, branch_id: str, skills: Seque
             tickets.c.status == "waiting",
             tickets.c.skill.in_(list(skills)),
             or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
+            or_(*may_take),
         )
-        .order_by(*call_order(urgent_before))
+        .order_by(*order, *call_order(urgent_before))
         .limit(1)
         .with_for_update(skip_locked=True)
     )

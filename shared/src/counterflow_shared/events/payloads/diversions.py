@@ -3,7 +3,9 @@ walk-ins): every step of a diversion offer."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import AwareDatetime
 
@@ -75,3 +77,28 @@ class DiversionCompleted(DiversionChanged):
 
 class DiversionExpired(DiversionChanged):
     """An accepted diversion was not completed in time."""
+
+
+def diversion_step(cls: type[DiversionChanged], d: Any, *, at: datetime, **extra: Any) -> DiversionChanged:
+    """A payload of type ``cls`` for the stored diversion ``d`` (any object with the
+    attributes ``diversion_id``, ``branch_id``, ``customer_id``, ``service_type``,
+    ``channel``, ``device_id``, ``amount`` (Decimal or ``None``), ``currency``,
+    ``rule_set_version``, ``rule_id``, ``status`` and optionally ``ticket_id``: a
+    ticketing ``diversions`` row or a mobile-gateway ``app_offers`` row) at aware instant ``at``;
+    ``extra`` sets the other fields (``expires_at``...)."""
+    return cls(
+        diversion_id=d.diversion_id,
+        branch_id=d.branch_id,
+        customer_id=d.customer_id,
+        service_type=d.service_type,
+        channel=d.channel,
+        device_id=d.device_id,
+        amount=d.amount,
+        currency=d.currency,
+        rule_set_version=d.rule_set_version,
+        rule_id=d.rule_id,
+        status=d.status,
+        ticket_id=getattr(d, "ticket_id", None),
+        occurred_at=at,
+        **extra,
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
 
 from counterflow_shared.events.payloads.common import Id, Payload
 from counterflow_shared.money import Amount
@@ -10,7 +12,13 @@ from counterflow_shared.money import Amount
 
 class RemoteTicketRequested(Payload):
     """Join a branch queue from the app; ticketing answers on ``branch.tickets.v1`` with a
-    ``TicketIssued`` carrying ``remote_request_id`` (or ``RemoteTicketRejected``)."""
+    ``TicketIssued`` carrying ``remote_request_id`` (or ``RemoteTicketRejected``).
+
+    The gateway's channel decision travels with the request (ticketing does not decide a
+    second time): ``rule_set_version`` / ``rule_id`` name it, ``priority_boost`` (points)
+    and ``route_to`` (``vip_room``, ``relationship_manager``, ``wealth_desk``) are applied
+    to the ticket. Absent (older producers, a declined offer): a plain ticket.
+    """
 
     request_id: Id
     customer_id: Id
@@ -18,6 +26,10 @@ class RemoteTicketRequested(Payload):
     service_type: str
     travel_time_s: float | None = None
     requested_at: AwareDatetime
+    rule_set_version: int | None = None
+    rule_id: str | None = None
+    priority_boost: int = Field(default=0, ge=0)
+    route_to: Literal["vip_room", "relationship_manager", "wealth_desk"] | None = None
 
 
 class RemoteTicketCancelled(Payload):
