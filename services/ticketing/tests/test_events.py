@@ -185,3 +185,36 @@ async def test_an_api_only_instance_decides_with_the_sla_share_the_worker_measur
     async with service.runtime.sessions() as s:
         inputs = (await s.execute(select(rule_decisions.c.inputs).where(rule_decisions.c.ticket_id == ticket_id))).scalar_one()
     assert inputs["sla_share"] == 1.0
+
+
+async def test_offers_made_in_the_app_count_in_the_completion_rates(service: Service) -> None:
+    """The gateway evaluates the rules too: its offers' steps arrive on channel.diversions.v1
+    and ticketing's completion rates per rule and branch include them (each step once)."""
+    branch = await make_branch(service)
+    at = utc(2024, 5, 6, 9)
+    rule = f"app-rule-{uuid.uuid4().hex[:6]}"
+
+    def step(cls, diversion_id: str, minutes: int, **extra):
+        return cls(
+            diversion_id=diversion_id, branch_id=branch.branch_id, customer_id="c-app", service_type="transfer", channel="mobile",
+            rule_set_version=3, rule_id=rule, status=cls.__name__.removeprefix("Diversion").lower(), occurred_at=at + timedelta(minutes=minutes), **extra,
+        )
+
+    done, declined, open_ = (f"app-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    await send(
+        service.settings,
+        step(dv.DiversionOffered, done, 0), step(dv.DiversionAccepted, done, 1), step(dv.DiversionCompleted, done, 5, completed_by="mobile"),
+        step(dv.DiversionOffered, declined, 0), step(dv.DiversionDeclined, declined, 1),
+        step(dv.DiversionOffered, open_, 0),
+        step(dv.DiversionAccepted, done, 1),  # redelivered: counted once
+    )
+
+    async def rates():
+        r = await service.client.get(f"/v1/rules/completion-rates?branch_id={branch.branch_id}&since=2024-05-06T00:00:00Z&until=2024-05-07T00:00:00Z", headers=branch.ops)
+        assert r.status_code == 200, r.text
+        rows = [x for x in r.json()["rates"] if x["rule_id"] == rule]
+        return rows[0] if rows and rows[0]["completed"] == 1 and rows[0]["offered"] == 3 else None
+
+    row = await eventually(rates, timeout_s=30, what="app offers in the completion rates")
+    assert (row["offered"], row["pending"], row["declined"], row["accepted"], row["completed"]) == (3, 1, 1, 1, 1)
+    assert row["acceptance_rate"] == 0.5 and row["completion_rate"] == 1.0

@@ -155,7 +155,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
         "ticketing",
         "ticketing",
         (CUSTOMER_SCORES, SELFSERVICE_DEVICES, MOBILE_ACTIVITY, CHANNEL_RULES, CHANNEL_DIVERSIONS),
-        "tier, device availability, remote tickets/appointments, rule sets, diversion closure",
+        "tier, device availability, remote tickets/appointments, rule sets, offers made in the app and every diversion's closure",
     ),
     ConsumerGroup("selfservice", "selfservice", (CHANNEL_DIVERSIONS,), "expected diverted customers"),
     ConsumerGroup(

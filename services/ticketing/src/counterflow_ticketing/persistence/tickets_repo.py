@@ -236,6 +236,12 @@ async def insert_diversion(session: AsyncSession, values: dict[str, Any]) -> Non
     await session.execute(insert(diversions).values(**values))
 
 
+async def insert_diversion_once(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Record a diversion offer unless one with its id exists; returns whether it inserted."""
+    stmt = insert(diversions).values(**values).on_conflict_do_nothing(index_elements=[diversions.c.diversion_id]).returning(diversions.c.diversion_id)
+    return (await session.execute(stmt)).first() is not None
+
+
 async def get_diversion(session: AsyncSession, diversion_id: str, *, lock: bool = False) -> Row | None:
     """One diversion or ``None``."""
     stmt = select(diversions).where(diversions.c.diversion_id == diversion_id)
