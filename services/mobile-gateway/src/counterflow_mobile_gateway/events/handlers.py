@@ -8,7 +8,7 @@ the commit, never before: a customer is never told about a change that rolled ba
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -48,10 +48,10 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         return send
 
     async def on_ticket(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await tickets.on_ticket_event(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await tickets.on_ticket_event(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     async def on_rejected(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await tickets.on_remote_rejected(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await tickets.on_remote_rejected(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     async def on_profile(session: AsyncSession, envelope: Envelope, payload: BaseModel):
         await branches.record_profile(session, payload)  # type: ignore[arg-type]
@@ -60,7 +60,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         await branches.record_load(session, payload)  # type: ignore[arg-type]
 
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     table: dict[str, Handler] = {t: on_ticket for t in TICKET_EVENTS}
     table.update(

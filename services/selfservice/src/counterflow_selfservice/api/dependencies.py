@@ -29,9 +29,9 @@ _bearer = HTTPBearer(auto_error=False, description="device credentials: `<device
 _CACHE_KEY = "device_secret_cache"
 
 
-def get_ctx(session: SessionDep, runtime: RuntimeDep) -> Ctx:
+async def get_ctx(session: SessionDep, runtime: RuntimeDep) -> Ctx:
     """The unit of work of this request."""
-    return context_of(runtime, session)
+    return await context_of(runtime, session)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

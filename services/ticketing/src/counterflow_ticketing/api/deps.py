@@ -30,7 +30,7 @@ from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  #
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain.context import Ctx, ctx_for
+from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import branches_repo
 
 #: the shared request transaction (commits before the response is sent)
@@ -38,9 +38,9 @@ TxDep = SessionDep
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key + same body = same result; same key + other body = 422")]
 
 
-def get_ctx(runtime: RuntimeDep) -> Ctx:
+async def get_ctx(runtime: RuntimeDep) -> Ctx:
     """The domain context of this request (one clock reading)."""
-    return ctx_for(runtime)
+    return await ctx_for(runtime)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
@@ -78,7 +78,7 @@ async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: An
     if request.method == "POST":
         minute = int(time.time() // 60)
         limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-        if await ctx_for(runtime).readmodels.hit_rate_limit(kiosk_id, minute, limit):
+        if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
             raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
     return principal
 

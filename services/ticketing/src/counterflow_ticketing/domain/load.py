@@ -27,10 +27,10 @@ ABANDON_WINDOW = timedelta(hours=4)
 async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoadSnapshot:
     """The load of ``branch_id`` now; also refreshes the process caches of the branch's
     abandonment rate and SLA share used by estimates and the rules hook."""
-    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW)
+    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
     theta = left / exposure_s if exposure_s > 0 else 0.0
     ctx.runtime.state.setdefault("abandon_rate", {})[branch_id] = theta
-    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.settings.sla_target_s)
+    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.now, ctx.settings.sla_target_s)
     sla = ok / total if total else None
     ctx.runtime.state.setdefault("sla_share", {})[branch_id] = sla
     pool = await counter_pool(session, branch_id)
@@ -67,7 +67,7 @@ async def publish_if_due(session: AsyncSession, ctx: Ctx, branch_id: str) -> boo
     last = await load_repo.last(session, branch_id)
     snap = await snapshot(session, ctx, branch_id)
     sig = signature(snap)
-    due = last is None or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
+    due = last is None or last.published_at > ctx.now or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
     if not due and not changed_materially(last.signature, sig, ctx.settings.load_material_change_s):
         return False
     await load_repo.record(session, branch_id, ctx.now, sig)
