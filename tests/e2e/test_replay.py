@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -137,6 +138,9 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
         catch_up_timeout_s=120.0,
     )
     summary, logs = await run(opts, log=lambda _m: None)
+    redis = Redis.from_url(infrastructure.redis_url)
+    assert not await redis.exists(opts.key)  # the replay removes the clock it drove
+    await redis.aclose()
 
     # every arrival ends in exactly one of the four ends, in every scenario
     for name, log in logs.items():

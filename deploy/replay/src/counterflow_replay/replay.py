@@ -112,6 +112,10 @@ async def _profiles(p: Platform, customers: list[str]) -> dict[str, dict[str, An
 async def run(o: Options, progress: Progress | None = None, log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, ScenarioLog]]:
     """Replay the day through the services at ``o.endpoints``; returns ``(summary, logs)``.
 
+    The services' simulated clock (Redis key ``o.key``) is set before the first call,
+    moved by each scenario's :class:`~counterflow_replay.clock.VirtualClock`, and deleted
+    at the end (on failure too).
+
     Raises:
         PlatformError: a service refused or failed a step (the message names it); also
             when any visit ended in error.
@@ -176,6 +180,7 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
         summary["channels_not_exercised"] = sorted({"atm", "cash_recycler", "kiosk", "mobile"} - channels)
     finally:
         await p.aclose()
+        await redis.delete(o.key)  # the services' clock ends with the replay (ADR 0010)
         await redis.aclose()
     summary["replay"] = {"speed": o.speed, "clock": "virtual", "clock_key": o.key, "scenario_days": {n: origins[n].isoformat() for n in o.scenarios}, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset), "call_centre_fit": fit.summary(), **day.describe()}
     summary["wall_seconds"] = round(time.monotonic() - t0, 1)
