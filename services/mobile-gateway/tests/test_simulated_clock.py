@@ -18,12 +18,13 @@ T0 = datetime(1993, 12, 1, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def simulated(app):  # noqa: ANN001, ANN201
+async def simulated(app):  # noqa: ANN001, ANN201
     runtime = app.state.runtime
     original = runtime.clock
     clock = runtime.clock = RedisClock(runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
     yield clock
     runtime.clock = original
+    await clock.redis.delete(clock.key)
 
 
 def in_1993(customer_id: str):  # noqa: ANN201

@@ -5,7 +5,7 @@ times are checked against the simulated instant, a heartbeat is recorded at it (
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,12 +20,13 @@ T0 = datetime(1993, 12, 1, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def simulated(app) -> Iterator[RedisClock]:  # noqa: ANN001
+async def simulated(app) -> AsyncIterator[RedisClock]:  # noqa: ANN001
     runtime = app.state.runtime
     original = runtime.clock
     clock = runtime.clock = RedisClock(runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
     yield clock
     runtime.clock = original
+    await clock.redis.delete(clock.key)
 
 
 async def test_heartbeats_and_the_watchdog_follow_the_simulated_clock(client, staff, register, events, simulated):  # noqa: ANN001

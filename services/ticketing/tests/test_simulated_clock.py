@@ -6,7 +6,7 @@ is a 503 problem naming it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,12 +21,13 @@ ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)
 
 
 @pytest.fixture
-def simulated(service: Service) -> Iterator[RedisClock]:
+async def simulated(service: Service) -> AsyncIterator[RedisClock]:
     """The service on a Redis clock of its own key for one test."""
     original = service.runtime.clock
     clock = service.runtime.clock = RedisClock(service.runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
     yield clock
     service.runtime.clock = original
+    await clock.redis.delete(clock.key)
 
 
 async def _issued_event_time(service: Service, ticket_id: str) -> datetime:
