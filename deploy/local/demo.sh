@@ -4,8 +4,9 @@
 # them (python -m counterflow_replay run), prints the table, writes reports/latest/, and
 # stops what it started, on success and on failure alike.
 #   make demo [ARGS="--branches 5 --hours 2 ..."]      (CF_REPLAY_SPEED=120 by default)
-# The services run with their time-based settings divided by the replay speed (see
-# docs/replay.md), so they must be started here: already running services are refused.
+# The services run on the simulated clock the replay moves (CF_CLOCK=redis, see
+# docs/replay.md and ADR 0010), so they must be started here: already running services
+# are refused. CF_REPLAY_SPEED bounds the pace (simulated seconds per wall second).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PY="$REPO_ROOT/.venv/bin/python"
 SPEED="${CF_REPLAY_SPEED:-120}"
@@ -14,7 +15,7 @@ SPEED="${CF_REPLAY_SPEED:-120}"
 nested() { env -u CF_POSTGRES_DSN_TEMPLATE "$@"; }
 
 for name in ticketing selfservice mobile-gateway scoring; do
-  pid_alive "$RUN_DIR/$name.pid" && die "$name is already running (make down first): the replay starts the services itself, with its accelerated clock settings"
+  pid_alive "$RUN_DIR/$name.pid" && die "$name is already running (make down first): the replay starts the services itself, on its simulated clock"
 done
 
 started="$(mktemp)"
@@ -35,8 +36,8 @@ trap 'exit 143' TERM
 
 nested "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
 "$PY" -m counterflow_shared.events.admin wait
-say "starting the four services with the replay's clock settings (speed x$SPEED)"
-eval "$("$PY" -m counterflow_replay service-env --speed "$SPEED")"
+say "starting the four services on the replay's simulated clock (pace at most x$SPEED)"
+eval "$("$PY" -m counterflow_replay service-env)"
 services_started=1
 nested "$REPO_ROOT/deploy/local/services.sh" start
 cd "$REPO_ROOT"

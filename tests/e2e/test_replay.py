@@ -4,7 +4,10 @@ the real broker, PostgreSQL and Redis), in all three scenarios.
 
 It checks the accounting: every arrival ends served, diverted-and-completed,
 diverted-and-expired or abandoned; ticketing's database and the Kafka events agree with
-what the replay's actors saw, ticket by ticket and diversion by diversion.
+what the replay's actors saw, ticket by ticket and diversion by diversion. And the clock:
+the services run on the replay's simulated clock, so every ticket's issue time in the
+database is its visit's simulated arrival instant on the replayed 1993 day, and its
+call time minus its issue time is the wait the replay measured.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ import json
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from counterflow_replay.driver import ENDS
 from counterflow_replay.platform import Endpoints
 from counterflow_replay.replay import REPO_ROOT, Options, run
-from counterflow_replay.timescale import service_env
+from counterflow_replay.environment import service_env
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.testing import _in_thread
 from counterflow_shared.testing import ServiceProcess, drop_database, eventually, migrated_database
@@ -88,7 +93,7 @@ def platform(infrastructure, tmp_path_factory):  # noqa: ANN001, ANN201
             pkg = __import__(module)
             db, url = migrated_database(Path(pkg.__file__).parent, name.replace("-", "_"))
             dbs[name] = (db, url)
-            extra = {f"{env}_DATABASE_URL": url, f"{env}_TOPIC_PREFIX": topic_prefix, f"{env}_REDIS_PREFIX": f"replaytest:{tag}:{name}:", **service_env(SPEED)}
+            extra = {f"{env}_DATABASE_URL": url, f"{env}_TOPIC_PREFIX": topic_prefix, f"{env}_REDIS_PREFIX": f"replaytest:{tag}:{name}:", **service_env(topic_prefix)}
             procs[name] = ServiceProcess(module, extra, port_env=f"{env}_HTTP_PORT", log_path=logs / f"{name}.log")
         with ThreadPoolExecutor(len(procs)) as pool:  # the four start in parallel
             list(pool.map(lambda proc: proc.start(timeout_s=300), procs.values()))
@@ -133,6 +138,9 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
         catch_up_timeout_s=120.0,
     )
     summary, logs = await run(opts, log=lambda _m: None)
+    redis = Redis.from_url(infrastructure.redis_url)
+    assert not await redis.exists(opts.key)  # the replay removes the clock it drove
+    await redis.aclose()
 
     # every arrival ends in exactly one of the four ends, in every scenario
     for name, log in logs.items():
@@ -162,6 +170,9 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
                 d = dict((await conn.execute(text("SELECT diversion_id, status FROM diversions"))).all())
             return t, d
 
+        async with engine.connect() as conn:
+            times = {r[0]: (r[1], r[2]) for r in (await conn.execute(text("SELECT ticket_id, issued_at, called_at FROM tickets"))).all()}
+
         async def settled() -> tuple[dict[str, str], dict[str, str]] | None:
             t, d = await statuses()
             ok = all(d.get(x) == "completed" for x in completed) and all(d.get(x) == "expired" for x in expired)
@@ -171,6 +182,26 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
     finally:
         await engine.dispose()
     assert {k for k, v in tickets.items() if v == "served"} == served
+
+    # the clock: issue and call times are the simulated instants the actors acted at
+    # (request latency costs no simulated time), on each scenario's own 1993 day
+    ms = timedelta(milliseconds=1)
+    days = set()
+    for log in logs.values():
+        for o in log.outcomes:
+            if o.ticket_id is None:
+                continue
+            issued_at, called_at = times[o.ticket_id]
+            days.add(issued_at.date())
+            assert abs(issued_at - (log.origin + timedelta(seconds=o.issued_s))) < ms, (log.scenario, o.visit.visit_id)
+            if not o.offered:  # a ticket straight from the kiosk: issued on arrival
+                assert o.issued_s == o.visit.arrival_s
+            if o.end == "served":
+                assert abs((called_at - issued_at).total_seconds() - o.wait_s) < 1e-3, (log.scenario, o.visit.visit_id)
+    # (the oracle may divert every visit of the hour: no ticket, no day to check)
+    with_tickets = {log.origin.date() for log in logs.values() if any(o.ticket_id for o in log.outcomes)}
+    assert days == with_tickets and logs["no_diversion"].origin.date() in days
+    assert all(d.year == 1993 for d in days)
     assert {k for k, v in tickets.items() if v == "cancelled"} == abandoned
     assert not [k for k, v in tickets.items() if v in ("waiting", "called", "serving")]
     assert {k for k, v in diversions.items() if v == "declined"} == declined

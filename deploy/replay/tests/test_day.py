@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +11,9 @@ import pytest
 from counterflow_replay import berka, callcentre
 from counterflow_replay.driver import device_notes, percentile
 from counterflow_replay.staffing import erlang_c, staff_branch
-from counterflow_replay.timescale import scale_ruleset, service_env
+from counterflow_replay.environment import service_env
+from counterflow_replay.replay import opening_instant, replay_date
+from counterflow_replay.setup import TIME_ZONE
 from counterflow_replay.traffic import build_day
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -75,13 +77,21 @@ def test_the_day_is_reproducible_and_sized(book, fit):
     assert short.branches == ["D72", "D68"] and all(v.arrival_s < 3600 for v in short.visits)
 
 
-def test_durations_are_scaled_and_offer_lifetimes_keep_the_schema_floor():
-    doc = {"settings": {"min_counter_wait_s": 300, "default_offer_ttl_s": 1800}, "rules": [{"when": {"counter_wait_s": {"min": 420}, "amount": {"max": "20000"}}, "then": {"offer_ttl_s": 3600}}]}
-    s = scale_ruleset(doc, 120)
-    assert s["settings"] == {"min_counter_wait_s": 2.5, "default_offer_ttl_s": 60}
-    assert s["rules"][0]["when"] == {"counter_wait_s": {"min": 3.5}, "amount": {"max": "20000"}}
-    assert s["rules"][0]["then"]["offer_ttl_s"] == 60
-    assert service_env(120)["CF_TICKETING_SLA_TARGET_S"] == "5.000"
+def test_services_run_on_the_deployments_simulated_clock_and_nothing_is_scaled():
+    env = service_env("t1.")
+    assert env["CF_CLOCK"] == "redis" and env["CF_CLOCK_KEY"] == "t1.counterflow:clock"
+    assert service_env("")["CF_CLOCK_KEY"] == "counterflow:clock"
+    # no service duration is divided any more: only wall-time polling and the replay's
+    # device model are set
+    assert not any(k in env for k in ("CF_TICKETING_SLA_TARGET_S", "CF_TICKETING_OFFER_TTL_S", "CF_SELFSERVICE_MEAN_TRANSACTION_S", "CF_MOBILE_DRAFT_TTL_S"))
+
+
+def test_the_day_is_replayed_on_a_real_weekday_of_the_window_in_prague_time():
+    d = replay_date((date(1993, 12, 1), date(1993, 12, 31)))
+    assert d == date(1993, 12, 1) and d.weekday() == 2
+    assert replay_date((date(1993, 5, 1), date(1993, 5, 31))) == date(1993, 5, 3)  # Saturday 1st -> Monday 3rd
+    opening = opening_instant(d, time(8, 0), TIME_ZONE)
+    assert opening.isoformat() == "1993-12-01T08:00:00+01:00"
 
 
 def test_device_notes_and_percentile():

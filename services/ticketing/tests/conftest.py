@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from counterflow_shared.clock import FixedClock
 from counterflow_shared.testing import delete_redis_prefix, drop_database, migrated_database, running_app
 from counterflow_shared.web.auth import issue_staff_token
 from counterflow_ticketing.main import create_app
@@ -68,10 +69,8 @@ class Service:
 
     def set_clock(self, at: datetime | None) -> None:
         """Freeze the service clock at ``at`` (``None`` = real time)."""
-        if at is None:
-            self.runtime.state.pop("clock", None)
-        else:
-            self.runtime.state["clock"] = lambda: at
+        original = self.runtime.state.setdefault("original_clock", self.runtime.clock)
+        self.runtime.clock = original if at is None else FixedClock(at)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from counterflow_shared.clock import Clock, ClockNotSet, make_clock
 from counterflow_shared.events.catalog import ConsumerGroup
 from counterflow_shared.events.consumer import ConsumerRuntime, Handler
 from counterflow_shared.events.envelope import Envelope, new_event
@@ -76,6 +78,18 @@ class ServiceRuntime:
         self._group_suffix = group_suffix
         self._tasks: list[asyncio.Task] = []
         self.state: dict[str, Any] = {}
+        #: the domain clock (``settings.clock``): every business "now" of the service
+        self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
+
+    def warn_if_simulated(self) -> None:
+        """Log a loud warning when the domain clock is simulated (never in production)."""
+        if self.clock.simulated:
+            log.warning(
+                "clock.simulated",
+                service=self.spec.name,
+                clock_key=self.settings.clock_key,
+                detail=f"SIMULATED CLOCK: every domain time of {self.spec.name} comes from Redis key {self.settings.clock_key!r} (CF_CLOCK=redis); not for production",
+            )
 
     @property
     def outbox(self) -> Table:
@@ -91,9 +105,13 @@ class ServiceRuntime:
         """Wrap a catalog payload in an envelope with this service as source."""
         return new_event(payload, source=self.source, **kwargs)
 
-    async def publish(self, session: AsyncSession, *payloads: Any) -> list[Envelope]:
-        """Write events for ``payloads`` to the outbox in ``session``'s transaction."""
-        envelopes = [p if isinstance(p, Envelope) else self.event(p) for p in payloads]
+    async def publish(self, session: AsyncSession, *payloads: Any, time: datetime | None = None) -> list[Envelope]:
+        """Write events for ``payloads`` to the outbox in ``session``'s transaction.
+
+        ``time`` is the envelope ``time`` of every new event: the domain instant of the
+        operation that caused them (``None``: the real clock, for events no domain
+        operation caused)."""
+        envelopes = [p if isinstance(p, Envelope) else self.event(p, time=time) for p in payloads]
         await publish(session, self.outbox, envelopes, topic_prefix=self.settings.topic_prefix)
         return envelopes
 
@@ -136,12 +154,18 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
+        clock_warned = False
         while True:
             try:
                 await loop(self)
                 return
             except asyncio.CancelledError:
                 raise
+            except ClockNotSet as exc:  # the simulated clock's driver has not started yet
+                if not clock_warned:
+                    log.warning("background.waiting_for_clock", loop=loop.__name__, detail=exc.detail)
+                    clock_warned = True
+                await asyncio.sleep(1.0)
             except Exception:  # noqa: BLE001 - a background loop restarts after a failure
                 log.exception("background.failed", loop=loop.__name__)
                 await asyncio.sleep(1.0)
@@ -212,6 +236,7 @@ def create_service_app(
         app.state.runtime = runtime
         app.state.settings = settings
         instrument_app(app, runtime.engine, statements=settings.otel_exporter != "none")
+        runtime.warn_if_simulated()
         for hook in on_startup:
             await hook(runtime)
         if settings.embedded_workers:
@@ -238,6 +263,7 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     configure_logging(service=f"{spec.name}-worker", level=settings.log_level, json=settings.log_json)
     configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
     runtime = ServiceRuntime(spec, settings)
+    runtime.warn_if_simulated()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

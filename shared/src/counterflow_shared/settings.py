@@ -10,8 +10,12 @@ topic prefix) may also be given once without the service prefix through
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from counterflow_shared.clock import default_clock_key
 
 
 class PlatformSettings(BaseSettings):
@@ -27,6 +31,11 @@ class PlatformSettings(BaseSettings):
         otel_exporter: ``none``, ``otlp`` (to ``otel_endpoint``) or ``file:<path>``
             (JSON lines, one span per line; used by tests to follow one trace across
             processes).
+        clock: where the services' domain "now" comes from: ``system`` (the machine's
+            clock, the default) or ``redis`` (a simulated clock a driver such as the
+            replay writes to ``clock_key``; see :mod:`counterflow_shared.clock`).
+        clock_key: Redis key of the simulated clock (default
+            ``<topic_prefix>counterflow:clock``).
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_", extra="ignore")
@@ -39,6 +48,8 @@ class PlatformSettings(BaseSettings):
     otel_endpoint: str = "http://127.0.0.1:4318"
     log_level: str = "INFO"
     log_json: bool = True
+    clock: Literal["system", "redis"] = "system"
+    clock_key: str = ""
 
 
 def platform_settings() -> PlatformSettings:
@@ -72,6 +83,8 @@ class ServiceSettings(BaseSettings):
         shutdown_grace_s: time allowed to finish the in-flight event on SIGTERM (seconds).
         jwt_secret / jwt_issuer / jwt_audience: staff token verification (HS256 by
             default; a bank configures its own identity provider's values).
+        clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
+            under this service's own ``topic_prefix``).
     """
 
     model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
@@ -103,11 +116,16 @@ class ServiceSettings(BaseSettings):
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"
+    clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
+    clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
 
     def model_post_init(self, __context: object) -> None:  # noqa: D401 - pydantic hook
-        """Derive ``database_url`` from the platform template when it is not given."""
+        """Derive ``database_url`` from the platform template and ``clock_key`` from the
+        topic prefix when they are not given."""
         if not self.database_url:
             self.database_url = platform_settings().postgres_dsn_template.format(database=self.database_name)
+        if not self.clock_key:
+            self.clock_key = default_clock_key(self.topic_prefix)
 
     def topic(self, name: str) -> str:
         """Return the broker-side name of catalog topic ``name`` (with the prefix)."""

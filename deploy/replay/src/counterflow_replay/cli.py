@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from counterflow_replay import report
 from counterflow_replay.platform import Endpoints, PlatformError
 from counterflow_replay.replay import REPO_ROOT, SCENARIOS, Options, Progress as ReplayProgress, prepare_day, run
-from counterflow_replay.timescale import service_env
+from counterflow_replay.environment import service_env
 
 app = typer.Typer(help="Counterflow main job: replay a real bank's branch traffic through the running platform", no_args_is_help=True)
 console = Console()
@@ -49,7 +49,7 @@ def run_command(
     queue_data: Path = typer.Option(REPO_ROOT.parent / "shared/data/anonymous_bank", "--queue-data", help="folder of the Anonymous Bank calls_*.tsv"),
     branches: int = typer.Option(12, help="replay the N busiest branches (0 = all 77)"),
     hours: float = typer.Option(0.0, help="replay only the first H hours of the day (0 = the whole day)"),
-    speed: float = typer.Option(120.0, help="simulated seconds per wall second"),
+    speed: float = typer.Option(120.0, help="wall pacing: at most this many simulated seconds per wall second (0 = as fast as the platform answers)"),
     seed: int = typer.Option(1999),
     scenario: list[str] = typer.Option(list(SCENARIOS), help="scenarios to run, in order"),
     out: Path = typer.Option(REPO_ROOT / "reports/latest", help="where summary.json and report.html go"),
@@ -64,7 +64,7 @@ def run_command(
     bad = [s for s in scenario if s not in SCENARIOS]
     if bad:
         raise typer.BadParameter(f"unknown scenario {bad}; choose from {SCENARIOS}", param_hint="--scenario")
-    opts = Options(data=data, queue_data=queue_data, branches=branches or None, hours=hours or None, speed=speed, seed=seed, scenarios=tuple(scenario), endpoints=Endpoints(ticketing, selfservice, mobile, scoring), import_book=not skip_import)
+    opts = Options(data=data, queue_data=queue_data, branches=branches or None, hours=hours or None, speed=speed or None, seed=seed, scenarios=tuple(scenario), endpoints=Endpoints(ticketing, selfservice, mobile, scoring), import_book=not skip_import)
     if topic_prefix is not None:
         opts.topic_prefix = topic_prefix
     try:
@@ -91,9 +91,11 @@ def plan_command(
 
 
 @app.command("service-env")
-def service_env_command(speed: float = typer.Option(120.0)) -> None:
-    """Print ``export NAME=value`` lines of the service settings scaled to ``speed``."""
-    for k, v in service_env(speed).items():
+def service_env_command(topic_prefix: str = typer.Option(None, help="topic prefix of the services (default CF_TOPIC_PREFIX)")) -> None:
+    """Print ``export NAME=value`` lines of the services' replay settings (simulated
+    clock, background-loop polling)."""
+    prefix = topic_prefix if topic_prefix is not None else Options().topic_prefix
+    for k, v in service_env(prefix).items():
         sys.stdout.write(f"export {k}={v}\n")
 
 

@@ -10,7 +10,13 @@ Actors (asyncio tasks):
   accepted app hand-off is completed in the app (mobile-gateway drafts); a ticket holder
   leaves (kiosk cancel) when its patience runs out before it is called;
 - a **teller** per counter: opens a session, calls next whenever a ticket may be waiting,
-  starts, serves for ``work_s * speed`` simulated seconds, finishes.
+  starts, serves for ``work_s * speed`` simulated seconds, finishes;
+- the **devices** of every branch: a heartbeat every :data:`HEARTBEAT_S` simulated
+  seconds (the replay's devices never fail).
+
+Every actor is an agent of a :class:`~counterflow_replay.clock.VirtualClock`: time passes
+only while all of them are parked, so a request's real latency costs no simulated time,
+and the services (``CF_CLOCK=redis``) see the very instant the actor acted at.
 
 Each visit ends in exactly one of ``served``, ``diverted_completed``,
 ``diverted_expired`` (accepted, then not completed: the device refused or the app draft
@@ -24,14 +30,14 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from counterflow_replay.berka import CURRENCY
-from counterflow_replay.clock import SimClock
+from counterflow_replay.clock import SimEvent, VirtualClock
 from counterflow_replay.platform import Platform, PlatformError
-from counterflow_replay.setup import DENOMINATIONS
+from counterflow_replay.setup import DENOMINATIONS, heartbeat_round
 from counterflow_replay.traffic import Day, Teller, Visit
 
 #: Simulated seconds from accepting an offer to starting at the device (walking across the
@@ -46,6 +52,19 @@ DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill
 #: then was left over by an interrupted run.
 OWNER_WAIT_WALL_S = 60.0
 ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
+#: Simulated seconds between two idle "call next" presses of a teller with no ticket
+#: (besides being woken by every new ticket of the branch).
+IDLE_RECHECK_S = 60.0
+#: Simulated seconds between two heartbeats of a replay device; the replay starts
+#: selfservice with a heartbeat timeout of :data:`HEARTBEAT_TIMEOUT_S` (real devices beat
+#: every 30 s with a 90 s timeout: a modelling choice that spares ~20,000 requests a
+#: scenario for devices that never fail in the replay).
+HEARTBEAT_S = 1200.0
+HEARTBEAT_TIMEOUT_S = 3 * HEARTBEAT_S
+#: Simulated seconds a customer keeps looking for its hand-off draft in the app, and
+#: between two looks.
+APP_PATIENCE_S = 1800.0
+APP_POLL_S = 60.0
 
 
 @dataclass
@@ -68,8 +87,8 @@ class Outcome:
     teller_id: str | None = None
     end: str | None = None
     note: str | None = None
-    called: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    called: SimEvent | None = field(default=None, repr=False)
+    done: SimEvent | None = field(default=None, repr=False)
 
     @property
     def wait_s(self) -> float | None:
@@ -79,7 +98,9 @@ class Outcome:
 
 @dataclass
 class ScenarioLog:
-    """The outcomes of one scenario plus the teller time it used."""
+    """The outcomes of one scenario plus the teller time it used; ``origin`` is the
+    aware instant of simulated second 0 (the branches' opening), ``clock_advances`` how
+    many times the virtual clock moved."""
 
     scenario: str
     outcomes: list[Outcome]
@@ -88,6 +109,8 @@ class ScenarioLog:
     end_s: float
     wall_s: float
     http_calls: int
+    origin: datetime
+    clock_advances: int
     ruleset_version: int | None = None
 
 
@@ -105,13 +128,14 @@ def device_notes(amount: Decimal) -> tuple[Decimal, list[tuple[str, int]]]:
 
 
 class Scenario:
-    """Run one scenario of ``day`` against ``platform`` at ``clock``'s speed."""
+    """Run one scenario of ``day`` against ``platform`` on ``clock`` (not yet started)."""
 
-    def __init__(self, name: str, day: Day, platform: Platform, clock: SimClock, profiles: dict[str, dict[str, Any]], run_id: str, on_end: Callable[[Outcome], None] | None = None) -> None:
+    def __init__(self, name: str, day: Day, platform: Platform, clock: VirtualClock, profiles: dict[str, dict[str, Any]], run_id: str, on_end: Callable[[Outcome], None] | None = None) -> None:
         self.name, self.day, self.p, self.clock, self.profiles, self.run_id = name, day, platform, clock, profiles, run_id
-        self.outcomes = [Outcome(v) for v in day.visits]
+        self.outcomes = [Outcome(v, called=clock.event(), done=clock.event()) for v in day.visits]
         self.by_ticket: dict[str, Outcome] = {}
-        self.wake = {b: asyncio.Event() for b in day.branches}
+        self.wake = {b: clock.event() for b in day.branches}
+        self.stop = clock.event()
         self.last_wait = {b: 0.0 for b in day.branches}
         self.busy = {b: 0.0 for b in day.branches}
         self.stopping = False
@@ -122,7 +146,7 @@ class Scenario:
         if o.end is None:
             o.end, o.note = end, note
             o.left_s = o.left_s if o.left_s is not None else self.clock.now()
-            o.done.set()
+            o.done.set()  # type: ignore[union-attr]
             if self.on_end:
                 self.on_end(o)
 
@@ -167,7 +191,7 @@ class Scenario:
         if kind != "bill_payment" and amount <= 0:
             self._end(o, "diverted_expired", "amount below the smallest note")
             return
-        tx: dict[str, Any] = {"transaction_id": f"{self.run_id}-{self.name}-{v.visit_id}", "kind": kind, "amount": str(amount), "currency": CURRENCY, "customer_id": v.customer_id, "diversion_id": o.diversion_id, "occurred_at": datetime.now(UTC).isoformat()}
+        tx: dict[str, Any] = {"transaction_id": f"{self.run_id}-{self.name}-{v.visit_id}", "kind": kind, "amount": str(amount), "currency": CURRENCY, "customer_id": v.customer_id, "diversion_id": o.diversion_id, "occurred_at": self.clock.instant().isoformat()}
         if kind == "deposit":
             tx["notes"] = [{"unit_id": u, "count": n} for u, n in notes]
         r = await self.p.device(device_id, "transactions", tx, ok=(200, 201, 409, 422))
@@ -178,7 +202,7 @@ class Scenario:
 
     async def _in_app(self, o: Outcome) -> None:
         v = o.visit
-        deadline = self.clock.now() + 1800.0
+        deadline = self.clock.now() + APP_PATIENCE_S
         while self.clock.now() < deadline:
             headers = await self.p.customer_headers(v.customer_id)
             r = await self.p.call("GET", f"{self.p.endpoints.mobile}/v1/drafts", headers=headers, ok=(200, 401))
@@ -190,25 +214,23 @@ class Scenario:
                 c = await self.p.call("POST", f"{self.p.endpoints.mobile}/v1/drafts/{draft['draft_id']}/complete", json={}, headers=headers, ok=(200, 409))
                 self._end(o, "diverted_completed" if c.status_code == 200 else "diverted_expired", None if c.status_code == 200 else c.json().get("detail"))
                 return
-            await self.clock.sleep(60.0)
+            await self.clock.sleep(APP_POLL_S)
         self._end(o, "diverted_expired", "no draft reached the app")
 
     async def _queue(self, o: Outcome, ticket: dict[str, Any]) -> None:
         v = o.visit
         o.ticket_id = ticket["ticket_id"]
         est = ticket.get("estimated_wait_s")
-        o.estimate_s = None if est is None else float(est) * self.clock.speed
+        o.estimate_s = None if est is None else float(est)
         o.naive_estimate_s = self.last_wait[v.branch_id]
         self.by_ticket[o.ticket_id] = o
         self.wake[v.branch_id].set()
         patience_left = v.patience_s - (self.clock.now() - v.arrival_s)
-        try:
-            await asyncio.wait_for(o.called.wait(), timeout=max(0.0, self.clock.wall(patience_left)))
-        except TimeoutError:
-            if await self.p.cancel_ticket(v.branch_id, o.ticket_id) and not o.called.is_set():
-                self._end(o, "abandoned")
-                return
-        await o.done.wait()
+        called = await self.clock.wait(o.called, max(0.0, patience_left))  # type: ignore[arg-type]
+        if not called and await self.p.cancel_ticket(v.branch_id, o.ticket_id) and not o.called.is_set():  # type: ignore[union-attr]
+            self._end(o, "abandoned")
+            return
+        await self.clock.wait(o.done)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ tellers
     async def teller(self, t: Teller) -> None:
@@ -224,10 +246,7 @@ class Scenario:
                 r = await self.p.teller(t, "call-next")
                 ticket = r.json().get("ticket")
                 if ticket is None:
-                    try:
-                        await asyncio.wait_for(wake.wait(), timeout=self.clock.wall(60.0))
-                    except TimeoutError:
-                        pass
+                    await self.clock.wait(wake, IDLE_RECHECK_S)
                     continue
                 wake.set()  # another idle teller may find the next one
                 await self._serve(t, ticket["ticket_id"], pressed)
@@ -248,7 +267,7 @@ class Scenario:
             await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
             return
         o.called_s, o.teller_id = max(pressed, o.issued_s or pressed), t.teller_id
-        o.called.set()
+        o.called.set()  # type: ignore[union-attr]
         self.last_wait[t.branch_id] = o.wait_s or 0.0
         r = await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
         if r.status_code == 409:  # the customer cancelled just as the call went out
@@ -262,36 +281,65 @@ class Scenario:
         self.busy[t.branch_id] += o.finished_s - now
         self._end(o, "served")
 
+    # ------------------------------------------------------------------ devices
+    async def devices(self) -> None:
+        """Heartbeats of every device every :data:`HEARTBEAT_S` simulated seconds until
+        the scenario stops."""
+        while not self.stop.is_set():
+            await heartbeat_round(self.p, self.day, self.clock.instant())
+            await self.clock.wait(self.stop, HEARTBEAT_S)
+
     # ------------------------------------------------------------------ the day
-    async def run(self) -> ScenarioLog:
-        started = asyncio.get_running_loop().time()
+    async def run(self, wall_limit_s: float | None = None) -> ScenarioLog:
+        """Start the clock, run every actor until every visit has ended, stop the tellers.
+
+        ``wall_limit_s`` bounds the wall time (default: three times the paced day plus
+        15 minutes).
+
+        Raises:
+            PlatformError: a teller failed, a visit is unfinished at the wall limit, or
+                the clock got stuck (every actor waiting for something nobody will do).
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         calls0 = self.p.calls
-        tellers = [asyncio.create_task(self.teller(t)) for b in self.day.branches for t in self.day.tellers[b]]
-        customers = asyncio.gather(*(self.customer(o) for o in self.outcomes))
+        await self.clock.start()
+        tellers = [self.clock.spawn(self.teller(t), name=t.teller_id) for b in self.day.branches for t in self.day.tellers[b]]
+        devices = self.clock.spawn(self.devices(), name="devices")
+        customers = asyncio.gather(*(self.clock.spawn(self.customer(o), name=o.visit.visit_id) for o in self.outcomes))
         customers.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
+        advancer = self.clock.advancer
         try:
-            limit = self.clock.wall(self.day.day_s) * 3 + 600.0
-            deadline = asyncio.get_running_loop().time() + limit
-            while not customers.done():  # until every customer is done, or a teller fails
-                left = deadline - asyncio.get_running_loop().time()
+            limit = wall_limit_s if wall_limit_s is not None else (3 * self.day.day_s / self.clock.speed if self.clock.speed else 0.0) + 900.0
+            deadline = loop.time() + limit
+            while not customers.done():  # until every customer is done, or a teller or the clock fails
+                left = deadline - loop.time()
                 if left <= 0:
                     customers.cancel()
                     stuck = [o.visit.visit_id for o in self.outcomes if o.end is None]
                     raise PlatformError(f"scenario {self.name} did not end within {limit:.0f} wall seconds; {len(stuck)} visits unfinished, e.g. {stuck[:5]}")
-                await asyncio.wait([customers, *tellers], return_when=asyncio.FIRST_COMPLETED, timeout=left)
-                failed = [t for t in tellers if t.done() and not t.cancelled() and t.exception() is not None]
-                if failed:  # a teller that cannot work fails the scenario at once
+                await asyncio.wait([customers, advancer, devices, *tellers], return_when=asyncio.FIRST_COMPLETED, timeout=left)
+                if advancer.done():
                     customers.cancel()
-                    raise PlatformError(f"a teller failed in scenario {self.name}: {failed[0].exception()}")
+                    raise PlatformError(f"the simulated clock stopped in scenario {self.name}: {advancer.exception()!r}")
+                failed = [t for t in [*tellers, devices] if t.done() and not t.cancelled() and t.exception() is not None]
+                if failed:  # a teller or device that cannot work fails the scenario at once
+                    customers.cancel()
+                    raise PlatformError(f"an actor failed in scenario {self.name}: {failed[0].exception()}")
             await customers
         finally:
             self.stopping = True
+            self.stop.set()
             for e in self.wake.values():
                 e.set()
-            results = await asyncio.gather(*tellers, return_exceptions=True)
+            if advancer.done():  # nobody will wake a parked actor any more
+                for t in [*tellers, devices]:
+                    t.cancel()
+            results = await asyncio.gather(*tellers, devices, return_exceptions=True)
+            await self.clock.stop()
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise PlatformError(f"a teller failed in scenario {self.name}: {failures[0]}")
+            raise PlatformError(f"an actor failed in scenario {self.name}: {failures[0]}")
         end = max([self.day.day_s] + [o.left_s or 0.0 for o in self.outcomes])
         return ScenarioLog(
             self.name,
@@ -299,8 +347,10 @@ class Scenario:
             self.busy,
             {b: len(self.day.tellers[b]) for b in self.day.branches},
             end,
-            asyncio.get_running_loop().time() - started,
+            loop.time() - started,
             self.p.calls - calls0,
+            self.clock.origin,
+            self.clock.advances,
         )
 
 

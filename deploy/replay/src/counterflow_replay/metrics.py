@@ -59,6 +59,8 @@ def scenario_summary(log: ScenarioLog, profiles: dict[str, dict[str, Any]]) -> d
         "ends": {e: ends.get(e, 0) for e in (*ENDS, "error")},
         "wall_seconds": round(log.wall_s, 1),
         "http_calls": log.http_calls,
+        "day": log.origin.isoformat(),
+        "clock_advances": log.clock_advances,
     }
 
 

@@ -7,14 +7,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
 
 from counterflow_replay import backlog, berka, callcentre, metrics, setup
-from counterflow_replay.clock import SimClock
+from counterflow_replay.clock import VirtualClock
 from counterflow_replay.driver import Outcome, Scenario, ScenarioLog
 from counterflow_replay.platform import Endpoints, Platform, PlatformError
 from counterflow_replay.traffic import Day, build_day
+from counterflow_shared.clock import default_clock_key, set_simulated_now
 from counterflow_shared.settings import PlatformSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -23,13 +28,19 @@ SCENARIOS = ("no_diversion", "rules", "oracle")
 
 @dataclass
 class Options:
-    """What to replay and how fast (``speed``: simulated seconds per wall second)."""
+    """What to replay and how fast.
+
+    ``speed``: the wall pacing of the virtual clock, at most that many simulated seconds
+    per wall second (``None``: as fast as the platform answers; see
+    :mod:`counterflow_replay.clock`). ``redis_url``/``clock_key``: where the services
+    read the simulated clock (default: the deployment's key under ``topic_prefix``).
+    """
 
     data: Path = REPO_ROOT.parent / "shared" / "data" / "berka"
     queue_data: Path = REPO_ROOT.parent / "shared" / "data" / "anonymous_bank"
     branches: int | list[str] | None = 12
     hours: float | None = None
-    speed: float = 120.0
+    speed: float | None = 120.0
     seed: int = 1999
     scenarios: tuple[str, ...] = SCENARIOS
     ruleset: Path = REPO_ROOT / "deploy" / "config" / "rulesets" / "default.yaml"
@@ -38,6 +49,32 @@ class Options:
     kafka_bootstrap: str = field(default_factory=lambda: PlatformSettings().kafka_bootstrap_servers)
     topic_prefix: str = field(default_factory=lambda: PlatformSettings().topic_prefix)
     catch_up_timeout_s: float = 3600.0
+    redis_url: str = field(default_factory=lambda: PlatformSettings().redis_url)
+    clock_key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The Redis key of the services' simulated clock."""
+        return self.clock_key or default_clock_key(self.topic_prefix)
+
+#: Days between the simulated dates of two consecutive scenarios: the same weekday, and
+#: every scenario's tickets, SLA window and business-day numbering on a day of its own.
+SCENARIO_SPACING_DAYS = 7
+
+
+def replay_date(window: tuple[date, date]) -> date:
+    """The date the first scenario is replayed on: the first Monday-Friday of the folded
+    window (1993-12-01, a Wednesday, by default); scenario ``i`` runs
+    ``i * SCENARIO_SPACING_DAYS`` days later (1993-12-08, 1993-12-15: still in the window)."""
+    d = window[0]
+    while d.weekday() >= 5:
+        d += timedelta(days=1)
+    return d
+
+
+def opening_instant(day_date: date, opens: Any, time_zone: str) -> datetime:
+    """The aware instant the branches open on ``day_date`` (local ``opens`` in ``time_zone``)."""
+    return datetime.combine(day_date, opens, tzinfo=ZoneInfo(time_zone))
 
 
 class Progress:
@@ -75,6 +112,10 @@ async def _profiles(p: Platform, customers: list[str]) -> dict[str, dict[str, An
 async def run(o: Options, progress: Progress | None = None, log: Callable[[str], None] = print) -> tuple[dict[str, Any], dict[str, ScenarioLog]]:
     """Replay the day through the services at ``o.endpoints``; returns ``(summary, logs)``.
 
+    The services' simulated clock (Redis key ``o.key``) is set before the first call,
+    moved by each scenario's :class:`~counterflow_replay.clock.VirtualClock`, and deleted
+    at the end (on failure too).
+
     Raises:
         PlatformError: a service refused or failed a step (the message names it); also
             when any visit ended in error.
@@ -87,8 +128,12 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
     run_id = uuid.uuid4().hex[:8]
     summary: dict[str, Any] = {"data": day.data, "scenarios": {}, "channels_not_exercised": []}
     logs: dict[str, ScenarioLog] = {}
-    beats: asyncio.Task | None = None
+    redis = Redis.from_url(o.redis_url)
+    first = replay_date(day.window)
+    origins = {name: opening_instant(first + timedelta(days=SCENARIO_SPACING_DAYS * i), fit.opens, setup.TIME_ZONE) for i, name in enumerate(o.scenarios)}
     try:
+        # the services read every domain "now" from the key: set it before any call
+        await set_simulated_now(redis, o.key, origins[o.scenarios[0]] if o.scenarios else opening_instant(first, fit.opens, setup.TIME_ZONE))
         if o.import_book:
             progress.phase("import PKDD'99 into scoring", 1)
             imported = await setup.import_book(p, o.data)
@@ -98,23 +143,30 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
         await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}customer.scores.v1", timeout_s=o.catch_up_timeout_s, on_progress=progress.done_of)
         progress.phase("branches, counters, kiosks, devices", len(day.branches) + 2)
         mean_s = {st: fit.service_of(st).mean_s for st in setup.SERVICE_TYPES}
-        await setup.put_catalog(p, mean_s, o.speed)
+        await setup.put_catalog(p, mean_s)
         progress.step()
         await setup.put_branches(p, day)
         await setup.put_devices(p, day)
         progress.step(len(day.branches) + 1)
-        beats = asyncio.create_task(setup.heartbeats(p, day))
         customers = sorted({v.customer_id for v in day.visits})
         progress.phase("customer profiles (scoring)", 1)
         profiles = await _profiles(p, customers)
         progress.step()
         summary["profiles_found"] = sum(bool(v) for v in profiles.values())
         for name in o.scenarios:
-            await setup.refill(p, day)
-            version = await setup.activate_ruleset(p, setup.ruleset_document(name, o.ruleset, o.speed), f"replay {run_id} scenario {name}")
-            await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}channel.rules.v1", timeout_s=o.catch_up_timeout_s)
+            origin = origins[name]
+            await set_simulated_now(redis, o.key, origin)
+            await setup.refill(p, day, origin)
+            await setup.heartbeat_round(p, day, origin)
+            version = await setup.activate_ruleset(p, setup.ruleset_document(name, o.ruleset), f"replay {run_id} scenario {name}")
+            for topic in ("channel.rules.v1", "selfservice.devices.v1"):
+                await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}{topic}", timeout_s=o.catch_up_timeout_s)
             progress.phase(f"scenario {name}", len(day.visits))
-            sc = Scenario(name, day, p, SimClock(o.speed), profiles, run_id, on_end=lambda _o: progress.step())
+
+            async def tick(at: datetime) -> None:
+                await set_simulated_now(redis, o.key, at)
+
+            sc = Scenario(name, day, p, VirtualClock(origin, tick, o.speed), profiles, run_id, on_end=lambda _o: progress.step())
             result = await sc.run()
             result.ruleset_version = version
             if sc.errors:
@@ -127,10 +179,10 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
         channels = {o.channel for l in logs.values() for o in l.outcomes if o.accepted}
         summary["channels_not_exercised"] = sorted({"atm", "cash_recycler", "kiosk", "mobile"} - channels)
     finally:
-        if beats is not None:
-            beats.cancel()
         await p.aclose()
-    summary["replay"] = {"speed": o.speed, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset), "call_centre_fit": fit.summary(), **day.describe()}
+        await redis.delete(o.key)  # the services' clock ends with the replay (ADR 0011)
+        await redis.aclose()
+    summary["replay"] = {"speed": o.speed, "clock": "virtual", "clock_key": o.key, "scenario_days": {n: origins[n].isoformat() for n in o.scenarios}, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset), "call_centre_fit": fit.summary(), **day.describe()}
     summary["wall_seconds"] = round(time.monotonic() - t0, 1)
     return summary, logs
 

@@ -81,7 +81,7 @@ HTML = Template(
 <style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}</style></head><body>
 <h1>Counterflow replay: PKDD'99 branch traffic through the running platform</h1>
 <p>Data: {{ s.data.source }} &mdash; {{ s.data.customers }} customers, {{ s.data.accounts }} accounts, {{ s.data.branches }} branches replayed,
-{{ s.data.transactions_read }} transactions read, {{ s.data.days }} days ({{ s.data.window[0] }}..{{ s.data.window[1] }}) folded onto one day; speed x{{ s.replay.speed }}; wall {{ s.wall_seconds }} s.</p>
+{{ s.data.transactions_read }} transactions read, {{ s.data.days }} days ({{ s.data.window[0] }}..{{ s.data.window[1] }}) folded onto one day; virtual clock (request latency costs no simulated time), pace at most x{{ s.replay.speed }}; wall {{ s.wall_seconds }} s.</p>
 <table><tr><th>figure</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}</tr>
 {% for r in rows %}<tr><td>{{ r }}</td>{% for n in names %}<td>{{ s.scenarios[n][r] }}</td>{% endfor %}</tr>{% endfor %}</table>
 <p>Wait estimate MAE (s): Counterflow {{ s.estimate_mae_s.counterflow }}, naive {{ s.estimate_mae_s.naive }}.</p>

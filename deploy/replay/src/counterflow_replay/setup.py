@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ import yaml
 
 from counterflow_replay.berka import CURRENCY
 from counterflow_replay.platform import Platform, PlatformError
-from counterflow_replay.timescale import scale_ruleset
 from counterflow_replay.traffic import Day
 
 #: Branch time zone: the PKDD'99 bank is Czech.
@@ -60,9 +59,9 @@ async def import_book(p: Platform, data_dir: Path) -> dict[str, Any]:
     return r.json()
 
 
-async def put_catalog(p: Platform, mean_service_s: dict[str, float], speed: float) -> None:
+async def put_catalog(p: Platform, mean_service_s: dict[str, float]) -> None:
     """Service types: keep each type's catalog entry, set ``default_service_s`` to the
-    fitted mean divided by ``speed``."""
+    fitted mean (seconds; the services run on the simulated clock, nothing is scaled)."""
     r = await p.call("GET", f"{p.endpoints.ticketing}/v1/service-types", headers=p.ops)
     by_code = {row["service_type"]: row for row in r.json()}
     for code in SERVICE_TYPES:
@@ -70,7 +69,7 @@ async def put_catalog(p: Platform, mean_service_s: dict[str, float], speed: floa
         if row is None:
             raise PlatformError(f"ticketing has no service type {code!r}")
         body = {k: row[k] for k in ("name", "prefix", "skill", "handles_cash", "zone")}
-        body["default_service_s"] = max(0.01, mean_service_s[code] / speed)
+        body["default_service_s"] = mean_service_s[code]
         await p.call("PUT", f"{p.endpoints.ticketing}/v1/service-types/{code}", json=body, headers=p.ops)
 
 
@@ -106,31 +105,29 @@ async def put_devices(p: Platform, day: Day) -> None:
             p.device_auth[d["device_id"]] = f"{d['device_id']}:{r.json()['secret']}"
 
 
-async def refill(p: Platform, day: Day) -> None:
-    """Bring every cassette back to its starting count (a replenishment report)."""
-    now = datetime.now(UTC).isoformat()
+async def refill(p: Platform, day: Day, at: datetime) -> None:
+    """Bring every cassette back to its starting count (a replenishment report at the
+    simulated instant ``at``)."""
+    now = at.isoformat()
     for b in day.branches:
         for d in devices_of(b):
             if d.get("cash_units"):
                 await p.device(d["device_id"], "replenishments", {"cash_units": [{"unit_id": u["unit_id"], "count": u["count"]} for u in d["cash_units"]], "replenished_at": now})
 
 
-async def heartbeats(p: Platform, day: Day, every_wall_s: float = 15.0) -> None:
-    """Every device sends an ``online`` heartbeat every ``every_wall_s`` wall seconds
-    (selfservice marks a device offline after 90 s of silence) until cancelled."""
+async def heartbeat_round(p: Platform, day: Day, at: datetime) -> None:
+    """Every device of ``day`` sends an ``online`` heartbeat stamped with the simulated
+    instant ``at`` (selfservice refuses a ``sent_at`` more than its clock skew bound away
+    from its own clock)."""
     ids = [d["device_id"] for b in day.branches for d in devices_of(b)]
-    while True:
-        now = datetime.now(UTC).isoformat()
-        await asyncio.gather(*(p.device(i, "heartbeats", {"status": "online", "sent_at": now, "queue_length": 0}) for i in ids))
-        await asyncio.sleep(every_wall_s)
+    await asyncio.gather(*(p.device(i, "heartbeats", {"status": "online", "sent_at": at.isoformat(), "queue_length": 0}) for i in ids))
 
 
-def ruleset_document(scenario: str, default_ruleset: Path, speed: float) -> dict[str, Any]:
-    """The rule set of ``scenario``, durations scaled to ``speed``."""
+def ruleset_document(scenario: str, default_ruleset: Path) -> dict[str, Any]:
+    """The rule set of ``scenario`` as written (durations are real seconds of the
+    simulated day)."""
     path = default_ruleset if scenario == "rules" else RULESETS / f"{scenario}.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["name"] = f"{doc.get('name', scenario)}-x{speed:g}"
-    return scale_ruleset(doc, speed)
+    return yaml.safe_load(path.read_text())
 
 
 async def activate_ruleset(p: Platform, doc: dict[str, Any], comment: str) -> int:

@@ -22,7 +22,7 @@ async def _rounds(runtime: "ServiceRuntime", work) -> None:  # noqa: ANN001 - (C
     interval = runtime.settings.watchdog_interval_s  # type: ignore[attr-defined]
     while True:
         async with session_scope(runtime.sessions) as session:
-            done = await work(context_of(runtime, session))
+            done = await work(await context_of(runtime, session))
         if not done:
             await asyncio.sleep(interval)
 

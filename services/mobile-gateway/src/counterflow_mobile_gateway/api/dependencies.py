@@ -3,7 +3,7 @@ RFC 6750) with the per-customer rate limit, the token authority, the clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -38,9 +38,14 @@ async def current_customer(request: Request, creds: Annotated[HTTPAuthorizationC
     return principal
 
 
-def utcnow() -> datetime:
-    """The current instant (UTC); a dependency so that tests can pin the clock."""
-    return datetime.now(UTC)
+async def utcnow(request: Request) -> datetime:
+    """The current domain instant (aware UTC) from the runtime's clock (``CF_CLOCK``); a
+    dependency so that tests can pin it.
+
+    Raises:
+        counterflow_shared.clock.ClockNotSet: the simulated clock has no instant (503).
+    """
+    return await request.app.state.runtime.clock.now()
 
 
 #: The request's unit of work, committed when the endpoint function returns and BEFORE

@@ -118,7 +118,7 @@ async def book(session: AsyncSession, runtime: "ServiceRuntime", *, customer_id:
         created_at=now,
         updated_at=now,
     )
-    await runtime.publish(session, AppointmentBooked(**_event_fields(row, now)))
+    await runtime.publish(session, AppointmentBooked(**_event_fields(row, now)), time=now)
     return appointment_view(row)
 
 
@@ -142,7 +142,7 @@ async def reschedule(session: AsyncSession, runtime: "ServiceRuntime", *, custom
     _require_booked(row)
     slot = await _take_slot(session, runtime, profile, service_type=row["service_type"], starts_at=starts_at, now=now, exclude_id=appointment_id)
     row = await repo.update_appointment(session, appointment_id=appointment_id, starts_at=slot.starts_at, ends_at=slot.ends_at, reminder_sent=False, updated_at=now)
-    await runtime.publish(session, AppointmentRescheduled(**_event_fields(row, now)))
+    await runtime.publish(session, AppointmentRescheduled(**_event_fields(row, now)), time=now)
     return appointment_view(row)
 
 
@@ -155,7 +155,7 @@ async def cancel(session: AsyncSession, runtime: "ServiceRuntime", *, customer_i
     row = await owned_appointment(session, customer_id=customer_id, appointment_id=appointment_id, for_update=True)
     _require_booked(row)
     row = await repo.update_appointment(session, appointment_id=appointment_id, status="cancelled", updated_at=now)
-    await runtime.publish(session, AppointmentCancelled(**_event_fields(row, now)))
+    await runtime.publish(session, AppointmentCancelled(**_event_fields(row, now)), time=now)
     return appointment_view(row)
 
 

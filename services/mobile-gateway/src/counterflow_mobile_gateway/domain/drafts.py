@@ -135,6 +135,7 @@ async def complete(
             currency=final_currency,
             completed_at=now,
         ),
+        time=now,
     )
     return draft_view(updated)
 
@@ -144,7 +145,7 @@ async def expire_overdue(session: AsyncSession, runtime: "ServiceRuntime", *, no
     pushes = []
     for row in await repo.overdue(session, now=now):
         updated = await repo.update_draft(session, draft_id=row["draft_id"], status="expired")
-        await runtime.publish(session, DraftExpired(draft_id=row["draft_id"], diversion_id=row["diversion_id"], customer_id=row["customer_id"], expired_at=now))
+        await runtime.publish(session, DraftExpired(draft_id=row["draft_id"], diversion_id=row["diversion_id"], customer_id=row["customer_id"], expired_at=now), time=now)
         pushes.append(Push(row["customer_id"], "draft", draft_view(updated)))
     return pushes
 

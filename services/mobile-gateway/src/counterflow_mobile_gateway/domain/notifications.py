@@ -67,5 +67,6 @@ async def issue(
     await runtime.publish(
         session,
         NotificationIssued(notification_id=row["notification_id"], customer_id=customer_id, kind=str(kind), title=title, body=body, data=data, created_at=now),
+        time=now,
     )
     return Push(customer_id, "notification", notification_view(row))

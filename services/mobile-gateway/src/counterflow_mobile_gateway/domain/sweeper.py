@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 async def sweep_once(runtime: "ServiceRuntime", *, now: datetime | None = None) -> list[Push]:
-    """One round (one transaction); returns the live messages it sent after commit."""
-    now = now or datetime.now(UTC)
+    """One round (one transaction) at ``now`` (default: the domain clock,
+    ``runtime.clock``); returns the live messages it sent after commit."""
+    now = now or await runtime.clock.now()
     lead = timedelta(seconds=runtime.settings.appointment_reminder_lead_s)
     async with session_scope(runtime.sessions) as session:
         pushes = await drafts.expire_overdue(session, runtime, now=now)

@@ -132,6 +132,7 @@ async def request_remote_ticket(
                 else {}
             ),
         ),
+        time=now,
     )
     return ticket_view(await repo.get_ticket(session, id=request_id))
 
@@ -163,6 +164,7 @@ async def cancel_ticket(session: AsyncSession, runtime: "ServiceRuntime", *, cus
     await runtime.publish(
         session,
         RemoteTicketCancelled(request_id=id, customer_id=customer_id, branch_id=row["branch_id"], ticket_id=row["ticket_id"], cancelled_at=now),
+        time=now,
     )
     return ticket_view(updated)
 
@@ -247,6 +249,7 @@ async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event:
             await runtime.publish(
                 session,
                 RemoteTicketCancelled(request_id=row["id"], customer_id=row["customer_id"], branch_id=row["branch_id"], ticket_id=event.ticket_id, cancelled_at=now),
+                time=now,
             )
             return None
         return row

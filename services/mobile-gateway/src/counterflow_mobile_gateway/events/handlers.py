@@ -10,7 +10,7 @@ after the commit the same way.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -51,10 +51,10 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         return send
 
     async def on_ticket(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await tickets.on_ticket_event(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await tickets.on_ticket_event(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     async def on_rejected(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await tickets.on_remote_rejected(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await tickets.on_remote_rejected(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     async def on_profile(session: AsyncSession, envelope: Envelope, payload: BaseModel):
         await branches.record_profile(session, payload)  # type: ignore[arg-type]
@@ -63,7 +63,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         await branches.record_load(session, payload)  # type: ignore[arg-type]
 
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=datetime.now(UTC)))  # type: ignore[arg-type]
+        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
 
     scores = channel.scores_of(runtime)
 

@@ -31,7 +31,7 @@ _CACHE_KEY = "device_secret_cache"
 
 async def get_ctx(session: SessionDep, runtime: RuntimeDep) -> Ctx:
     """The unit of work of this request."""
-    return context_of(runtime, session)
+    return await context_of(runtime, session)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,8 +31,15 @@ class Ctx:
     now: datetime
 
 
-def context_of(runtime: "ServiceRuntime", session: AsyncSession) -> Ctx:
-    """The unit of work of ``session`` in this service's runtime, at the current time."""
+async def context_of(runtime: "ServiceRuntime", session: AsyncSession) -> Ctx:
+    """The unit of work of ``session`` in this service's runtime, at the domain clock's
+    instant (``runtime.clock``, one reading); its events carry that instant as envelope
+    ``time``.
+
+    Raises:
+        counterflow_shared.clock.ClockNotSet: the simulated clock has no instant (503).
+    """
     settings = runtime.settings
     assert isinstance(settings, SelfServiceSettings)
-    return Ctx(session=session, publish=runtime.publish, settings=settings, now=datetime.now(UTC))
+    now = await runtime.clock.now()
+    return Ctx(session=session, publish=partial(runtime.publish, time=now), settings=settings, now=now)

@@ -26,7 +26,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
 
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel) -> None:
         assert isinstance(payload, DiversionAccepted)
-        await diversions.expect(context_of(runtime, session), payload)
+        await diversions.expect(await context_of(runtime, session), payload)
         return None
 
     return {entry_for_payload(DiversionAccepted).type: on_accepted}

@@ -30,7 +30,7 @@ from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  #
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain.context import Ctx, ctx_for
+from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import branches_repo
 
 #: the shared request transaction (commits before the response is sent)
@@ -41,7 +41,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", descripti
 async def get_ctx(runtime: RuntimeDep) -> Ctx:
     """The domain context of this request (one clock reading); ``async`` so that no worker
     thread is involved."""
-    return ctx_for(runtime)
+    return await ctx_for(runtime)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
@@ -79,7 +79,7 @@ async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: An
     if request.method == "POST":
         minute = int(time.time() // 60)
         limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-        if await ctx_for(runtime).readmodels.hit_rate_limit(kiosk_id, minute, limit):
+        if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
             raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
     return principal
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -17,11 +17,6 @@ from counterflow_ticketing.settings import TicketingSettings
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
-
-
-def utcnow() -> datetime:
-    """The current aware UTC instant (the default clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -47,8 +42,9 @@ class Ctx:
         return readmodels_of(self.runtime)
 
     async def publish(self, session: AsyncSession, *payloads: Any) -> None:
-        """Write events to the outbox in ``session``'s transaction."""
-        await self.runtime.publish(session, *payloads)
+        """Write events to the outbox in ``session``'s transaction; their envelope
+        ``time`` is the operation's instant :attr:`now`."""
+        await self.runtime.publish(session, *payloads, time=self.now)
 
 
 def readmodels_of(runtime: "ServiceRuntime") -> ReadModels:
@@ -70,10 +66,13 @@ def branch_load(ctx: Ctx, branch_id: str) -> BranchLoad:
     return ctx.runtime.state.get("branch_load", {}).get(branch_id) or BranchLoad()
 
 
-def ctx_for(runtime: "ServiceRuntime") -> Ctx:
-    """A :class:`Ctx` at the runtime's clock (``runtime.state['clock']``, default :func:`utcnow`)."""
-    clock = runtime.state.get("clock", utcnow)
-    return Ctx(runtime=runtime, now=clock())
+async def ctx_for(runtime: "ServiceRuntime") -> Ctx:
+    """A :class:`Ctx` at the runtime's domain clock (``runtime.clock``, one reading).
+
+    Raises:
+        counterflow_shared.clock.ClockNotSet: the simulated clock has no instant (503).
+    """
+    return Ctx(runtime=runtime, now=await runtime.clock.now())
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:

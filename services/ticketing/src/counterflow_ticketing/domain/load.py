@@ -29,9 +29,9 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     """The load of ``branch_id`` now; also stores the branch's abandonment rate and SLA
     share (:class:`BranchLoad`) in Redis, where every API instance reads them for its
     estimates and the rules hook (on Kubernetes this loop runs in the worker pods)."""
-    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW)
+    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
     theta = left / exposure_s if exposure_s > 0 else 0.0
-    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.settings.sla_target_s)
+    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.now, ctx.settings.sla_target_s)
     sla = ok / total if total else None
     remember_branch_load(ctx, branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
     await ctx.readmodels.put_branch_load(branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
@@ -69,7 +69,7 @@ async def publish_if_due(session: AsyncSession, ctx: Ctx, branch_id: str) -> boo
     last = await load_repo.last(session, branch_id)
     snap = await snapshot(session, ctx, branch_id)
     sig = signature(snap)
-    due = last is None or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
+    due = last is None or last.published_at > ctx.now or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
     if not due and not changed_materially(last.signature, sig, ctx.settings.load_material_change_s):
         return False
     await load_repo.record(session, branch_id, ctx.now, sig)

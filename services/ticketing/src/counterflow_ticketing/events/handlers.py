@@ -48,13 +48,13 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         return lambda: rm.put_rule_set(p)  # type: ignore[arg-type]
 
     async def on_remote_requested(s: AsyncSession, _e: Envelope, p: mobile.RemoteTicketRequested) -> After:
-        await remote_ticket(s, ctx_for(runtime), p)
+        await remote_ticket(s, await ctx_for(runtime), p)
         return None
 
     async def on_remote_cancelled(s: AsyncSession, _e: Envelope, p: mobile.RemoteTicketCancelled) -> After:
         t = await tickets_repo.get_ticket(s, p.ticket_id) if p.ticket_id else await tickets_repo.ticket_by_remote_request(s, p.request_id)
         if t is not None and t.status in ("waiting", "called"):
-            await queue.cancel(s, ctx_for(runtime), ticket_id=t.ticket_id)
+            await queue.cancel(s, await ctx_for(runtime), ticket_id=t.ticket_id)
         return None
 
     async def on_appointment(s: AsyncSession, _e: Envelope, p: mobile.AppointmentChanged) -> After:

@@ -24,7 +24,7 @@ async def publish_snapshots_once(runtime: "ServiceRuntime") -> int:
     published = 0
     for branch_id in branch_ids:
         async with runtime.sessions() as session, session.begin():
-            published += await publish_if_due(session, ctx_for(runtime), branch_id)
+            published += await publish_if_due(session, await ctx_for(runtime), branch_id)
     return published
 
 

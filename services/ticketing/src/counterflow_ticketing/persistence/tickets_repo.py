@@ -184,23 +184,26 @@ async def put_learned_time(session: AsyncSession, values: dict[str, Any]) -> Non
     )
 
 
-async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime) -> tuple[int, float]:
-    """Tickets of the branch issued since ``since`` that left without service
-    (no-show, cancelled, diverted) and the total seconds all of them spent waiting (the
-    exposure), for the abandonment-rate estimate."""
+async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float]:
+    """Tickets of the branch issued in ``[since, now]`` that left without service
+    (no-show, cancelled, diverted) and the total seconds all of them spent waiting until
+    called, finished or ``now`` (the exposure), for the abandonment-rate estimate.
+    ``now`` is the domain clock's instant (a simulated clock may stand before rows of an
+    earlier run, which are then left out)."""
     left = func.count().filter(tickets.c.status.in_(("no_show", "cancelled", "diverted")))
-    waited_until = func.coalesce(tickets.c.called_at, tickets.c.finished_at, func.now())
+    waited_until = func.coalesce(tickets.c.called_at, tickets.c.finished_at, now)
     exposure = func.coalesce(func.sum(func.extract("epoch", waited_until - tickets.c.issued_at)), 0)
-    stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since)
+    stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
     n, seconds = (await session.execute(stmt)).one()
     return int(n), float(seconds or 0.0)
 
 
-async def sla_counts(session: AsyncSession, branch_id: str, since: datetime, target_s: float) -> tuple[int, int]:
-    """``(called within target_s, called)`` among tickets called since ``since``."""
+async def sla_counts(session: AsyncSession, branch_id: str, since: datetime, now: datetime, target_s: float) -> tuple[int, int]:
+    """``(called within target_s, called)`` among tickets called in ``[since, now]``
+    (``now``: the domain clock's instant)."""
     waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
     stmt = select(func.count().filter(waited <= target_s), func.count()).where(
-        tickets.c.branch_id == branch_id, tickets.c.called_at.is_not(None), tickets.c.called_at >= since
+        tickets.c.branch_id == branch_id, tickets.c.called_at.is_not(None), tickets.c.called_at >= since, tickets.c.called_at <= now
     )
     ok, total = (await session.execute(stmt)).one()
     return int(ok), int(total)
