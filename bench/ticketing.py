@@ -257,16 +257,27 @@ def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("bare FastAPI baseline did not start")
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by the processes ``pids`` (gone ones count 0)."""
-    total = 0.0
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds used so far by each of the processes ``pids`` (gone ones left out)."""
+    out = {}
     for pid in pids:
         try:
             t = psutil.Process(pid).cpu_times()
-            total += t.user + t.system
+            out[pid] = t.user + t.system
         except psutil.NoSuchProcess:
             pass
-    return total
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` together."""
+    return sum(_cpu_by_pid(pids).values())
+
+
+def _cpu_used(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds used since ``before`` by ``pids``; a process born since counts whole
+    (PostgreSQL starts a backend per new connection)."""
+    return sum(v - before.get(pid, 0.0) for pid, v in _cpu_by_pid(pids).items())
 
 
 def _postgres_pids() -> list[int]:
@@ -312,10 +323,10 @@ def issue_benchmark() -> dict[str, Any]:
         bare_before = _cpu_seconds([bare_proc.pid])
         bare_max = asyncio.run(_closed_loop(bare_base, bare_headers, CLOSED_CLIENTS, CLOSED_S))
         bare_cpu_ms = 1000 * (_cpu_seconds([bare_proc.pid]) - bare_before) / max(bare_max["throughput_rps"] * CLOSED_S, 1.0)
-        api_pids, worker_pids, pg_pids = [service.proc.pid], [worker.pid], _postgres_pids()
-        before = [_cpu_seconds(p) for p in (api_pids, worker_pids, pg_pids)]
+        api_pids, worker_pids = [service.proc.pid], [worker.pid]
+        before = [_cpu_by_pid(p) for p in (api_pids, worker_pids, _postgres_pids())]
         tk_max = asyncio.run(_closed_loop(service.url, kiosks, CLOSED_CLIENTS, CLOSED_S))
-        used = [_cpu_seconds(p) - b for p, b in zip((api_pids, worker_pids, _postgres_pids()), before, strict=True)]
+        used = [_cpu_used(b, p) for b, p in zip(before, (api_pids, worker_pids, _postgres_pids()), strict=True)]
         done = max(tk_max["throughput_rps"] * CLOSED_S, 1.0)
         cpu_ms = {name: 1000 * u / done for name, u in zip(("api", "worker", "postgres"), used, strict=True)}
     finally:
