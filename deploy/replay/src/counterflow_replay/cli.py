@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -43,6 +45,33 @@ class RichProgress(ReplayProgress):
             self.bar.update(self.task, completed=done, total=max(1, total))
 
 
+class LineProgress(ReplayProgress):
+    """Progress as plain lines, for output that is not a terminal (a log file, CI): the
+    start of each phase and every further tenth of it, each with the elapsed wall time."""
+
+    def __init__(self, emit: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit, self.clock = emit, clock
+        self.name, self.total, self.done, self.shown = "", 0, 0, -1
+        self.started = clock()
+
+    def phase(self, name: str, total: int) -> None:
+        """A new phase: one line."""
+        self.name, self.total, self.done, self.shown = name, max(1, total), 0, 0
+        self.emit(f"[{self.clock() - self.started:6.0f} s] {name}: 0/{total}")
+
+    def step(self, n: int = 1) -> None:
+        """Advance; a line at each further tenth."""
+        self.done_of(self.done + n, self.total)
+
+    def done_of(self, done: int, total: int) -> None:
+        """Set; a line at each further tenth."""
+        self.done, self.total = done, max(1, total)
+        tenth = min(10, 10 * done // self.total)
+        if tenth > self.shown:
+            self.shown = tenth
+            self.emit(f"[{self.clock() - self.started:6.0f} s] {self.name}: {done}/{total}")
+
+
 @app.command("run")
 def run_command(
     data: Path = typer.Option(REPO_ROOT.parent / "shared/data/berka", "--data", help="folder of the PKDD'99 *.asc files"),
@@ -68,8 +97,11 @@ def run_command(
     if topic_prefix is not None:
         opts.topic_prefix = topic_prefix
     try:
-        with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-            summary, logs = asyncio.run(run(opts, RichProgress(bar), log=console.print))
+        if console.is_terminal:
+            with Progress(TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+                summary, logs = asyncio.run(run(opts, RichProgress(bar), log=console.print))
+        else:
+            summary, logs = asyncio.run(run(opts, LineProgress(console.print), log=console.print))
     except (PlatformError, FileNotFoundError, ValueError, TimeoutError) as exc:
         console.print(f"[red]replay failed:[/red] {exc}")
         raise typer.Exit(1) from exc
