@@ -198,6 +198,8 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
                 assert o.issued_s == o.visit.arrival_s
             if o.end == "served":
                 assert abs((called_at - issued_at).total_seconds() - o.wait_s) < 1e-3, (log.scenario, o.visit.visit_id)
+        # a customer who took another channel never held a ticket: not in the queue plot
+        assert all(o.issued_s is None for o in log.outcomes if o.ticket_id is None), log.scenario
     # (the oracle may divert every visit of the hour: no ticket, no day to check)
     with_tickets = {log.origin.date() for log in logs.values() if any(o.ticket_id for o in log.outcomes)}
     assert days == with_tickets and logs["no_diversion"].origin.date() in days

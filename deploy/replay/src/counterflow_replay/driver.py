@@ -156,12 +156,14 @@ class Scenario:
         await self.clock.until(v.arrival_s)
         try:
             body = {"service_type": v.service_type, "customer_id": v.customer_id, "amount": v.amount, "currency": CURRENCY}
-            o.issued_s = self.clock.now()
+            asked_at = self.clock.now()
             answer = await self.p.request_service(v.branch_id, body)
             if answer["kind"] == "offer":
-                answer = await self._offer(o, answer["offer"])
+                answer = await self._offer(o, answer["offer"])  # a decline sets issued_s
                 if answer is None:
                     return
+            else:
+                o.issued_s = asked_at  # only a ticket holder waits in the queue
             await self._queue(o, answer["ticket"])
         except PlatformError as exc:
             self.errors.append(f"{v.visit_id}: {exc}")
