@@ -5,12 +5,12 @@ simulated clock passes its expiry."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from counterflow_shared.clock import RedisClock, set_simulated_now
+from counterflow_shared.clock import set_simulated_now
+from counterflow_shared.testing import simulated_clock
 
 from .test_drafts import accepted, draft_for
 
@@ -19,12 +19,8 @@ T0 = datetime(1993, 12, 1, 7, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def simulated(app):  # noqa: ANN001, ANN201
-    runtime = app.state.runtime
-    original = runtime.clock
-    clock = runtime.clock = RedisClock(runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
-    yield clock
-    runtime.clock = original
-    await clock.redis.delete(clock.key)
+    async with simulated_clock(app.state.runtime) as clock:
+        yield clock
 
 
 def in_1993(customer_id: str):  # noqa: ANN201

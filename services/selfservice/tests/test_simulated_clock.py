@@ -4,14 +4,13 @@ times are checked against the simulated instant, a heartbeat is recorded at it (
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from counterflow_shared.clock import RedisClock, set_simulated_now
-from counterflow_shared.testing import eventually
+from counterflow_shared.testing import eventually, simulated_clock
 
 from .conftest import HEARTBEAT_TIMEOUT_S, recycler, uid
 
@@ -21,12 +20,8 @@ T0 = datetime(1993, 12, 1, 7, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def simulated(app) -> AsyncIterator[RedisClock]:  # noqa: ANN001
-    runtime = app.state.runtime
-    original = runtime.clock
-    clock = runtime.clock = RedisClock(runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
-    yield clock
-    runtime.clock = original
-    await clock.redis.delete(clock.key)
+    async with simulated_clock(app.state.runtime) as clock:
+        yield clock
 
 
 async def test_heartbeats_and_the_watchdog_follow_the_simulated_clock(client, staff, register, events, simulated):  # noqa: ANN001

@@ -5,7 +5,6 @@ is a 503 problem naming it."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from sqlalchemy import select
 
 from counterflow_shared.clock import RedisClock, set_simulated_now
 from counterflow_shared.events.envelope import Envelope
+from counterflow_shared.testing import simulated_clock
 
 from .conftest import Service, make_branch, take_ticket
 
@@ -23,11 +23,8 @@ ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)
 @pytest.fixture
 async def simulated(service: Service) -> AsyncIterator[RedisClock]:
     """The service on a Redis clock of its own key for one test."""
-    original = service.runtime.clock
-    clock = service.runtime.clock = RedisClock(service.runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
-    yield clock
-    service.runtime.clock = original
-    await clock.redis.delete(clock.key)
+    async with simulated_clock(service.runtime) as clock:
+        yield clock
 
 
 async def _issued_event_time(service: Service, ticket_id: str) -> datetime:

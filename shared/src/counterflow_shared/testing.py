@@ -153,6 +153,22 @@ def migrated_database(package_dir: Path, label: str) -> tuple[str, str]:
 
 
 @asynccontextmanager
+async def simulated_clock(runtime: Any) -> AsyncIterator[Any]:
+    """Put ``runtime`` (a :class:`~counterflow_shared.runtime.ServiceRuntime`) on a
+    :class:`~counterflow_shared.clock.RedisClock` under a key of its own for the block;
+    yields the clock, then restores the runtime's clock and deletes the key."""
+    from counterflow_shared.clock import RedisClock
+
+    original = runtime.clock
+    clock = runtime.clock = RedisClock(runtime.redis, f"test:{uuid.uuid4().hex[:8]}:counterflow:clock")
+    try:
+        yield clock
+    finally:
+        runtime.clock = original
+        await clock.redis.delete(clock.key)
+
+
+@asynccontextmanager
 async def running_app(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Run ``app``'s lifespan and yield an httpx client talking to it in-process."""
     async with app.router.lifespan_context(app):

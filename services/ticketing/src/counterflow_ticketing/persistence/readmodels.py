@@ -69,10 +69,6 @@ class ReadModels:
             pipe.sadd(self.key("devices", state.branch_id), state.device_id)
             await pipe.execute()
 
-    async def devices(self, branch_id: str) -> tuple[DeviceView, ...]:
-        """Self-service devices of the branch as the rules engine sees them."""
-        return await self._device_views(await self.redis.smembers(self.key("devices", branch_id)))
-
     async def put_branch_load(self, branch_id: str, load: BranchLoad) -> None:
         """Store the branch's last measured :class:`BranchLoad`."""
         await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share}))
