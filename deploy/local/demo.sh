@@ -3,13 +3,14 @@
 # `make up` does (infra.sh, services.sh), replays the PKDD'99 bank's branch traffic through
 # them (python -m counterflow_replay run), prints the table, writes reports/latest/, and
 # stops what it started, on success and on failure alike.
-#   make demo [ARGS="--branches 5 --hours 2 ..."]      (CF_REPLAY_SPEED=120 by default)
+#   make demo [ARGS="--branches 5 --hours 2 --window 1993-11-01:1993-11-30 --staffing 1.2 ..."]
 # The services run on the simulated clock the replay moves (CF_CLOCK=redis, see
 # docs/replay.md and ADR 0010), so they must be started here: already running services
-# are refused. CF_REPLAY_SPEED bounds the pace (simulated seconds per wall second).
+# are refused. The simulated clock advances once the services' consumers have caught up
+# (lag gate); CF_REPLAY_SPEED (default 0 = none) adds a wall-pace bound.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 PY="$REPO_ROOT/.venv/bin/python"
-SPEED="${CF_REPLAY_SPEED:-120}"
+SPEED="${CF_REPLAY_SPEED:-0}"
 # env.sh appends a stray "}" to an already-set CF_POSTGRES_DSN_TEMPLATE when sourced a
 # second time (its default contains braces), so the nested scripts get it unset.
 nested() { env -u CF_POSTGRES_DSN_TEMPLATE "$@"; }
@@ -36,7 +37,7 @@ trap 'exit 143' TERM
 
 nested "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
 "$PY" -m counterflow_shared.events.admin wait
-say "starting the four services on the replay's simulated clock (pace at most x$SPEED)"
+say "starting the four services on the replay's simulated clock"
 eval "$("$PY" -m counterflow_replay service-env)"
 services_started=1
 nested "$REPO_ROOT/deploy/local/services.sh" start

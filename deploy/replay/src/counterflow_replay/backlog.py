@@ -59,3 +59,96 @@ async def wait_caught_up(bootstrap: str, group: str, topic: str, *, timeout_s: f
         if time.monotonic() > deadline:
             raise TimeoutError(f"consumer group {group} still {behind} of {end} events behind on {topic} after {timeout_s:.0f} s")
         await asyncio.sleep(interval_s)
+
+
+#: (consumer group, topic) pairs whose state reaches a replay decision: device
+#: availability, diversion closures and app activity in ticketing; expected diverted
+#: customers in selfservice; hand-off drafts in the gateway; accept/decline history in
+#: scoring and the propensities it sends back to ticketing.
+DECISION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("ticketing", "selfservice.devices.v1"),
+    ("ticketing", "channel.diversions.v1"),
+    ("ticketing", "mobile.activity.v1"),
+    ("ticketing", "customer.scores.v1"),
+    ("selfservice", "channel.diversions.v1"),
+    ("mobile-gateway", "channel.diversions.v1"),
+    ("scoring", "channel.diversions.v1"),
+    ("scoring", "selfservice.transactions.v1"),
+)
+
+
+class LagGate:
+    """Holds the virtual clock until every consumer group of :data:`DECISION_PAIRS` has
+    committed everything on its topics and no new event arrived since the previous look
+    (two consecutive looks with the same end offsets and lag 0): Kafka timing then no
+    longer decides what state a decision sees (issue 14, ADR 0140).
+
+    One admin client and one consumer are kept open (a look is one ``end_offsets`` and
+    one offsets fetch per group). ``looks`` counts them, ``waited_s`` the wall time spent.
+
+    Events still in a service's outbox (not yet published) are invisible to the gate.
+    """
+
+    def __init__(self, bootstrap: str, prefix: str, pairs: tuple[tuple[str, str], ...] = DECISION_PAIRS, *, poll_s: float = 0.01, timeout_s: float = 120.0) -> None:
+        self.bootstrap, self.prefix, self.poll_s, self.timeout_s = bootstrap, prefix, poll_s, timeout_s
+        self.pairs = [(f"{prefix}{g}", f"{prefix}{t}") for g, t in pairs]
+        self.looks, self.waited_s = 0, 0.0
+        self._admin: AIOKafkaAdminClient | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._parts: dict[str, list[TopicPartition]] = {}
+
+    async def start(self) -> None:
+        """Connect and resolve the topics' partitions.
+
+        Raises:
+            RuntimeError: a topic does not exist.
+        """
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        await self._admin.start()
+        await self._consumer.start()
+        for _, t in self.pairs:
+            if t not in self._parts:
+                self._parts[t] = [TopicPartition(t, p) for p in (self._consumer.partitions_for_topic(t) or await _partitions(self._consumer, t))]
+
+    async def close(self) -> None:
+        """Disconnect."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def _look(self) -> tuple[dict[TopicPartition, int], int]:
+        assert self._consumer is not None and self._admin is not None
+        self.looks += 1
+        parts = [tp for ps in self._parts.values() for tp in ps]
+        ends = await self._consumer.end_offsets(parts)
+        behind = 0
+        groups: dict[str, list[TopicPartition]] = {}
+        for g, t in self.pairs:
+            groups.setdefault(g, []).extend(self._parts[t])
+        for g, ps in groups.items():
+            committed = await self._admin.list_consumer_group_offsets(g, partitions=ps)
+            for tp in ps:
+                o = committed.get(tp)
+                behind += max(0, ends[tp] - (o.offset if o is not None and o.offset >= 0 else 0))
+        return ends, behind
+
+    async def __call__(self) -> None:
+        """Return once caught up (see the class docstring).
+
+        Raises:
+            TimeoutError: still behind after ``timeout_s`` wall seconds.
+        """
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        previous = None
+        while True:
+            ends, behind = await self._look()
+            if behind == 0 and ends == previous:
+                break
+            previous = ends if behind == 0 else None
+            if loop.time() - t0 > self.timeout_s:
+                raise TimeoutError(f"consumers still {behind} events behind after {self.timeout_s:.0f} s")
+            await asyncio.sleep(self.poll_s if behind == 0 else 5 * self.poll_s)
+        self.waited_s += loop.time() - t0

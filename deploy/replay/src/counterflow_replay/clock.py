@@ -75,17 +75,20 @@ class VirtualClock:
         on_advance: awaited with the new instant before the agents due then wake (the
             replay writes it to the services' Redis clock key).
         speed: wall pacing, simulated seconds per wall second (``None``: no pacing).
+        gate: awaited before every advance, after every agent parked (the replay's
+            :class:`~counterflow_replay.backlog.LagGate`: the clock moves only once the
+            services' consumers have caught up); ``None``: no gate.
 
     Raises:
         ValueError: a naive ``origin`` or ``speed <= 0``.
     """
 
-    def __init__(self, origin: datetime, on_advance: Callable[[datetime], Awaitable[None]], speed: float | None = None) -> None:
+    def __init__(self, origin: datetime, on_advance: Callable[[datetime], Awaitable[None]], speed: float | None = None, gate: Callable[[], Awaitable[None]] | None = None) -> None:
         if origin.tzinfo is None:
             raise ValueError("origin must be timezone-aware")
         if speed is not None and speed <= 0:
             raise ValueError("speed must be positive")
-        self.origin, self.on_advance, self.speed = origin, on_advance, speed
+        self.origin, self.on_advance, self.speed, self.gate = origin, on_advance, speed, gate
         self._now = 0.0
         self._heap: list[tuple[float, int, _Waiter]] = []
         self._seq = itertools.count()
@@ -198,6 +201,10 @@ class VirtualClock:
             if not self._heap:
                 raise ClockStuck(f"{self._active} agents wait for events and no timer is pending at simulated second {self._now:.0f}")
             t = self._heap[0][0]
+            if self.gate is not None:
+                await self.gate()
+                if self._parked < self._active:
+                    continue
             if self.speed is not None:
                 await asyncio.sleep(max(0.0, self._wall0 + t / self.speed - loop.time()))
                 if self._parked < self._active:

@@ -4,7 +4,8 @@ Actors (asyncio tasks):
 
 - a **customer** per visit: at its arrival moment asks the kiosk for its service; if
   offered another channel, accepts when its uniform ``accept_u`` is below its propensity
-  for that channel (scoring's calibrated probability; always in the ``oracle`` scenario),
+  for that channel (scoring's calibrated probability, in ``rules`` and ``offer_all``
+  alike; always in the ``oracle`` scenario),
   else declines and takes the ticket; an accepted device offer is done at the device
   (reported through selfservice's device API) after :data:`WALK_TO_DEVICE_S`, an
   accepted app hand-off is completed in the app (mobile-gateway drafts); a ticket holder
@@ -155,7 +156,11 @@ class Scenario:
         v = o.visit
         await self.clock.until(v.arrival_s)
         try:
-            body = {"service_type": v.service_type, "customer_id": v.customer_id, "amount": v.amount, "currency": CURRENCY}
+            body: dict[str, Any] = {"service_type": v.service_type, "customer_id": v.customer_id}
+            if v.divertible:
+                body |= {"amount": v.amount, "currency": CURRENCY}
+            if v.needs:
+                body["needs"] = list(v.needs)
             asked_at = self.clock.now()
             answer = await self.p.request_service(v.branch_id, body)
             if answer["kind"] == "offer":

@@ -1,4 +1,4 @@
-"""The whole replay: data, platform setup, the three scenarios, the figures."""
+"""The whole replay: data, platform setup, the four scenarios, the figures."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from counterflow_replay import backlog, berka, callcentre, metrics, setup
 from counterflow_replay.clock import VirtualClock
 from counterflow_replay.driver import Outcome, Scenario, ScenarioLog
 from counterflow_replay.platform import Endpoints, Platform, PlatformError
-from counterflow_replay.traffic import Day, build_day
+from counterflow_replay.traffic import DIVERTIBLE, NON_DIVERTIBLE_MEAN_S, Day, build_day
 from counterflow_shared.clock import default_clock_key, set_simulated_now
 from counterflow_shared.settings import PlatformSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-SCENARIOS = ("no_diversion", "rules", "oracle")
+SCENARIOS = ("no_diversion", "rules", "offer_all", "oracle")
 
 
 @dataclass
@@ -40,6 +40,12 @@ class Options:
     queue_data: Path = REPO_ROOT.parent / "shared" / "data" / "anonymous_bank"
     branches: int | list[str] | None = 12
     hours: float | None = None
+    window: tuple[date, date] | None = None
+    staffing_factor: float = 1.0
+    staffing_table: dict[str, int] = field(default_factory=dict)
+    load: float = 1.0
+    day_offset_days: int = 0
+    gate: bool = True
     speed: float | None = 120.0
     seed: int = 1999
     scenarios: tuple[str, ...] = SCENARIOS
@@ -94,7 +100,7 @@ def prepare_day(o: Options) -> tuple[Day, callcentre.CallCentreFit, berka.Book]:
     """Read both data sets and build the day."""
     book = berka.load_book(o.data)
     fit = callcentre.fit(o.queue_data)
-    day = build_day(book, fit, branches=o.branches, hours=o.hours, seed=o.seed)
+    day = build_day(book, fit, window=o.window, branches=o.branches, hours=o.hours, seed=o.seed, staffing_factor=o.staffing_factor, staffing_table=o.staffing_table, load=o.load)
     return day, fit, book
 
 
@@ -129,8 +135,10 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
     summary: dict[str, Any] = {"data": day.data, "scenarios": {}, "channels_not_exercised": []}
     logs: dict[str, ScenarioLog] = {}
     redis = Redis.from_url(o.redis_url)
-    first = replay_date(day.window)
+    first = replay_date(day.window) + timedelta(days=o.day_offset_days)
     origins = {name: opening_instant(first + timedelta(days=SCENARIO_SPACING_DAYS * i), fit.opens, setup.TIME_ZONE) for i, name in enumerate(o.scenarios)}
+    previous_ruleset: int | None = None
+    versions: dict[str, int] = {}
     try:
         # the services read every domain "now" from the key: set it before any call
         await set_simulated_now(redis, o.key, origins[o.scenarios[0]] if o.scenarios else opening_instant(first, fit.opens, setup.TIME_ZONE))
@@ -139,10 +147,11 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             imported = await setup.import_book(p, o.data)
             progress.step()
             summary["import"] = imported.get("rescore")
+        previous_ruleset = await setup.active_ruleset(p)
         progress.phase("ticketing takes in the customer scores", 1)
         await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}customer.scores.v1", timeout_s=o.catch_up_timeout_s, on_progress=progress.done_of)
         progress.phase("branches, counters, kiosks, devices", len(day.branches) + 2)
-        mean_s = {st: fit.service_of(st).mean_s for st in setup.SERVICE_TYPES}
+        mean_s = {st: fit.service_of(st).mean_s if st in DIVERTIBLE else NON_DIVERTIBLE_MEAN_S[st] for st in setup.SERVICE_TYPES}
         await setup.put_catalog(p, mean_s)
         progress.step()
         await setup.put_branches(p, day)
@@ -159,6 +168,7 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             await setup.refill(p, day, origin)
             await setup.heartbeat_round(p, day, origin)
             version = await setup.activate_ruleset(p, setup.ruleset_document(name, o.ruleset), f"replay {run_id} scenario {name}")
+            versions[name] = version
             for topic in ("channel.rules.v1", "selfservice.devices.v1"):
                 await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}{topic}", timeout_s=o.catch_up_timeout_s)
             progress.phase(f"scenario {name}", len(day.visits))
@@ -166,23 +176,47 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             async def tick(at: datetime) -> None:
                 await set_simulated_now(redis, o.key, at)
 
-            sc = Scenario(name, day, p, VirtualClock(origin, tick, o.speed), profiles, run_id, on_end=lambda _o: progress.step())
-            result = await sc.run()
+            gate = backlog.LagGate(o.kafka_bootstrap, o.topic_prefix) if o.gate else None
+            if gate is not None:
+                await gate.start()
+            try:
+                sc = Scenario(name, day, p, VirtualClock(origin, tick, o.speed, gate), profiles, run_id, on_end=lambda _o: progress.step())
+                result = await sc.run()
+            finally:
+                if gate is not None:
+                    await gate.close()
             result.ruleset_version = version
             if sc.errors:
                 raise PlatformError(f"scenario {name}: {len(sc.errors)} visits failed; first: {sc.errors[0]}")
             logs[name] = result
-            summary["scenarios"][name] = metrics.scenario_summary(result, profiles)
+            # the platform's own accounting, once ticketing has taken in every completion
+            # and expiry (they reach it through Kafka)
+            for topic in ("channel.diversions.v1", "selfservice.devices.v1"):
+                await backlog.wait_caught_up(o.kafka_bootstrap, f"{o.topic_prefix}ticketing", f"{o.topic_prefix}{topic}", timeout_s=o.catch_up_timeout_s)
+            accounting = await setup.diversion_accounting(p, origin, origin + timedelta(days=1))
+            summary["scenarios"][name] = metrics.scenario_summary(result, profiles, accounting)
             summary["scenarios"][name]["ruleset_version"] = version
+            summary["scenarios"][name]["lag_gate"] = {"looks": gate.looks, "wall_s": round(gate.waited_s, 1)} if gate is not None else None
+        summary["headline"] = metrics.headline(summary["scenarios"], logs)
         summary["estimate_mae_s"] = metrics.estimate_mae(list(logs.values()))
         summary["per_branch"] = {n: metrics.per_branch(l) for n, l in logs.items()}
         channels = {o.channel for l in logs.values() for o in l.outcomes if o.accepted}
         summary["channels_not_exercised"] = sorted({"atm", "cash_recycler", "kiosk", "mobile"} - channels)
     finally:
+        # leave the platform's rules as they were: the version active before the replay,
+        # or (none was ever active) the shipped default the `rules` scenario activated
+        back = previous_ruleset if previous_ruleset is not None else versions.get("rules")
+        if back is not None and versions:
+            try:
+                await setup.restore_ruleset(p, back)
+                summary["ruleset_restored"] = back
+            except PlatformError as exc:
+                log(f"could not restore rule set version {back}: {exc}")
         await p.aclose()
         await redis.delete(o.key)  # the services' clock ends with the replay (ADR 0011)
         await redis.aclose()
-    summary["replay"] = {"speed": o.speed, "clock": "virtual", "clock_key": o.key, "scenario_days": {n: origins[n].isoformat() for n in o.scenarios}, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset), "call_centre_fit": fit.summary(), **day.describe()}
+    summary["branch_names"] = day.names
+    summary["replay"] = {"speed": o.speed, "clock": "virtual", "lag_gate": o.gate, "clock_key": o.key, "scenario_days": {n: origins[n].isoformat() for n in o.scenarios}, "seed": o.seed, "hours": o.hours, "ruleset": str(o.ruleset.relative_to(REPO_ROOT)) if o.ruleset.is_relative_to(REPO_ROOT) else o.ruleset.name, "previous_ruleset": previous_ruleset, "call_centre_fit": fit.summary(), **day.describe()}
     summary["wall_seconds"] = round(time.monotonic() - t0, 1)
     return summary, logs
 

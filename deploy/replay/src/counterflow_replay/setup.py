@@ -34,7 +34,9 @@ FILL_SHARE = 0.5
 #: as ATMs do not stock them).
 DENOMINATIONS = (Decimal("100"), Decimal("200"), Decimal("500"), Decimal("1000"), Decimal("2000"), Decimal("5000"))
 #: Service types the replay uses and the ticket zone / skill the standard catalog gives them.
-SERVICE_TYPES = ("cash_withdrawal", "cash_deposit", "bill_payment")
+SERVICE_TYPES = ("cash_withdrawal", "cash_deposit", "bill_payment", "account_opening", "loan_consultation", "card_services")
+#: Skills of a replay counter: every teller serves every replayed service type.
+COUNTER_SKILLS = ["cash", "payments", "accounts", "loans", "cards"]
 RULESETS = Path(__file__).parent / "rulesets"
 
 
@@ -77,7 +79,7 @@ async def put_branches(p: Platform, day: Day, kiosks_per_branch: int = 2) -> Non
     """Branches, counters (one per teller, serving every replayed service) and kiosks."""
     for b in day.branches:
         body = {
-            "name": f"PKDD'99 district {b[1:]}",
+            "name": day.names.get(b, f"PKDD'99 district {b[1:]}"),
             "time_zone": TIME_ZONE,
             "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
             "zones": [{"zone": "cash", "name": "Cash counters"}, {"zone": "non_cash", "name": "Counters"}, {"zone": "self_service", "name": "Self-service"}],
@@ -85,7 +87,7 @@ async def put_branches(p: Platform, day: Day, kiosks_per_branch: int = 2) -> Non
         }
         await p.call("PUT", f"{p.endpoints.ticketing}/v1/branches/{b}", json=body, headers=p.ops)
         for t in day.tellers[b]:
-            await p.call("PUT", f"{p.endpoints.ticketing}/v1/branches/{b}/counters/{t.counter_id}", json={"name": t.counter_id, "kind": "cash", "zone": "cash", "skills": ["cash", "payments"]}, headers=p.ops)
+            await p.call("PUT", f"{p.endpoints.ticketing}/v1/branches/{b}/counters/{t.counter_id}", json={"name": t.counter_id, "kind": "cash", "zone": "cash", "skills": COUNTER_SKILLS}, headers=p.ops)
         creds = []
         for k in range(kiosks_per_branch):
             kiosk_id, secret = f"{b}-K{k + 1}", f"replay-kiosk-secret-{b}-{k + 1}-{uuid.uuid4().hex[:8]}"
@@ -128,6 +130,25 @@ def ruleset_document(scenario: str, default_ruleset: Path) -> dict[str, Any]:
     simulated day)."""
     path = default_ruleset if scenario == "rules" else RULESETS / f"{scenario}.yaml"
     return yaml.safe_load(path.read_text())
+
+
+async def active_ruleset(p: Platform) -> int | None:
+    """The version active in ticketing now (``None`` when none was ever activated)."""
+    r = await p.call("GET", f"{p.endpoints.ticketing}/v1/rules/active", headers=p.ops, ok=(200, 404))
+    return int(r.json()["version"]) if r.status_code == 200 else None
+
+
+async def restore_ruleset(p: Platform, version: int) -> None:
+    """Re-activate ``version`` (ticketing's rollback, by an approver)."""
+    await p.call("POST", f"{p.endpoints.ticketing}/v1/rules/rollback", json={"to_version": version}, headers=p.approver)
+
+
+async def diversion_accounting(p: Platform, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Ticketing's own diversion accounting of offers made in ``[since, until)``: one row
+    per (rule, branch) with ``offered, declined, accepted, completed, expired, pending,
+    in_progress`` (``GET /v1/rules/completion-rates``)."""
+    r = await p.call("GET", f"{p.endpoints.ticketing}/v1/rules/completion-rates", params={"since": since.isoformat(), "until": until.isoformat()}, headers=p.ops)
+    return list(r.json()["rates"])
 
 
 async def activate_ruleset(p: Platform, doc: dict[str, Any], comment: str) -> int:
