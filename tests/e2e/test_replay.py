@@ -173,7 +173,7 @@ async def test_one_hour_of_three_branches_is_accounted_for_in_every_scenario(pla
     sc = summary["scenarios"]
     assert sc["no_diversion"]["offered"] == 0
     assert sc["oracle"]["accepted"] == sc["oracle"]["offered"] > 0
-    assert sc["offer_all"]["offered"] == sc["oracle"]["offered"] >= sc["offer_all"]["accepted"]
+    assert sc["offer_all"]["offered"] >= sc["offer_all"]["accepted"] and sc["offer_all"]["offered"] > 0
     assert set(summary["headline"]) >= {"wait_cut_share", "cut_share_vs_offer_all", "offers_share_vs_offer_all", "walkouts_no_diversion", "walkouts_rules"}
     assert summary["data"]["window"] == ["1993-12-01", "1993-12-31"]
     assert summary["ruleset_restored"] == sc["rules"]["ruleset_version"]  # none was active before: the shipped default is left

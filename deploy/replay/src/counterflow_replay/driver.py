@@ -131,8 +131,9 @@ def device_notes(amount: Decimal) -> tuple[Decimal, list[tuple[str, int]]]:
 class Scenario:
     """Run one scenario of ``day`` against ``platform`` on ``clock`` (not yet started)."""
 
-    def __init__(self, name: str, day: Day, platform: Platform, clock: VirtualClock, profiles: dict[str, dict[str, Any]], run_id: str, on_end: Callable[[Outcome], None] | None = None) -> None:
+    def __init__(self, name: str, day: Day, platform: Platform, clock: VirtualClock, profiles: dict[str, dict[str, Any]], run_id: str, on_end: Callable[[Outcome], None] | None = None, gate: Any = None) -> None:
         self.name, self.day, self.p, self.clock, self.profiles, self.run_id = name, day, platform, clock, profiles, run_id
+        self.gate = gate  # a LagGate to mark dirty after requests that publish decision state
         self.outcomes = [Outcome(v, called=clock.event(), done=clock.event()) for v in day.visits]
         self.by_ticket: dict[str, Outcome] = {}
         self.wake = {b: clock.event() for b in day.branches}
@@ -151,6 +152,12 @@ class Scenario:
             if self.on_end:
                 self.on_end(o)
 
+    def _published(self) -> None:
+        """A request that publishes decision state returned: the clock's lag gate looks
+        before the next advance."""
+        if self.gate is not None:
+            self.gate.dirty = True
+
     # ------------------------------------------------------------------ customers
     async def customer(self, o: Outcome) -> None:
         v = o.visit
@@ -164,6 +171,7 @@ class Scenario:
             asked_at = self.clock.now()
             answer = await self.p.request_service(v.branch_id, body)
             if answer["kind"] == "offer":
+                self._published()
                 answer = await self._offer(o, answer["offer"])  # a decline sets issued_s
                 if answer is None:
                     return
@@ -181,8 +189,11 @@ class Scenario:
         p = 1.0 if self.name == "oracle" else float(self.profiles.get(v.customer_id, {}).get("propensity", {}).get(key, 0.0))
         if v.accept_u >= p:
             o.issued_s = self.clock.now()
-            return await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
+            declined = await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
+            self._published()
+            return declined
         await self.p.decide_offer(v.branch_id, o.diversion_id, accept=True)
+        self._published()
         o.accepted = True
         if offer.get("device_id"):
             await self._at_device(o, offer["device_id"])
@@ -202,6 +213,7 @@ class Scenario:
         if kind == "deposit":
             tx["notes"] = [{"unit_id": u, "count": n} for u, n in notes]
         r = await self.p.device(device_id, "transactions", tx, ok=(200, 201, 409, 422))
+        self._published()
         if r.status_code in (200, 201):
             self._end(o, "diverted_completed")
         else:
@@ -219,6 +231,7 @@ class Scenario:
             draft = next((d for d in r.json() if d["diversion_id"] == o.diversion_id), None)
             if draft is not None:
                 c = await self.p.call("POST", f"{self.p.endpoints.mobile}/v1/drafts/{draft['draft_id']}/complete", json={}, headers=headers, ok=(200, 409))
+                self._published()
                 self._end(o, "diverted_completed" if c.status_code == 200 else "diverted_expired", None if c.status_code == 200 else c.json().get("detail"))
                 return
             await self.clock.sleep(APP_POLL_S)

@@ -180,7 +180,7 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             if gate is not None:
                 await gate.start()
             try:
-                sc = Scenario(name, day, p, VirtualClock(origin, tick, o.speed, gate), profiles, run_id, on_end=lambda _o: progress.step())
+                sc = Scenario(name, day, p, VirtualClock(origin, tick, o.speed, gate), profiles, run_id, on_end=lambda _o: progress.step(), gate=gate)
                 result = await sc.run()
             finally:
                 if gate is not None:
@@ -196,7 +196,7 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             accounting = await setup.diversion_accounting(p, origin, origin + timedelta(days=1))
             summary["scenarios"][name] = metrics.scenario_summary(result, profiles, accounting)
             summary["scenarios"][name]["ruleset_version"] = version
-            summary["scenarios"][name]["lag_gate"] = {"looks": gate.looks, "wall_s": round(gate.waited_s, 1)} if gate is not None else None
+            summary["scenarios"][name]["lag_gate"] = {"looks": gate.looks, "skipped": gate.skipped, "wall_s": round(gate.waited_s, 1)} if gate is not None else None
         summary["headline"] = metrics.headline(summary["scenarios"], logs)
         summary["estimate_mae_s"] = metrics.estimate_mae(list(logs.values()))
         summary["per_branch"] = {n: metrics.per_branch(l) for n, l in logs.items()}
