@@ -8,7 +8,7 @@
 # docs/replay.md and ADR 0010), so they must be started here: already running services
 # are refused. CF_REPLAY_SPEED bounds the pace (simulated seconds per wall second).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-PY="$REPO_ROOT/.venv/bin/python"
+PY="$VENV_PY"
 SPEED="${CF_REPLAY_SPEED:-120}"
 # env.sh appends a stray "}" to an already-set CF_POSTGRES_DSN_TEMPLATE when sourced a
 # second time (its default contains braces), so the nested scripts get it unset.

