@@ -132,10 +132,17 @@ def ruleset_document(scenario: str, default_ruleset: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+#: Names of the replay's own rule sets (``rulesets/*.yaml``).
+REPLAY_RULESET_NAMES = ("replay-no-diversion", "replay-offer-all", "replay-oracle")
+
+
 async def active_ruleset(p: Platform) -> int | None:
-    """The version active in ticketing now (``None`` when none was ever activated)."""
+    """The version active in ticketing now; ``None`` when none was ever activated or the
+    active one is a replay-only set (left by an interrupted replay: not the bank's)."""
     r = await p.call("GET", f"{p.endpoints.ticketing}/v1/rules/active", headers=p.ops, ok=(200, 404))
-    return int(r.json()["version"]) if r.status_code == 200 else None
+    if r.status_code != 200 or r.json().get("name") in REPLAY_RULESET_NAMES:
+        return None
+    return int(r.json()["version"])
 
 
 async def restore_ruleset(p: Platform, version: int) -> None:
