@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,10 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
     log(f"day: {len(day.visits)} arrivals in {len(day.branches)} branches, {sum(len(t) for t in day.tellers.values())} tellers; {book.trans.shape[0]} PKDD'99 transactions read")
     p = Platform(o.endpoints)
     run_id = uuid.uuid4().hex[:8]
+    # counters of this run: an interrupted earlier run may have left a ticket called or
+    # in service at a counter, which then refuses "call next" (409 counter-busy) and
+    # offers no way to find that ticket
+    day.tellers = {b: [replace(t, counter_id=f"{t.counter_id}-{run_id[:4]}") for t in ts] for b, ts in day.tellers.items()}
     summary: dict[str, Any] = {"data": day.data, "scenarios": {}, "channels_not_exercised": []}
     logs: dict[str, ScenarioLog] = {}
     redis = Redis.from_url(o.redis_url)
