@@ -21,12 +21,14 @@ start_one() {
 
 wait_ready() {
   local name=$1 port=$3 pidf="$RUN_DIR/$1.pid"
-  for _ in $(seq 1 120); do
+  # CF_READY_TIMEOUT_S: on a loaded 2-core machine a service can take over a minute
+  local limit="${CF_READY_TIMEOUT_S:-180}"
+  for _ in $(seq 1 $((limit * 2))); do
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     pid_alive "$pidf" || die "$name exited during start, see $LOG_DIR/$name.log"
     sleep 0.5
   done
-  die "$name not ready in 60 s, see $LOG_DIR/$name.log"
+  die "$name not ready in $limit s, see $LOG_DIR/$name.log"
 }
 
 stop_one() {
