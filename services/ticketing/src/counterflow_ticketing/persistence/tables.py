@@ -21,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Time,
     UniqueConstraint,
     text,
@@ -219,6 +220,11 @@ diversions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
+    # what the rule told the customer (issue 17: every channel shows the same offer)
+    Column("fee_notice", Text),
+    Column("message", Text),
+    Column("offer_ttl_s", Integer),
+    Column("expires_at", DateTime(timezone=True)),
 )
 
 load_snapshots = Table(
