@@ -3,9 +3,11 @@
 :class:`EdgeGuard` is a pure ASGI middleware (one per app, installed by the shared app
 factory) that answers, as RFC 9457 problem+json:
 
-* **413** ``body-too-large`` when the body is longer than the route allows: the route's
-  ``openapi_extra["x-max-body-bytes"]`` (see :func:`body_limit`), else the service
-  default (:data:`DEFAULT_MAX_BODY_BYTES`). ``Content-Length`` is checked before
+* **413** ``body-too-large`` when the body is longer than the route allows: the
+  operation's ``x-max-body-bytes`` in the app's OpenAPI document (set with
+  ``openapi_extra=body_limit(n)``), else the service default
+  (:data:`DEFAULT_MAX_BODY_BYTES`). Routes are matched against the published OpenAPI
+  paths, built once. ``Content-Length`` is checked before
   reading; a chunked body is read only up to the limit.
 * **422** ``validation-error`` naming the field (``path.branch_id``, ``query.date``,
   ``body.skills.0``) when
@@ -34,7 +36,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.routing import Match
 
 #: Default request body limit (bytes) for routes that declare none: the largest JSON
 #: body of the platform's ordinary routes is a few kilobytes.
@@ -98,19 +99,18 @@ class EdgeGuard:
     def __init__(self, app: ASGIApp, *, default_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self.app = app
         self.default_max_body_bytes = default_max_body_bytes
+        self._table: list[tuple[re.Pattern[str], dict[str, int | None]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route, path_params = self._route(scope)
+        declared_limit, path_params = self._route(scope)
         path = scope.get("path", "")
         if (bad := self._bad_path_or_query(scope, path_params)) is not None:
             await self._refuse(send, 422, bad, path)
             return
-        limit = self.default_max_body_bytes
-        if route is not None:
-            limit = int((getattr(route, "openapi_extra", None) or {}).get("x-max-body-bytes", limit))
+        limit = declared_limit if declared_limit is not None else self.default_max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await self._too_large(send, limit, path)
@@ -147,17 +147,20 @@ class EdgeGuard:
 
         await self.app(scope, replay, send)
 
-    @staticmethod
-    def _route(scope: Scope) -> tuple[Any, dict[str, Any]]:
-        app = scope.get("app")
-        routes = getattr(getattr(app, "router", None), "routes", ()) if app is not None else ()
-        partial = None
-        for route in routes:
-            match, child = route.matches(scope)
-            if match == Match.FULL:
-                return route, child.get("path_params", {})
-            if match == Match.PARTIAL and partial is None:
-                partial = (route, child.get("path_params", {}))
+    def _route(self, scope: Scope) -> tuple[int | None, dict[str, str]]:
+        """The body limit declared by the operation ``scope`` addresses (``None``: none
+        declared) and its path parameters, matched against the app's OpenAPI document
+        (the routes as published, prefixes included; built once)."""
+        if self._table is None:
+            app = scope.get("app")
+            self._table = _route_table(app.openapi() if app is not None and hasattr(app, "openapi") else {})
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        partial: tuple[int | None, dict[str, str]] | None = None
+        for regex, methods in self._table:
+            if (m := regex.match(path)) is not None:
+                if method in methods:
+                    return methods[method], m.groupdict()
+                partial = partial or (None, m.groupdict())
         return partial or (None, {})
 
     @staticmethod
@@ -189,6 +192,16 @@ class EdgeGuard:
     async def _too_large(self, send: Send, limit: int, instance: str) -> None:
         body = _problem(413, "body-too-large", "Request body too large", f"this route accepts bodies of at most {limit} bytes", instance=instance)
         await _send(send, 413, body, close=True)
+
+
+def _route_table(spec: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[str, int | None]]]:
+    """``(path regex, {method: declared body limit or None})`` of every path of an OpenAPI document;
+    a parameter matches one path segment, as Starlette's ``str`` convertor does."""
+    table = []
+    for template, operations in spec.get("paths", {}).items():
+        regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
+        table.append((regex, {m.upper(): op.get("x-max-body-bytes") if isinstance(op, dict) else None for m, op in operations.items()}))
+    return table
 
 
 def _content_length(scope: Scope) -> int | None:
