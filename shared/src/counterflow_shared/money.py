@@ -122,11 +122,20 @@ def _against_currency(amount: Decimal, info: ValidationInfo) -> Decimal:
     return check_minor_unit(amount, currency) if isinstance(currency, str) else amount
 
 
+def amount_text(value: Decimal) -> str:
+    """The JSON text of an amount: plain notation (never an exponent), and zeros that the
+    money column pads beyond the second decimal dropped (``NUMERIC(20, 4)`` returns
+    ``1500.0000`` for ``1500.00``); no digit that carries value is ever dropped."""
+    if isinstance(value.as_tuple().exponent, int) and value.as_tuple().exponent < -2:
+        value = value.quantize(Decimal(1).scaleb(-max(2, decimal_places(value))))
+    return format(value, "f")
+
+
 #: A Decimal amount, serialised to JSON as a string, parsed without ever touching float.
 Amount = Annotated[
     Decimal,
     BeforeValidator(parse_amount),
-    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+    PlainSerializer(amount_text, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["2000.00"]}),
 ]
 

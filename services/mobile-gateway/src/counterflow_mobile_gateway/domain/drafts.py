@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted
 from counterflow_shared.events.payloads.mobile import DraftCompleted, DraftExpired
-from counterflow_shared.money import check_minor_unit
+from counterflow_shared.money import amount_text, check_minor_unit
 from counterflow_shared.web.problems import conflict, invalid, not_found
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
@@ -39,7 +39,7 @@ def draft_view(row: Any) -> dict[str, Any]:
         "diversion_id": row["diversion_id"],
         "branch_id": row["branch_id"],
         "service_type": row["service_type"],
-        "amount": format(amount, "f") if amount is not None else None,
+        "amount": amount_text(amount) if amount is not None else None,
         "currency": row["currency"],
         "payee": row["payee"],
         "status": row["status"],
