@@ -30,6 +30,7 @@ from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.edge import EdgeGuard, document_edge
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -251,9 +252,11 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(extra_checks))
     for router in routers:
         app.include_router(router)
+    document_edge(app)
     return app
 
 
