@@ -30,6 +30,7 @@ from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.persistence.outage import OUTAGES, is_database_outage
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -166,8 +167,11 @@ class ServiceRuntime:
                     log.warning("background.waiting_for_clock", loop=loop.__name__, detail=exc.detail)
                     clock_warned = True
                 await asyncio.sleep(1.0)
-            except Exception:  # noqa: BLE001 - a background loop restarts after a failure
-                log.exception("background.failed", loop=loop.__name__)
+            except Exception as exc:  # noqa: BLE001 - a background loop restarts after a failure
+                if is_database_outage(exc):
+                    OUTAGES.failed(exc, f"background {loop.__name__}")  # logged once per outage
+                else:
+                    log.exception("background.failed", loop=loop.__name__)
                 await asyncio.sleep(1.0)
 
     async def stop_workers(self) -> None:
@@ -196,6 +200,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         async with session.begin():
             yield session
+    if OUTAGES.since is not None:
+        OUTAGES.ok()
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

@@ -27,6 +27,7 @@ from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
 from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
+from counterflow_shared.persistence.outage import OUTAGES, raised_by_database
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +85,10 @@ async def publish(session: AsyncSession, outbox: Table, events: Iterable[Envelop
     """Write ``events`` to the outbox in ``session``'s transaction (the usual entry point)."""
     enqueue(session, outbox, events, topic_prefix=topic_prefix)
     await flush_outbox(session, outbox)
+
+
+class _DatabaseOut(Exception):
+    """The relay's database statement failed because PostgreSQL is out."""
 
 
 @dataclass
@@ -216,10 +221,23 @@ class OutboxRelay:
         try:
             while not self._stop.is_set():
                 try:
-                    sent = await self.publish_once()
+                    try:
+                        sent = await self.publish_once()
+                    except Exception as exc:
+                        if raised_by_database(exc):
+                            raise _DatabaseOut from exc
+                        raise
+                    if OUTAGES.since is not None:
+                        OUTAGES.ok()
                     backoff = 0.1
                     if sent:
                         continue
+                except _DatabaseOut as out:
+                    # PostgreSQL is out, not the broker: keep the producer, wait, log once.
+                    OUTAGES.failed(out.__cause__ or out, "outbox relay")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 except FATAL_PRODUCER_ERRORS as exc:
                     self._record_error(exc)
                     await self.recreate_producer(type(exc).__name__)

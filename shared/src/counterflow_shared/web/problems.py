@@ -3,8 +3,10 @@
 Every error a service returns has a stable ``type`` URI per error kind
 (``https://counterflow.dev/problems/<slug>``), a human ``title``, the HTTP ``status``, a
 ``detail`` and, for input errors, ``errors`` naming each offending field
-(``[{"field": "body.amount", "message": "..."}]``). Unexpected exceptions become a 500
-problem without internals; they are logged with the trace id.
+(``[{"field": "body.amount", "message": "..."}]``). A database outage is a 503 with
+``Retry-After`` logged once per outage (:mod:`counterflow_shared.persistence.outage`); other
+unexpected exceptions become a 500 problem without internals, logged with the trace id.
+A :class:`Problem` with a ``retry_after_s`` extension gets a ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from counterflow_shared.persistence.outage import OUTAGE_CLASSES, OUTAGES, is_database_outage
 
 PROBLEM_BASE = "https://counterflow.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -82,7 +86,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc, request)
+        retry = exc.extra.get("retry_after_s")
+        return problem_response(exc, request, headers={"Retry-After": str(max(1, int(retry)))} if retry is not None else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,6 +106,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("http.database_pool_exhausted", path=request.url.path)
         problem = Problem(503, "service-busy", "Service busy", "no database connection became free in time; nothing was applied, retry later")
         return problem_response(problem, request, headers={"Retry-After": "1"})
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        # Registered per exception class (not on ``Exception``, whose handler Starlette
+        # runs in its outermost middleware and then re-raises, so every request would
+        # log a traceback); anything that is not an outage goes on to ``_crash``.
+        if not is_database_outage(exc):
+            raise exc
+        OUTAGES.failed(exc, request.url.path)
+        problem = Problem(503, "database-unavailable", "Service unavailable", "the database cannot be reached; nothing was applied, retry later", retry_after_s=2)
+        return problem_response(problem, request, headers={"Retry-After": "2"})
+
+    for cls in OUTAGE_CLASSES:
+        app.add_exception_handler(cls, _outage)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
