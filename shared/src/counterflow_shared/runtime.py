@@ -78,6 +78,7 @@ class ServiceRuntime:
         self.consumers: list[ConsumerRuntime] = []
         self._group_suffix = group_suffix
         self._tasks: list[asyncio.Task] = []
+        self._loop_tasks: list[asyncio.Task] = []
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
@@ -152,7 +153,7 @@ class ServiceRuntime:
         for worker in self.build_workers():
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
         for loop in self.spec.background:
-            self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
+            self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
         clock_warned = False
@@ -179,6 +180,14 @@ class ServiceRuntime:
         workers = [w for w in [self.relay, *self.consumers] if w is not None]
         for w in workers:
             w.stop()
+        # Background loops (sweepers, snapshots, watchers) hold no in-flight event: they
+        # stop at once on the signal (an open transaction rolls back), instead of using up
+        # the grace period that the relay and consumers need.
+        for t in self._loop_tasks:
+            t.cancel()
+        if self._loop_tasks:
+            await asyncio.wait(self._loop_tasks, timeout=1.0)
+        self._loop_tasks.clear()
         if self._tasks:
             done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
             for t in pending:
