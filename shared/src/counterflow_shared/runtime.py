@@ -30,7 +30,7 @@ from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.health import Check, health_router
-from counterflow_shared.persistence.outage import OUTAGES, is_database_outage
+from counterflow_shared.persistence.outage import OutageLog, is_database_outage
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -79,6 +79,9 @@ class ServiceRuntime:
         self._group_suffix = group_suffix
         self._tasks: list[asyncio.Task] = []
         self._loop_tasks: list[asyncio.Task] = []
+        #: this runtime's database outage log (one per database, so two runtimes in one
+        #: process, as in tests, do not log each other's outages)
+        self.outages = OutageLog()
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
@@ -151,6 +154,7 @@ class ServiceRuntime:
     def start_workers(self) -> None:
         """Start relay, consumers and background loops as tasks of the running loop."""
         for worker in self.build_workers():
+            worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
         for loop in self.spec.background:
             self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
@@ -170,7 +174,7 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
             except Exception as exc:  # noqa: BLE001 - a background loop restarts after a failure
                 if is_database_outage(exc):
-                    OUTAGES.failed(exc, f"background {loop.__name__}")  # logged once per outage
+                    self.outages.failed(exc, f"background {loop.__name__}")  # logged once per outage
                 else:
                     log.exception("background.failed", loop=loop.__name__)
                 await asyncio.sleep(1.0)
@@ -209,8 +213,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         async with session.begin():
             yield session
-    if OUTAGES.since is not None:
-        OUTAGES.ok()
+    if runtime.outages.since is not None:
+        runtime.outages.ok()
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:

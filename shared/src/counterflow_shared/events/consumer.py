@@ -73,6 +73,7 @@ class ConsumerStatus:
 
 
 class ConsumerRuntime:
+
     """Runs one consumer group of one service.
 
     Args:
@@ -90,6 +91,9 @@ class ConsumerRuntime:
         batch_size: consecutive records of one partition applied in one transaction
             (1 = one transaction per event).
     """
+
+    #: database outage log (the runtime sets its own)
+    outages = OUTAGES
 
     def __init__(
         self,
@@ -293,7 +297,7 @@ class ConsumerRuntime:
                     if is_database_outage(exc):
                         # Not the event's fault: wait for the database without using up
                         # attempts; an outage never sends good events to dead letters.
-                        OUTAGES.failed(exc, f"consumer {self.group_id}")
+                        self.outages.failed(exc, f"consumer {self.group_id}")
                         self.status.outage_waits += 1
                         attempt -= 1
                         await self._sleep(min(5.0, self._backoff * 2 ** min(self.status.outage_waits, 5)))
@@ -306,8 +310,8 @@ class ConsumerRuntime:
                     if attempt < self._max_retries:
                         await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                     continue
-                if OUTAGES.since is not None:
-                    OUTAGES.ok()
+                if self.outages.since is not None:
+                    self.outages.ok()
                 if after is not None:
                     await self._run_after_commit(after, envelope)
                 return

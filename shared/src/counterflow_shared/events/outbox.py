@@ -112,6 +112,7 @@ class RelayStatus:
 
 
 class OutboxRelay:
+
     """Publishes a service's outbox rows to Kafka; run one per process with :meth:`run`.
 
     Args:
@@ -123,6 +124,9 @@ class OutboxRelay:
         batch_size: rows per round.
         request_timeout_s: bound on each broker call in seconds.
     """
+
+    #: database outage log (the runtime sets its own)
+    outages = OUTAGES
 
     def __init__(
         self,
@@ -227,14 +231,14 @@ class OutboxRelay:
                         if raised_by_database(exc):
                             raise _DatabaseOut from exc
                         raise
-                    if OUTAGES.since is not None:
-                        OUTAGES.ok()
+                    if self.outages.since is not None:
+                        self.outages.ok()
                     backoff = 0.1
                     if sent:
                         continue
                 except _DatabaseOut as out:
                     # PostgreSQL is out, not the broker: keep the producer, wait, log once.
-                    OUTAGES.failed(out.__cause__ or out, "outbox relay")
+                    self.outages.failed(out.__cause__ or out, "outbox relay")
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue

@@ -113,7 +113,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         # log a traceback); anything that is not an outage goes on to ``_crash``.
         if not is_database_outage(exc):
             raise exc
-        OUTAGES.failed(exc, request.url.path)
+        runtime = getattr(request.app.state, "runtime", None)
+        (runtime.outages if runtime is not None else OUTAGES).failed(exc, request.url.path)
         problem = Problem(503, "database-unavailable", "Service unavailable", "the database cannot be reached; nothing was applied, retry later", retry_after_s=2)
         return problem_response(problem, request, headers={"Retry-After": "2"})
 
