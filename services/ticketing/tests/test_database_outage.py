@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import structlog.testing
 
 from counterflow_shared.testing import PrivatePostgres, delete_redis_prefix, eventually, running_app
 from counterflow_ticketing.main import create_app
@@ -25,7 +26,7 @@ def private_pg(infrastructure) -> Iterator[PrivatePostgres]:  # noqa: ANN001
     pg.destroy()
 
 
-async def test_a_database_outage_is_a_fast_503_logged_once_and_recovers(private_pg: PrivatePostgres, settings, capfd) -> None:  # noqa: ANN001
+async def test_a_database_outage_is_a_fast_503_logged_once_and_recovers(private_pg: PrivatePostgres, settings) -> None:  # noqa: ANN001
     url = private_pg.migrated_database(PACKAGE_DIR, "ticketing")
     own = settings.model_copy(update={"database_url": url, "redis_prefix": f"test:ticketing:pg:{uuid.uuid4().hex[:8]}:", "log_level": "INFO"})
     app = create_app(own, group_suffix=f"-{uuid.uuid4().hex[:6]}")
@@ -34,7 +35,20 @@ async def test_a_database_outage_is_a_fast_503_logged_once_and_recovers(private_
             service = Service(client=client, app=app, settings=own)
             branch = await make_branch(service)
             await take_ticket(service, branch)
-            capfd.readouterr()
+            with structlog.testing.capture_logs() as during:
+                await _outage_and_back(private_pg, service, branch)
+            events = [e["event"] for e in during]
+            assert events.count("database.outage") == 1, events
+            assert events.count("database.recovered") == 1, events
+            assert "http.unhandled_error" not in events and "background.failed" not in events and "outbox.round_failed" not in events
+    finally:
+        await delete_redis_prefix(own.redis_url, own.redis_prefix)
+
+
+async def _outage_and_back(private_pg: PrivatePostgres, service: Service, branch) -> None:  # noqa: ANN001
+    client = service.client
+    if True:
+        if True:
 
             private_pg.stop()
             slowest = 0.0
@@ -46,18 +60,10 @@ async def test_a_database_outage_is_a_fast_503_logged_once_and_recovers(private_
                 assert r.headers["content-type"].startswith("application/problem+json")
                 assert r.json()["type"].endswith("/database-unavailable") and int(r.headers["Retry-After"]) >= 1
             assert slowest < 1.0, f"slowest refusal took {slowest:.3f} s"
-            during = capfd.readouterr()
-            logged = during.out + during.err
-            assert logged.count("database.outage") == 1, logged
-            assert "Traceback" not in logged and "http.unhandled_error" not in logged
 
             private_pg.start()
             ticket = await eventually(lambda: _ticket_or_none(service, branch), timeout_s=20, what="a ticket after the database came back")
             assert ticket["status"] == "waiting"
-            after = capfd.readouterr()
-            assert (after.out + after.err).count("database.recovered") == 1
-    finally:
-        await delete_redis_prefix(own.redis_url, own.redis_prefix)
 
 
 async def _ticket_or_none(service: Service, branch) -> dict | None:  # noqa: ANN001
