@@ -83,6 +83,10 @@ class ServiceSettings(BaseSettings):
         consumer_batch_size: consecutive records of a partition applied in one database
             transaction (each still deduplicated; a failure falls back to one by one).
         shutdown_grace_s: time allowed to finish the in-flight event on SIGTERM (seconds).
+        readmodel_check_s: how often a process checks that its Redis read models are
+            still there (one pipelined ``EXISTS`` of their markers; seconds).
+        readmodel_wait_s: how long a decision waits for a lost read model's rebuild
+            before answering 503 with ``Retry-After`` (seconds; under the 1 s answer bound).
         jwt_secret / jwt_issuer / jwt_audience: staff token verification (an HS256
             shared secret by default; a PEM public key switches to RS256/ES256; a bank
             configures its own identity provider's values).
@@ -117,6 +121,8 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 50
     shutdown_grace_s: float = 8.0
+    readmodel_check_s: float = 1.0
+    readmodel_wait_s: float = 0.8
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"
