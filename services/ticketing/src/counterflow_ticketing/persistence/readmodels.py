@@ -128,6 +128,7 @@ class ReadModels:
                     forecast_cash_out_at=s.forecast_cash_out_at,
                     accessible=s.accessible,
                     zone=s.zone,
+                    unavailable=dict(s.unavailable_service_types),
                 )
             )
         return tuple(views)
