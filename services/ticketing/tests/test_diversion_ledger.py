@@ -58,3 +58,35 @@ async def test_a_declined_offer_is_never_closed_and_an_offer_is_never_reopened(s
     for order in itertools.permutations(range(2)):
         assert await _final(service, [("offered", 0), ("declined", 1)], order) == ("declined", None)
     assert await _final(service, [("offered", 0), ("accepted", 1), ("completed", 5), ("offered", 0), ("accepted", 1)], (0, 1, 2, 3, 4)) == ("completed", T0 + timedelta(minutes=5))
+
+
+async def test_an_accepted_diversion_nobody_closes_is_expired_by_the_backstop_once(service):
+    from sqlalchemy import text
+
+    from counterflow_ticketing.events.diversion_backstop import expire_abandoned_once
+
+    diversion_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    expires_at = now - timedelta(seconds=service.settings.diversion_grace_s + 60)
+    accepted = _step(diversion_id, "accepted", 0).model_copy(update={"occurred_at": expires_at - timedelta(minutes=30), "expires_at": expires_at})
+    fresh = _step(str(uuid.uuid4()), "accepted", 0).model_copy(update={"occurred_at": now, "expires_at": now - timedelta(seconds=5)})  # within the grace
+    async with service.runtime.sessions() as session, session.begin():
+        await diversion_ledger.apply_step(session, accepted)
+        await diversion_ledger.apply_step(session, fresh)
+    await expire_abandoned_once(service.runtime)
+    await expire_abandoned_once(service.runtime)  # a second round (or the service's own loop) changes nothing
+    async with service.runtime.sessions() as session:
+        row = await tickets_repo.get_diversion(session, diversion_id)
+        untouched = await tickets_repo.get_diversion(session, fresh.diversion_id)
+        published = (
+            await session.execute(
+                text("SELECT count(*) FROM outbox WHERE headers->>'ce_type' = 'channel.diversion.expired.v1' AND convert_from(value, 'UTF8') LIKE :pattern"), {"pattern": f"%{diversion_id}%"}
+            )
+        ).scalar_one()
+    assert (row.status, row.closed_at, published) == ("expired", expires_at, 1)
+    assert untouched.status == "accepted"
+    # the device reports the completion late: completion still wins
+    async with service.runtime.sessions() as session, session.begin():
+        await diversion_ledger.apply_step(session, _step(diversion_id, "completed", 0).model_copy(update={"occurred_at": now}))
+    async with service.runtime.sessions() as session:
+        assert (await tickets_repo.get_diversion(session, diversion_id)).status == "completed"

@@ -14,13 +14,19 @@ the device or app may report a completion after the sweep that expired it), else
 ``expired`` when an expiry arrived, else the answer, else ``offered``. A step for a
 diversion not yet known (its earlier steps are late) creates the row. A declined offer is
 never closed (it produced a ticket, nothing to follow). See ADR 0170.
+
+Ticketing is also the backstop: :func:`expire_abandoned` expires an accepted diversion
+that nobody closed ``diversion_grace_s`` after its ``expires_at``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads import diversions as dv
+from counterflow_ticketing.domain.context import Ctx
 from counterflow_ticketing.persistence import tickets_repo
 
 #: Which current statuses a step of each status may replace.
@@ -39,7 +45,9 @@ def _times(p: dv.DiversionChanged) -> dict[str, object]:
     status = p.status.value
     if status in CLOSED:
         return {"closed_at": p.occurred_at}
-    if status in ("accepted", "declined"):
+    if status == "accepted":
+        return {"decided_at": p.occurred_at, "expires_at": p.expires_at}
+    if status == "declined":
         return {"decided_at": p.occurred_at}
     return {}
 
@@ -80,3 +88,15 @@ async def apply_step(session: AsyncSession, p: dv.DiversionChanged) -> bool:
         values["ticket_id"] = p.ticket_id
     await tickets_repo.update_diversion(session, p.diversion_id, values)
     return True
+
+
+async def expire_abandoned(session: AsyncSession, ctx: Ctx) -> int:
+    """The backstop: an accepted diversion nobody closed ``diversion_grace_s`` seconds
+    after its ``expires_at`` (its follower lost it, or was down all that time) is expired
+    here at its ``expires_at``, and ``channel.diversion.expired`` published, so that every
+    accepted diversion ends. A completion arriving later still wins. Returns how many."""
+    rows = await tickets_repo.abandoned_diversions(session, before=ctx.now - timedelta(seconds=ctx.settings.diversion_grace_s))
+    for d in rows:
+        row = await tickets_repo.update_diversion(session, d.diversion_id, {"status": "expired", "closed_at": d.expires_at})
+        await ctx.publish(session, dv.diversion_step(dv.DiversionExpired, row, at=d.expires_at, expires_at=d.expires_at))
+    return len(rows)

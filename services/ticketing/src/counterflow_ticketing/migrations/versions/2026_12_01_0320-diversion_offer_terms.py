@@ -22,8 +22,10 @@ def upgrade() -> None:
     op.add_column('diversions', sa.Column('message', sa.Text(), nullable=True))
     op.add_column('diversions', sa.Column('offer_ttl_s', sa.Integer(), nullable=True))
     op.add_column('diversions', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('ix_diversions_open', 'diversions', ['status', 'expires_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_diversions_open', table_name='diversions')
     for column in ('expires_at', 'offer_ttl_s', 'message', 'fee_notice'):
         op.drop_column('diversions', column)
