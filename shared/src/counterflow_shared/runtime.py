@@ -65,7 +65,7 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s, connect_timeout_s=settings.db_connect_timeout_s)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
         # connection instead of failing at once with MaxConnectionsError

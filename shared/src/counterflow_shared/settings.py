@@ -66,6 +66,7 @@ class ServiceSettings(BaseSettings):
         kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
         db_pool_size: database connections per process (as many again as overflow).
         db_pool_timeout_s: longest wait for a database connection (seconds) before a 503.
+        db_connect_timeout_s: longest wait for a new database connection to open (seconds).
         redis_max_connections / redis_pool_timeout_s: Redis pool size, and the longest
             wait for a connection (seconds).
         http_host / http_port: where uvicorn listens.
@@ -105,6 +106,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default_factory=lambda: platform_settings().log_json)
     db_pool_size: int = 20
     db_pool_timeout_s: float = 10.0
+    db_connect_timeout_s: float = 3.0
     redis_max_connections: int = 200
     redis_pool_timeout_s: float = 5.0
     http_host: str = "127.0.0.1"

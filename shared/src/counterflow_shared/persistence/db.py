@@ -38,15 +38,16 @@ def make_base() -> type[DeclarativeBase]:
     return Base
 
 
-def create_engine(url: str, *, pool_size: int = 10, pool_timeout_s: float = 10.0, connect_timeout_s: float = 0.8, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pool_timeout_s: float = 10.0, connect_timeout_s: float = 3.0, echo: bool = False) -> AsyncEngine:
     """Create the async engine for ``url`` (``postgresql+asyncpg://`` or ``sqlite+aiosqlite://``).
 
     PostgreSQL pools hold ``pool_size`` connections plus as many overflow ones, are
     pre-pinged (a database restart costs one failed checkout at most) and make a caller
     wait at most ``pool_timeout_s`` seconds for a connection; the HTTP layer turns that
     timeout into a 503 problem. Opening a connection gives up after ``connect_timeout_s``
-    seconds (asyncpg's default is 60 s), so an unreachable database is a fast 503, not a
-    hung request.
+    seconds (asyncpg's default is 60 s), so a database that does not answer is a 503, not
+    a hung request; a stopped or restarting one refuses at once. 3 s, not less: on a
+    loaded 2-core machine a healthy connect (TLS attempt, auth) was measured over 0.8 s.
     """
     kwargs: dict = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("postgresql"):
