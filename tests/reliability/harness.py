@@ -16,9 +16,13 @@ Counted per fault (JSON keys of ``bench/results/reliability.json``):
   than one distinct issued event (the same event id delivered twice is not a duplicate
   effect: consumers drop it by id);
 * ``refusals``: answers that were not a ticket, by status and problem type (and
-  ``connection`` for refused connections while the process was down);
+  ``connection <httpx error>`` when no HTTP answer came: refused while the process was
+  down, or a timeout);
 * ``slowest_answer_s``: the slowest single HTTP answer (seconds);
-* ``recovery_s``: seconds from the end of the fault to the first ticket issued after it.
+* ``first_ticket_after_fault_s``: seconds from the end of the fault to the first ticket
+  issued after it (``None`` when the stream ended first);
+* ``recovery_s``: seconds from the end of the fault until the service issues tickets and
+  has published every event again (its outbox drained).
 
 Nothing here stops the shared infrastructure: faults act on the harness's own process,
 a private PostgreSQL (:class:`~counterflow_shared.testing.PrivatePostgres`) or a private
@@ -162,7 +166,7 @@ async def _one_request(client: httpx.AsyncClient, t: Ticketing, out: Outcomes, g
             r = await client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal"}, headers={**t.kiosk, "Idempotency-Key": key})
         except httpx.TransportError as exc:
             out.slowest_answer_s = max(out.slowest_answer_s, time.monotonic() - started if not isinstance(exc, httpx.ConnectError) else 0.0)
-            out.refusals["connection"] += 1
+            out.refusals[f"connection {type(exc).__name__}"] += 1
             await asyncio.sleep(0.2)
             continue
         out.slowest_answer_s = max(out.slowest_answer_s, time.monotonic() - started)
@@ -242,6 +246,7 @@ async def issued_events(bootstrap: str, topic: str) -> list[Envelope]:
 async def count(t: Ticketing, out: Outcomes, *, fault_end: float | None) -> dict[str, Any]:
     """The figures of one run (see the module docstring)."""
     await wait_outbox_drained(t.database_url)
+    drained = time.monotonic()
     engine = create_async_engine(t.database_url)
     try:
         async with engine.connect() as conn:
@@ -256,6 +261,7 @@ async def count(t: Ticketing, out: Outcomes, *, fault_end: float | None) -> dict
     lost = len(accepted - db_ids) + len(db_ids - event_ids_by_ticket.keys())
     duplicated = max(0, len(db_ids) - len(accepted)) + sum(len(ids) - 1 for ids in event_ids_by_ticket.values() if len(ids) > 1)
     after = [s for s in out.successes_at if fault_end is not None and s >= fault_end]
+    first_after = min(after) - fault_end if after and fault_end is not None else None
     return {
         "requests": out.requests,
         "accepted": len(accepted),
@@ -266,7 +272,8 @@ async def count(t: Ticketing, out: Outcomes, *, fault_end: float | None) -> dict
         "refusals": dict(out.refusals),
         "gave_up": out.gave_up,
         "slowest_answer_s": round(out.slowest_answer_s, 3),
-        "recovery_s": round(min(after) - fault_end, 3) if after else None,
+        "first_ticket_after_fault_s": round(first_after, 3) if first_after is not None else None,
+        "recovery_s": round(max(first_after or 0.0, drained - fault_end), 3) if fault_end is not None else None,
     }
 
 
