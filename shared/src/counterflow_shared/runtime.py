@@ -27,10 +27,11 @@ from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
+from counterflow_shared.persistence.outage import OutageLog, is_database_outage
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.health import Check, health_router
-from counterflow_shared.persistence.outage import OutageLog, is_database_outage
+from counterflow_shared.web.edge import EdgeGuard, document_edge
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -270,9 +271,11 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(extra_checks))
     for router in routers:
         app.include_router(router)
+    document_edge(app)
     return app
 
 

@@ -17,8 +17,6 @@ class TicketingSettings(ServiceSettings):
         ageing_guard_s: a ticket becomes urgent this long before ``max_wait_s`` (seconds).
         default_no_show_after_calls: unanswered calls before a no-show is allowed.
         kiosk_requests_per_minute: per-kiosk rate limit on service requests.
-        kiosk_auth_cache_s: seconds a verified kiosk secret is remembered in-process (Argon2
-            verification costs tens of milliseconds; the cache keeps it off the hot path).
         load_snapshot_interval_s: a load snapshot per branch at least this often (seconds).
         load_check_interval_s: how often the snapshot loop looks for material changes (seconds).
         load_material_change_s: estimate change that counts as material (seconds).
@@ -40,7 +38,6 @@ class TicketingSettings(ServiceSettings):
     ageing_guard_s: float = 300.0
     default_no_show_after_calls: int = 3
     kiosk_requests_per_minute: int = 120
-    kiosk_auth_cache_s: float = 300.0
     load_snapshot_interval_s: float = 60.0
     load_check_interval_s: float = 5.0
     load_material_change_s: float = 60.0

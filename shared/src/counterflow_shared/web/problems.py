@@ -17,6 +17,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -106,6 +107,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("http.database_pool_exhausted", path=request.url.path)
         problem = Problem(503, "service-busy", "Service busy", "no database connection became free in time; nothing was applied, retry later")
         return problem_response(problem, request, headers={"Retry-After": "1"})
+
+    @app.exception_handler(DataError)
+    async def _unfit(request: Request, exc: DataError) -> JSONResponse:
+        # the last line of defence: the edge and the constrained types refuse such values
+        # with the field named; reaching here means a bound is missing, so it is logged
+        log.error("http.value_does_not_fit", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(Problem(422, "validation-error", "Request is invalid", "a value does not fit the column it is stored in; nothing was applied"), request)
+
+    @app.exception_handler(IntegrityError)
+    async def _clash(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests raced for the same key: the loser's transaction was rolled back
+        log.warning("http.integrity_conflict", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(conflict("conflict", "the change conflicts with a concurrent one; nothing was applied, read and retry"), request)
 
     async def _outage(request: Request, exc: Exception) -> JSONResponse:
         # Registered per exception class (not on ``Exception``, whose handler Starlette
