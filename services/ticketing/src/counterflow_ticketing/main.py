@@ -11,6 +11,7 @@ from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_ticketing.api.routes import routers
 from counterflow_ticketing.events.handlers import handlers, rebuild_read_models, seed
 from counterflow_ticketing.events.snapshots import load_snapshot_loop
+from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import backbone
 from counterflow_ticketing.settings import TicketingSettings, get_settings
 
@@ -22,6 +23,7 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("ticketing"): handlers},
     background=(load_snapshot_loop,),
+    retained_tables=(rule_decisions,),
 )
 
 

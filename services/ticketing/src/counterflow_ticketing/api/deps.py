@@ -72,16 +72,29 @@ def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
     return kiosk_id, secret
 
 
+async def authenticated_kiosk(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
+    """The kiosk presenting valid credentials (401 otherwise), without counting the
+    request against its rate limit (the one-transaction kiosk path counts it in its own
+    Redis pipeline)."""
+    kiosk_id, secret = _kiosk_credentials(authorization)
+    return await _verified_kiosk(runtime, kiosk_id, secret)
+
+
 async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
     """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
-    kiosk_id, secret = _kiosk_credentials(authorization)
-    principal = await _verified_kiosk(runtime, kiosk_id, secret)
+    principal = await authenticated_kiosk(runtime, authorization)
     if request.method == "POST":
-        minute = int(time.time() // 60)
-        limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-        if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
-            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+        await enforce_rate_limit(runtime, principal.kiosk_id)
     return principal
+
+
+async def enforce_rate_limit(runtime: ServiceRuntime, kiosk_id: str) -> None:
+    """Count one request of ``kiosk_id``; 429 (with ``Retry-After`` to the next UTC minute)
+    over ``kiosk_requests_per_minute``."""
+    minute = int(time.time() // 60)
+    limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
+    if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
+        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
 
 
 async def _verified_kiosk(runtime: ServiceRuntime, kiosk_id: str, secret: str) -> KioskPrincipal:
@@ -109,6 +122,7 @@ async def _verified_kiosk(runtime: ServiceRuntime, kiosk_id: str, secret: str) -
 
 
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
+AuthenticatedKioskDep = Annotated[KioskPrincipal, Depends(authenticated_kiosk)]
 
 
 def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:

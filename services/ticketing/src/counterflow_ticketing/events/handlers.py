@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_shared.events.catalog import CHANNEL_RULES, CUSTOMER_SCORES, SELFSERVICE_DEVICES
 from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
-from counterflow_shared.events.payloads import devices, diversions, mobile, rules, scores
+from counterflow_shared.events.payloads import devices, diversions, mobile, scores
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
 from counterflow_shared.readmodel import ensure_built, replay_compacted
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain import intake, queue, rules_outcomes
-from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
+from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     async def on_device(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
         return lambda: rm.put_device(p)  # type: ignore[arg-type]
 
-    async def on_rules(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
-        return lambda: rm.put_rule_set(p)  # type: ignore[arg-type]
+    on_rules = active_rules_of(runtime).handler()
 
     async def on_remote_requested(s: AsyncSession, _e: Envelope, p: mobile.RemoteTicketRequested) -> After:
         await remote_ticket(s, await ctx_for(runtime), p)
@@ -116,14 +115,15 @@ async def rebuild_read_models(runtime: "ServiceRuntime") -> None:
     marker is missing (Redis new or flushed)."""
     rm = readmodels_of(runtime)
     s = runtime.settings
+    await active_rules_of(runtime).ensure_built(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name))
     applies = {
         CUSTOMER_SCORES.name: lambda _e, p: rm.put_score(p) if isinstance(p, scores.CustomerScored) else _noop(),
         SELFSERVICE_DEVICES.name: lambda _e, p: rm.put_device(p) if isinstance(p, devices.DeviceState) else _noop(),
-        CHANNEL_RULES.name: lambda _e, p: rm.put_rule_set(p) if isinstance(p, rules.RuleSetActivated) else _noop(),
     }
     for topic, apply in applies.items():
         full = s.topic(topic)
-        await ensure_built(runtime.redis, rm.key("built", full), lambda full=full, apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+        # "built-v2": devices moved to one hash per branch (issue 15), so older markers must not count
+        await ensure_built(runtime.redis, rm.key("built-v2", full), lambda full=full, apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
 
 
 async def _noop() -> None:
