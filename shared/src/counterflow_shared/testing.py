@@ -256,13 +256,16 @@ async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: flo
 class KafkaBroker:
     """A private single-node KRaft broker for tests that stop and restart the broker
     (so they never disturb the shared one). Uses the jars that ``infra.sh`` fetched from
-    Maven Central into ``~/.cache/counterflow/kafka/<version>/libs``.
+    Maven Central into ``$CF_KAFKA_HOME/libs`` (``~/.cache/counterflow/kafka/<version>/libs``).
     """
 
     def __init__(self, workdir: Path, *, version: str | None = None) -> None:
+        version_given = version is not None
         version = version or os.environ.get("KAFKA_VERSION", "4.1.1")
         cache = Path(os.environ.get("CF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "counterflow")
-        self.libs = cache / "kafka" / version / "libs"
+        # CF_KAFKA_HOME is exported by deploy/local/env.sh, the one place that says where the jars are
+        home = Path(os.environ["CF_KAFKA_HOME"]) if os.environ.get("CF_KAFKA_HOME") and not version_given else cache / "kafka" / version
+        self.libs = home / "libs"
         if not self.libs.is_dir():
             pytest.fail(f"Kafka jars not found in {self.libs}; run `make test` (infra.sh fetches them)", pytrace=False)
         self.workdir = workdir
