@@ -1,29 +1,22 @@
 """The kiosk request's round-trip budget (issue 15): at most two PostgreSQL round trips
 (one read, one write, no BEGIN / COMMIT, no pre-ping) and one Redis round trip, for every
-request shape.
-
-Counted through the drivers, not timed: SQLAlchemy's pool ``checkout`` / ``checkin``
-events hand us the asyncpg connection a request holds, whose socket writes are counted
-(asyncpg writes one buffer per request/response exchange and then waits for the answer), and redis-py's ``send_packed_command`` is counted
-once per command or pipeline sent. Only work done in the measured request's context
-counts (a context variable), not the relay, consumers or load loop running beside it.
+request shape. Counted through the drivers' hooks (:mod:`counterflow_shared.roundtrips`),
+not timed.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from redis.asyncio.connection import AbstractConnection
-from sqlalchemy import event, func, literal_column, select
+from sqlalchemy import func, literal_column, select
 
 from counterflow_shared.events.payloads.devices import DeviceState
+from counterflow_shared.roundtrips import RoundTrips
+from counterflow_shared.roundtrips import counting as count_round_trips
 from counterflow_shared.rules import Decision
 from counterflow_ticketing.domain import intake
 from counterflow_ticketing.domain.context import readmodels_of
@@ -35,83 +28,12 @@ from .conftest import Branch, Service, make_branch
 PG_BUDGET, REDIS_BUDGET = 2, 1
 
 
-class Counts:
-    """Round trips seen while :func:`counting` is active."""
-
-    def __init__(self) -> None:
-        self.postgres = 0
-        self.prepares = 0  # of which: preparing a statement new to the connection (Parse)
-        self.redis = 0
-        self.statements: list[str] = []
+Counts = RoundTrips
 
 
-_measuring: ContextVar[Counts | None] = ContextVar("measuring", default=None)
-
-
-def _frontend_messages(data: bytes) -> list[int]:
-    """Type bytes of the PostgreSQL frontend messages in one socket write."""
-    out, i = [], 0
-    while i + 5 <= len(data):
-        out.append(data[i])
-        i += 1 + int.from_bytes(data[i + 1 : i + 5], "big")
-    return out
-
-
-@contextmanager
-def counting(service: Service, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
-    """Count the app's PostgreSQL and Redis round trips inside the ``with`` block."""
-    counts = Counts()
-    engine = service.runtime.engine
-
-    def on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        transport = dbapi_conn._connection._transport
-        if _measuring.get() is not counts:
-            return
-        transport._cf_counts = counts  # this connection now works for the measured request
-        if getattr(transport, "_cf_hooked", False):
-            return
-        original = transport.write
-
-        def write(data: bytes) -> None:
-            owner = getattr(transport, "_cf_counts", None)
-            # asyncpg writes once per exchange and then waits for the answer; only
-            # Terminate ('X') is sent without waiting
-            messages = _frontend_messages(bytes(data))
-            if owner is not None and any(t != ord("X") for t in messages):
-                owner.postgres += 1
-                owner.prepares += ord("P") in messages
-            original(data)
-
-        transport.write = write
-        transport._cf_hooked = True
-
-    def on_checkin(dbapi_conn: Any, _record: Any) -> None:
-        if dbapi_conn is not None and getattr(dbapi_conn._connection._transport, "_cf_counts", None) is counts:
-            dbapi_conn._connection._transport._cf_counts = None
-
-    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if _measuring.get() is counts:
-            counts.statements.append(statement.strip().split()[0])
-
-    event.listen(engine.sync_engine, "checkout", on_checkout)
-    event.listen(engine.sync_engine.pool, "checkin", on_checkin)
-    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
-    original_send = AbstractConnection.send_packed_command
-
-    async def send_packed_command(self: Any, command: Any, check_health: bool = True) -> None:
-        if _measuring.get() is counts:
-            counts.redis += 1
-        await original_send(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
-    token = _measuring.set(counts)
-    try:
-        yield counts
-    finally:
-        _measuring.reset(token)
-        event.remove(engine.sync_engine, "checkout", on_checkout)
-        event.remove(engine.sync_engine.pool, "checkin", on_checkin)
-        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+def counting(service: Service, _monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Count the round trips of work done in this test's context (not the app's loops)."""
+    return count_round_trips(service.runtime.engine)
 
 
 async def _request(service: Service, branch: Branch, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
