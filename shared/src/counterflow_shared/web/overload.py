@@ -6,7 +6,8 @@ A bounded queue in front of a saturated server only converts overload into laten
 (Little's law: waiting time = queue length / throughput); a kiosk is better served by
 an immediate "busy, retry in 1 s" that it can show and retry. A request counts until
 its response starts, so server-sent-event streams (answered at once, then open for
-hours) do not hold a slot. Health probes (``/healthz``, ``/readyz``) are never refused, so an overloaded pod is not restarted for
+hours) do not hold a slot. Health probes (``/healthz``, ``/readyz``) and requests asking for an event stream
+are never refused, so an overloaded pod is not restarted for
 being busy.
 """
 
@@ -19,6 +20,12 @@ from counterflow_shared.web.problems import MEDIA_TYPE, PROBLEM_BASE
 
 #: paths never refused (liveness and readiness probes)
 EXEMPT = ("/healthz", "/readyz")
+
+
+def _wants_stream(scope: dict) -> bool:
+    """A server-sent-event subscription (``Accept: text/event-stream``): cheap to open,
+    and a burst of reconnecting displays or apps must not be refused."""
+    return any(k == b"accept" and b"text/event-stream" in v for k, v in scope.get("headers", ()))
 
 
 class InFlightLimit:
@@ -49,7 +56,7 @@ class InFlightLimit:
         self._headers = [(b"content-type", MEDIA_TYPE.encode()), (b"retry-after", str(retry_after_s).encode()), (b"content-length", str(len(self._body)).encode())]
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT:
+        if scope["type"] != "http" or scope["path"] in EXEMPT or _wants_stream(scope):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
