@@ -45,6 +45,7 @@ def create_engine(
     max_overflow: int = 0,
     pool_timeout_s: float = 1.0,
     pool_recycle_s: float = 1800.0,
+    connect_timeout_s: float = 0.8,
     echo: bool = False,
 ) -> AsyncEngine:
     """Create the async engine for ``url`` (``postgresql+asyncpg://`` or ``sqlite+aiosqlite://``).
@@ -55,10 +56,12 @@ def create_engine(
     ``pool_recycle_s`` seconds. There is no pre-ping: it would cost a round trip (three
     with its transaction) on every checkout; a connection broken by a database restart
     fails one request, is discarded by the pool and the client retries (ADR 0152).
+    Opening a connection gives up after ``connect_timeout_s`` seconds (asyncpg's default
+    is 60 s), so an unreachable database is a fast 503, not a hung request.
     """
     kwargs: dict = {"echo": echo}
     if url.startswith("postgresql"):
-        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_s, pool_recycle=pool_recycle_s)
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_s, pool_recycle=pool_recycle_s, connect_args={"timeout": connect_timeout_s})
     return create_async_engine(url, **kwargs)
 
 

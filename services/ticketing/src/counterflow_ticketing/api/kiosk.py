@@ -8,19 +8,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from counterflow_shared.web.edge import body_limit
 from counterflow_shared.web.problems import invalid
-from counterflow_ticketing.api.deps import AuthenticatedKioskDep, CtxDep, IdempotencyKey, KioskDep, RuntimeDep, TxDep, enforce_rate_limit, idempotent
+from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskCredentialsDep, KioskDep, RuntimeDep, TxDep, enforce_rate_limit, idempotent, verify_kiosk
 from counterflow_ticketing.api.schemas import ServiceRequestIn
 from counterflow_ticketing.domain import intake, kiosk_request, queue
 from counterflow_ticketing.domain.context import ctx_for
-from counterflow_ticketing.persistence import tickets_repo
+from counterflow_ticketing.persistence import branches_repo, tickets_repo
 from counterflow_shared.web.problems import not_found
 
 router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
 
 
-@router.post("/service-requests", status_code=201, summary="Request a service: a ticket or a diversion offer")
-async def request_service(body: ServiceRequestIn, kiosk: AuthenticatedKioskDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
+@router.post("/service-requests", status_code=201, openapi_extra=body_limit(4 * 1024), summary="Request a service: a ticket or a diversion offer")
+async def request_service(body: ServiceRequestIn, credentials: KioskCredentialsDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": {number, position, estimated_wait_s, priority, ...}}``
     or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``.
 
@@ -31,9 +32,10 @@ async def request_service(body: ServiceRequestIn, kiosk: AuthenticatedKioskDep, 
         raise invalid("body.currency", "required with amount")
     request = body.model_dump(mode="json", exclude_none=True)
     if not request.get("appointment_id"):
-        return await kiosk_request.request_service(runtime, kiosk_id=kiosk.kiosk_id, branch_id=kiosk.branch_id, request=request, idempotency_key=idempotency_key)
-    await enforce_rate_limit(runtime, kiosk.kiosk_id)
+        return await kiosk_request.request_service(runtime, credentials=credentials, request=request, idempotency_key=idempotency_key)
     async with runtime.sessions() as session, session.begin():
+        kiosk = await verify_kiosk(runtime, await branches_repo.get_kiosk(session, credentials.kiosk_id), credentials)
+        await enforce_rate_limit(runtime, kiosk.kiosk_id)
         ctx = await ctx_for(runtime)
 
         async def compute() -> tuple[int, Any]:

@@ -3,8 +3,9 @@
 Budget, for every request shape (walk-in, known customer, ``Idempotency-Key``, branch
 with self-service devices, routed by a rule, diversion offer): **one Redis round trip**
 (a pipeline: rate limit, customer score, rule-set version stamp, the branch's devices,
-its last measured load) and **two PostgreSQL round trips** (one read statement, one
-write statement of data-modifying CTEs, both on an autocommit connection, see
+its last measured load, the read-model guard's markers) and **two PostgreSQL round
+trips** (one read statement, which also reads the kiosk row its credentials are checked
+against, and one write statement of data-modifying CTEs, both on an autocommit connection, see
 :mod:`counterflow_ticketing.persistence.kiosk_statements`). An ``Idempotency-Key``
 replay costs the Redis pipeline and the read only. The round trips are counted by
 ``services/ticketing/tests/test_round_trips.py``.
@@ -40,6 +41,7 @@ from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_shared.rules import Decision, records
 from counterflow_shared.web.idempotency import check_key, request_fingerprint, reused_key
 from counterflow_shared.web.problems import Problem, invalid, not_found
+from counterflow_ticketing.api.deps import KioskCredentials, verify_kiosk
 from counterflow_ticketing.domain import calendar, intake, priority, queue, routing
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of, remember_branch_load
 from counterflow_ticketing.domain.estimation import LearnedTime
@@ -98,35 +100,39 @@ def _ahead(state: ReadState, due_epoch: float) -> int:
     return state.urgent + sum(1 for d in state.due_epochs if d <= due_epoch)
 
 
-async def request_service(runtime: "ServiceRuntime", *, kiosk_id: str, branch_id: str, request: dict[str, Any], idempotency_key: str | None) -> JSONResponse:
-    """Answer a kiosk's service request (no appointment) within the round-trip budget.
+async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCredentials, request: dict[str, Any], idempotency_key: str | None) -> JSONResponse:
+    """Answer a kiosk's service request (no appointment) within the round-trip budget:
+    the read (kiosk row, branch, queue, stored answer), the Redis pipeline, the decision,
+    the write.
 
     ``request``: ``service_type``, optional ``customer_id``, ``amount`` (Decimal string) +
     ``currency``, ``needs``. Returns a 201 JSON response ``{"kind": "ticket", ...}`` or
     ``{"kind": "offer", ...}`` (the stored one with ``Idempotent-Replayed: true`` on a replay).
 
     Raises:
-        Problem: 429 over the kiosk's rate limit; 404 branch; 422 naming the field (service
-            type not offered, bad or reused ``Idempotency-Key``).
+        Problem: 401 unknown kiosk or wrong secret; 429 over the kiosk's rate limit; 404
+            branch; 422 naming the field (service type not offered, bad or reused
+            ``Idempotency-Key``); 503 while a lost read model is rebuilt.
     """
     if idempotency_key is not None:
         check_key(idempotency_key)
     ctx = await ctx_for(runtime)
     settings = ctx.settings
+    kiosk_id = credentials.kiosk_id
     customer_id = request.get("customer_id")
-    rm = readmodels_of(runtime)
-    minute = int(time.time() // 60)
-    red = await rm.kiosk_state(kiosk_id=kiosk_id, minute=minute, branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(runtime))
-    if red.requests_this_minute > settings.kiosk_requests_per_minute:
-        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {settings.kiosk_requests_per_minute} requests per minute", retry_after_s=60 - int(time.time() % 60))
-    remember_branch_load(ctx, branch_id, red.load)
     scope = f"kiosk:{kiosk_id}:service-requests"
     fingerprint = request_fingerprint(request) if idempotency_key is not None else ""
-    params = {"branch_id": branch_id, "service_type": request["service_type"], "now": ctx.now, "guard_s": settings.ageing_guard_s, "scope": scope, "key": idempotency_key}
+    params = {"kiosk_id": kiosk_id, "service_type": request["service_type"], "now": ctx.now, "guard_s": settings.ageing_guard_s, "scope": scope, "key": idempotency_key}
     async with runtime.autocommit.connect() as conn:
         row = (await conn.execute(sql.READ, params)).one()
+        kiosk = None if row.kiosk_active is None else SimpleNamespace(active=row.kiosk_active, secret_hash=row.secret_hash, branch_id=row.kiosk_branch_id)
+        branch_id = (await verify_kiosk(runtime, kiosk, credentials)).branch_id
+        red = await readmodels_of(runtime).kiosk_state(kiosk_id=kiosk_id, minute=int(time.time() // 60), branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(runtime))
+        if red.requests_this_minute > settings.kiosk_requests_per_minute:
+            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {settings.kiosk_requests_per_minute} requests per minute", retry_after_s=60 - int(time.time() % 60))
         if row.replay is not None:
             return _replayed(row.replay, fingerprint)
+        remember_branch_load(ctx, branch_id, red.load)
         state = _parse(row, branch_id, request["service_type"])
         rule_set = await red.rule_set()
         inp = await decision_input(None, ctx, state.branch, state.st, request, red.tier, red.propensity, state.pool, red.devices, red.load)  # type: ignore[arg-type]

@@ -3,10 +3,12 @@
 Both run on an autocommit connection, so each is its own transaction and costs exactly
 one round trip: no ``BEGIN`` / ``COMMIT`` and no pool pre-ping.
 
-* :data:`READ` gathers everything the request decides on: the branch and the catalog row
+* :data:`READ` gathers everything the request decides on: the kiosk (its credentials are
+  checked against this row, so a re-keyed or deactivated kiosk is refused at once), its
+  branch and the catalog row
   of the service type it offers, the open counters with their tellers, the counters busy
-  with a ticket, the learned service times, the waiting tickets per skill, the waiting
-  tickets of the requested skill as ``(urgent count, non-urgent due dates)`` (for the
+  with a ticket, the learned service times, the waiting tickets of the branch's current
+  business day per skill, the waiting tickets of the requested skill as ``(urgent count, non-urgent due dates)`` (for the
   position of a priority ticket), the counters with a live session (routing) and, when the
   request carries an ``Idempotency-Key``, the stored answer for it.
 * :func:`ticket_write` is one statement of data-modifying CTEs: the sequence upsert (the
@@ -30,12 +32,13 @@ from functools import cache
 
 from sqlalchemy import TextClause, text
 
-#: the read of a kiosk request. Parameters: ``branch_id``, ``service_type``, ``now``
+#: the read of a kiosk request. Parameters: ``kiosk_id``, ``service_type``, ``now``
 #: (aware), ``guard_s`` (the ageing guard), ``scope`` / ``key`` (Idempotency-Key; ``key``
 #: may be null).
 READ: TextClause = text(
     """
 SELECT
+  k.active AS kiosk_active, k.secret_hash, k.branch_id AS kiosk_branch_id,
   b.active, b.time_zone, b.max_wait_s, b.closed_days::text AS closed_days,
   st.service_type, st.prefix, st.skill, st.default_service_s, st.zone,
   (SELECT coalesce(json_agg(json_build_array(c.counter_id, c.skills, s.teller_id, c.kind, c.zone, s.status)), '[]'::json)
@@ -46,17 +49,20 @@ SELECT
   (SELECT coalesce(json_agg(json_build_array(l.service_type, l.teller_id, l.served, l.mean_s)), '[]'::json)
      FROM service_time_stats l WHERE l.branch_id = b.branch_id)::text AS learned,
   (SELECT coalesce(json_object_agg(w.skill, w.n), '{}'::json) FROM
-     (SELECT t.skill, count(*) AS n FROM tickets t WHERE t.branch_id = b.branch_id AND t.status = 'waiting' GROUP BY t.skill) w)::text AS waiting,
+     (SELECT t.skill, count(*) AS n FROM tickets t
+       WHERE t.branch_id = b.branch_id AND t.business_date = d.today AND t.status = 'waiting' GROUP BY t.skill) w)::text AS waiting,
   (SELECT json_build_array(
             count(*) FILTER (WHERE t.queued_at <= u.before),
             coalesce(json_agg(extract(epoch FROM t.due_at)) FILTER (WHERE t.queued_at > u.before), '[]'::json))
      FROM tickets t,
           (SELECT CAST(:now AS timestamptz) - make_interval(secs => b.max_wait_s - least(CAST(:guard_s AS float8), b.max_wait_s / 2)) AS before) u
-    WHERE t.branch_id = b.branch_id AND t.status = 'waiting' AND t.skill = st.skill)::text AS skill_queue,
+    WHERE t.branch_id = b.branch_id AND t.business_date = d.today AND t.status = 'waiting' AND t.skill = st.skill)::text AS skill_queue,
   (SELECT json_build_array(k.request_hash, k.status_code, convert_from(k.response_body, 'UTF8'))
      FROM idempotency_keys k WHERE k.scope = CAST(:scope AS text) AND k.key = CAST(:key AS text))::text AS replay
 FROM (SELECT 1) one
-LEFT JOIN branches b ON b.branch_id = CAST(:branch_id AS text)
+LEFT JOIN kiosks k ON k.kiosk_id = CAST(:kiosk_id AS text)
+LEFT JOIN branches b ON b.branch_id = k.branch_id
+LEFT JOIN LATERAL (SELECT (CAST(:now AS timestamptz) AT TIME ZONE b.time_zone)::date AS today) d ON true
 LEFT JOIN (service_types st JOIN branch_services bs ON bs.service_type = st.service_type)
        ON bs.branch_id = b.branch_id AND st.service_type = CAST(:service_type AS text)
 """

@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from counterflow_shared.events.payloads.devices import DeviceState
 from counterflow_shared.events.payloads.scores import CustomerScored
-from counterflow_shared.readmodel import CustomerScores
+from counterflow_shared.readmodel import CustomerScores, ReadModelGuard
 from counterflow_shared.rules import DeviceView
 from counterflow_shared.rules.active import ActiveRuleSet
 from counterflow_shared.rules.engine import RuleSet
@@ -49,6 +49,9 @@ class ReadModels:
 
     redis: Redis
     prefix: str
+    #: set by :func:`counterflow_ticketing.events.handlers.read_model_guard`: decisions
+    #: check its markers and wait for a rebuild instead of deciding on lost state
+    guard: ReadModelGuard | None = None
 
     def key(self, *parts: str) -> str:
         """Full Redis key of ``parts``."""
@@ -78,24 +81,45 @@ class ReadModels:
         raw = await self.redis.get(self.key("load", branch_id))
         return BranchLoad(**json.loads(raw)) if raw else BranchLoad()
 
-    async def kiosk_state(self, *, kiosk_id: str, minute: int, branch_id: str, customer_id: str | None, rules: ActiveRuleSet) -> "KioskState":
-        """Everything a kiosk request needs from Redis in one pipeline (one round trip):
-        the kiosk's request count in UTC ``minute`` (counted now), the customer's score,
-        the active rule set's version stamp, the branch's devices and its :class:`BranchLoad`."""
-        rl = self.key("rl", kiosk_id, str(minute))
+    async def kiosk_state(self, *, kiosk_id: str | None, minute: int, branch_id: str, customer_id: str | None, rules: ActiveRuleSet) -> "KioskState":
+        """Everything a decision needs from Redis in one pipeline (one round trip): the
+        kiosk's request count in UTC ``minute`` (counted now; no count without
+        ``kiosk_id``), the customer's score, the active rule set's version stamp, the
+        branch's devices and its :class:`BranchLoad`.
+
+        The same round trip reads the guard's markers: when a read model is gone (Redis
+        flushed or restarted) it waits for the rebuild and reads again, so no decision is
+        taken on empty state.
+
+        Raises:
+            Problem: 503 ``read-model-rebuilding`` when the rebuild takes longer than the
+                guard's ``wait_s``.
+        """
+        markers = self.guard.markers if self.guard is not None else []
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.incr(rl)
-            pipe.expire(rl, 120)
+            if kiosk_id is not None:
+                rl = self.key("rl", kiosk_id, str(minute))
+                pipe.incr(rl)
+                pipe.expire(rl, 120)
             rules.queue_stamp(pipe)
             pipe.hgetall(self.key("branch-devices", branch_id))
             pipe.get(self.key("load", branch_id))
-            if customer_id:
-                pipe.get(self.scores.key(customer_id))
+            pipe.get(self.scores.key(customer_id or ""))
+            for m in markers:
+                pipe.exists(m)
             got = await pipe.execute()
-        count, _, stamp, devices, load_raw = got[:5]
-        score = json.loads(got[5]) if customer_id and got[5] else {}
+        count = int(got.pop(0)) if kiosk_id is not None else 0
+        if kiosk_id is not None:
+            got.pop(0)
+        stamp, devices, load_raw, score_raw, *present = got
+        if self.guard is not None and not all(present):
+            await self.guard.wait_rebuilt([m for m, p in zip(self.guard.models, present, strict=True) if not p])
+            return await self.kiosk_state(kiosk_id=None, minute=minute, branch_id=branch_id, customer_id=customer_id, rules=rules) if kiosk_id is None else _with_count(
+                await self.kiosk_state(kiosk_id=None, minute=minute, branch_id=branch_id, customer_id=customer_id, rules=rules), count
+            )
+        score = json.loads(score_raw) if customer_id and score_raw else {}
         return KioskState(
-            requests_this_minute=int(count),
+            requests_this_minute=count,
             tier=score.get("tier"),
             propensity=score.get("propensity") or {},
             devices=device_views(devices.values()),
@@ -154,6 +178,12 @@ def device_views(raws: Any) -> tuple[DeviceView, ...]:
             )
         )
     return tuple(sorted(views, key=lambda v: v.device_id))
+
+
+def _with_count(state: "KioskState", count: int) -> "KioskState":
+    from dataclasses import replace
+
+    return replace(state, requests_this_minute=count)
 
 
 @dataclass(frozen=True)
