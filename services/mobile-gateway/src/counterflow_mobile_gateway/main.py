@@ -18,7 +18,7 @@ from counterflow_mobile_gateway.persistence import identity as identity_repo
 from counterflow_mobile_gateway.domain.sweeper import sweeper
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
-from counterflow_mobile_gateway.persistence.tables import backbone
+from counterflow_mobile_gateway.persistence.tables import backbone, rule_decisions
 from counterflow_mobile_gateway.settings import MobileGatewaySettings, get_settings
 
 PACKAGE_DIR = Path(__file__).parent
@@ -29,6 +29,7 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
     background=(sweeper, watch_read_models),
+    retained_tables=(rule_decisions,),
 )
 
 
