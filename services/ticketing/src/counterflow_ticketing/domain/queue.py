@@ -84,6 +84,12 @@ async def ticket_view(
             default_s = st.default_service_s if st else 300.0
         pool = pool or await counter_pool(session, t.branch_id, t.business_date)
         wait = pool.estimate(skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, abandon_rate_per_s=abandon_rate(ctx, t.branch_id))
+    return ticket_fields(t, position=position, estimated_wait_s=None if wait is None else round(wait, 1))
+
+
+def ticket_fields(t: Any, *, position: int | None, estimated_wait_s: float | None) -> dict[str, Any]:
+    """The :func:`ticket_view` document of ticket ``t`` (a row or any object with its
+    columns) with a known ``position`` (1-based) and ``estimated_wait_s`` (seconds)."""
     return {
         "ticket_id": t.ticket_id,
         "branch_id": t.branch_id,
@@ -95,7 +101,7 @@ async def ticket_view(
         "business_date": t.business_date.isoformat(),
         "issued_at": t.issued_at.isoformat(),
         "position": position,
-        "estimated_wait_s": None if wait is None else round(wait, 1),
+        "estimated_wait_s": estimated_wait_s,
         "counter_id": t.counter_id,
         "call_count": t.call_count,
         "outcome": t.outcome,
