@@ -77,6 +77,7 @@ class ServiceRuntime:
             max_overflow=settings.db_max_overflow,
             pool_timeout_s=settings.db_pool_timeout_s,
             pool_recycle_s=settings.db_pool_recycle_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         #: the same pool in autocommit mode: each statement is its own transaction, with no

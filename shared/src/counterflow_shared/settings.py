@@ -71,6 +71,7 @@ class ServiceSettings(BaseSettings):
             before a 503 with ``Retry-After``.
         db_pool_recycle_s: connections older than this are replaced (seconds; instead of
             a pre-ping round trip on every checkout).
+        db_connect_timeout_s: longest wait for a new database connection to open (seconds).
         max_in_flight: HTTP requests handled at once by one process; one more is refused
             at once with 503 + ``Retry-After`` (ADR 0152) instead of queueing into timeouts.
         outbox_sent_retention_s: seconds sent outbox rows are kept for inspection before
@@ -131,6 +132,7 @@ class ServiceSettings(BaseSettings):
     db_max_overflow: int = 5
     db_pool_timeout_s: float = Field(default=1.0, gt=0, le=1.0)
     db_pool_recycle_s: float = 1800.0
+    db_connect_timeout_s: float = 3.0
     max_in_flight: int = 64
     outbox_sent_retention_s: float = 3600.0
     processed_events_retention_s: float = 8 * 86400.0

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.payloads.rules import RuleSetActivated
-from counterflow_shared.readmodel import ensure_built, replay_compacted
+from counterflow_shared.readmodel import Model, ensure_built, replay_compacted
 from counterflow_shared.rules.engine import RuleSet
 from counterflow_shared.rules.loader import RuleSetInvalid, load_rule_set
 
@@ -140,6 +140,11 @@ class ActiveRuleSet:
                     log.error("rules.replay_invalid_document", version=payload.version)
 
         return await replay_compacted(bootstrap_servers, topic, _apply)
+
+    def model(self, bootstrap_servers: str, topic: str) -> Model:
+        """This read model as a :class:`~counterflow_shared.readmodel.ReadModelGuard` sees
+        it (same marker as :meth:`ensure_built`)."""
+        return Model(topic, f"{self.key}:built", lambda: self.rebuild(bootstrap_servers, topic))
 
     async def ensure_built(self, bootstrap_servers: str, topic: str) -> bool:
         """Replay the topic when this read model was never built in this Redis (start-up hook)."""
