@@ -23,6 +23,10 @@ PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.
 
 TOOLS="$DEPLOY_TOOLS"
 mkdir -p "$TOOLS/bin"
+# One run at a time (several test sessions or checkouts share this cache): a second run
+# waits, then finds the stamps and returns at once.
+exec 9>"$TOOLS/.lock"
+flock 9
 stamp() { [ -f "$TOOLS/.done-$1" ]; }
 mark() { touch "$TOOLS/.done-$1"; }
 

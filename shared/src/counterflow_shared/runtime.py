@@ -27,10 +27,13 @@ from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
+from counterflow_shared.persistence.outage import OutageLog, is_database_outage
+from counterflow_shared.persistence.retention import retention_loop
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
-from counterflow_shared.web.health import Check, health_router
 from counterflow_shared.web.edge import EdgeGuard, document_edge
+from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.overload import InFlightLimit
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -49,6 +52,8 @@ class ServiceSpec:
         backbone_tables: the service's ``outbox``/``processed_events``/``idempotency_keys``.
         consumers: consumer group -> factory of its handlers (called with the runtime).
         background: extra loops started with embedded workers.
+        retained_tables: audit tables with a retention rule besides the backbone's
+            (``rule_decisions``; see :mod:`counterflow_shared.persistence.retention`).
     """
 
     name: str
@@ -56,6 +61,7 @@ class ServiceSpec:
     backbone_tables: Mapping[str, Table]
     consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
     background: Sequence[Background] = ()
+    retained_tables: Sequence[Table] = ()
 
 
 class ServiceRuntime:
@@ -65,8 +71,18 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            pool_recycle_s=settings.db_pool_recycle_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        #: the same pool in autocommit mode: each statement is its own transaction, with no
+        #: BEGIN / COMMIT round trips (the one-statement kiosk path, ADR 0150)
+        self.autocommit: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
         # connection instead of failing at once with MaxConnectionsError
         self.redis: Redis = Redis(
@@ -78,6 +94,10 @@ class ServiceRuntime:
         self.consumers: list[ConsumerRuntime] = []
         self._group_suffix = group_suffix
         self._tasks: list[asyncio.Task] = []
+        self._loop_tasks: list[asyncio.Task] = []
+        #: this runtime's database outage log (one per database, so two runtimes in one
+        #: process, as in tests, do not log each other's outages)
+        self.outages = OutageLog()
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
@@ -127,6 +147,8 @@ class ServiceRuntime:
             poll_interval_s=s.relay_poll_interval_s,
             batch_size=s.relay_batch_size,
             request_timeout_s=s.kafka_request_timeout_s,
+            listen_url=s.database_url if s.database_url.startswith("postgresql") else None,
+            sent_retention_s=s.outbox_sent_retention_s,
         )
         self.consumers = [
             ConsumerRuntime(
@@ -150,9 +172,10 @@ class ServiceRuntime:
     def start_workers(self) -> None:
         """Start relay, consumers and background loops as tasks of the running loop."""
         for worker in self.build_workers():
+            worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
-        for loop in self.spec.background:
-            self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
+        for loop in (*self.spec.background, retention_loop):
+            self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
         clock_warned = False
@@ -167,8 +190,11 @@ class ServiceRuntime:
                     log.warning("background.waiting_for_clock", loop=loop.__name__, detail=exc.detail)
                     clock_warned = True
                 await asyncio.sleep(1.0)
-            except Exception:  # noqa: BLE001 - a background loop restarts after a failure
-                log.exception("background.failed", loop=loop.__name__)
+            except Exception as exc:  # noqa: BLE001 - a background loop restarts after a failure
+                if is_database_outage(exc):
+                    self.outages.failed(exc, f"background {loop.__name__}")  # logged once per outage
+                else:
+                    log.exception("background.failed", loop=loop.__name__)
                 await asyncio.sleep(1.0)
 
     async def stop_workers(self) -> None:
@@ -176,6 +202,14 @@ class ServiceRuntime:
         workers = [w for w in [self.relay, *self.consumers] if w is not None]
         for w in workers:
             w.stop()
+        # Background loops (sweepers, snapshots, watchers) hold no in-flight event: they
+        # stop at once on the signal (an open transaction rolls back), instead of using up
+        # the grace period that the relay and consumers need.
+        for t in self._loop_tasks:
+            t.cancel()
+        if self._loop_tasks:
+            await asyncio.wait(self._loop_tasks, timeout=1.0)
+        self._loop_tasks.clear()
         if self._tasks:
             done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
             for t in pending:
@@ -197,6 +231,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         async with session.begin():
             yield session
+    if runtime.outages.since is not None:
+        runtime.outages.ok()
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:
@@ -251,6 +287,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(extra_checks))

@@ -23,6 +23,8 @@ class TicketingSettings(ServiceSettings):
         sla_target_s / sla_window_s: SLA definition for snapshots and rules (seconds).
         display_stream_length: calls kept per branch for calling-display resumption.
         offer_ttl_s: an accepted diversion not completed within this expires (seconds).
+        day_close_check_s: the end-of-day close loop wakes at the next local midnight of a
+            branch with live tickets, and at least this often (seconds).
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_TICKETING_", extra="ignore")
@@ -43,6 +45,7 @@ class TicketingSettings(ServiceSettings):
     sla_window_s: float = 3600.0
     display_stream_length: int = 1000
     offer_ttl_s: float = 1800.0
+    day_close_check_s: float = 60.0
 
 
 def get_settings() -> TicketingSettings:

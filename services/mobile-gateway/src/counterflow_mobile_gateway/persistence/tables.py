@@ -167,3 +167,14 @@ app_offers = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_app_offers_customer", app_offers.c.customer_id, app_offers.c.created_at)
+
+# The development identity provider's signing key when none is configured (ADR 0166):
+# generated once, shared by every instance and kept across restarts, so customer tokens
+# survive a restart. One row per algorithm.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("algorithm", String(8), primary_key=True),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

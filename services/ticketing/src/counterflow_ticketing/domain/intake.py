@@ -5,7 +5,9 @@ At request time the live state is gathered into a
 customer-scores read model, the counter wait estimate, the branch's self-service
 devices, branch-local time and day type, the SLA share) and
 :func:`~counterflow_shared.rules.decide` is called with the active rule set from the
-``channel.rules.v1`` read model (``None`` when none was activated). A ``ticket``
+``channel.rules.v1`` read model (:func:`~counterflow_ticketing.domain.context.active_rules_of`,
+``None`` when none was activated). Kiosk requests without an appointment take the
+one-transaction path of :mod:`counterflow_ticketing.domain.kiosk_request`. A ``ticket``
 decision issues a ticket (with the rule's priority boost); an ``offer`` is recorded and
 published as ``channel.diversion.offered``. Accept / decline publish their own events;
 a decline issues the ticket, an accept records the ticket-less visit as diverted.
@@ -27,7 +29,7 @@ from counterflow_shared.rules import Decision, DecisionInput, DeviceView, decide
 from counterflow_ticketing.domain import rules_outcomes
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
-from counterflow_ticketing.domain.context import Ctx, remember_branch_load
+from counterflow_ticketing.domain.context import Ctx, active_rules_of, remember_branch_load
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool
 from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
@@ -102,12 +104,15 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     """
     branch, st = await queue.branch_offering(session, branch_id, request["service_type"])
     customer_id = request.get("customer_id")
-    tier, propensity = await ctx.readmodels.score(customer_id) if customer_id else (None, {})
+    # One Redis round trip; it also checks that no read model was lost (and waits for
+    # its rebuild), so no decision is taken from empty state.
+    red = await ctx.readmodels.kiosk_state(kiosk_id=None, minute=0, branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(ctx.runtime))
+    tier, propensity = red.tier, red.propensity
     if request.get("appointment_id"):
-        return {"kind": "ticket", "ticket": await check_in(session, ctx, branch_id=branch_id, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
-    rule_set, devices, load = await ctx.readmodels.decision_state(branch_id)
+        return {"kind": "ticket", "ticket": await check_in(session, ctx, branch=branch, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
+    rule_set, devices, load = await red.rule_set(), red.devices, red.load
     remember_branch_load(ctx, branch_id, load)
-    pool = await counter_pool(session, branch_id)
+    pool = await counter_pool(session, branch_id, queue.today(ctx, branch))
     decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices, load))
     if decision.kind == "offer":
         offer = await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
@@ -141,19 +146,26 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     }
 
 
-async def check_in(session: AsyncSession, ctx: Ctx, *, branch_id: str, appointment_id: str, customer_id: str | None, tier: str | None) -> dict[str, Any]:
+async def check_in(session: AsyncSession, ctx: Ctx, *, branch: Row, appointment_id: str, customer_id: str | None, tier: str | None) -> dict[str, Any]:
     """Check in an appointment booked in the app: a ticket with appointment priority.
+
+    Only an appointment of the branch's current business day counts: one starting on
+    another local date (e.g. 00:10 tomorrow, inside the 30-minute early window at 23:50)
+    is not due, because its ticket would belong to a day that is closing.
 
     Raises:
         Problem: 404 unknown appointment (or of another branch/customer); 409
-            ``appointment-not-due`` outside [start - 30 min, end]; 409
-            ``appointment-checked-in`` when already checked in.
+            ``appointment-not-due`` outside [start - 30 min, end] or on another business
+            day; 409 ``appointment-checked-in`` when already checked in.
     """
+    branch_id = branch.branch_id
     a = await tickets_repo.get_appointment(session, appointment_id, lock=True)
     if a is None or a.branch_id != branch_id or (customer_id and a.customer_id != customer_id) or a.status == "cancelled":
         raise not_found("appointment", appointment_id)
     if a.checked_in_ticket_id:
         raise conflict("appointment-checked-in", f"appointment {appointment_id} was already checked in", ticket_id=a.checked_in_ticket_id)
+    if calendar.business_date(a.starts_at, branch.time_zone) != queue.today(ctx, branch):
+        raise conflict("appointment-not-due", f"appointment {appointment_id} is on business day {calendar.business_date(a.starts_at, branch.time_zone).isoformat()}, not today ({queue.today(ctx, branch).isoformat()})")
     if not (a.starts_at - CHECK_IN_EARLY <= ctx.now <= a.ends_at):
         raise conflict("appointment-not-due", f"appointment {appointment_id} can be checked in from {(a.starts_at - CHECK_IN_EARLY).isoformat()} to {a.ends_at.isoformat()}")
     ticket = await queue.issue_ticket(
@@ -163,28 +175,33 @@ async def check_in(session: AsyncSession, ctx: Ctx, *, branch_id: str, appointme
     return ticket
 
 
+def offer_values(ctx: Ctx, *, branch_id: str, kiosk_id: str | None, request: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    """The ``diversions`` row of a new offer (status ``offered``, a new ``diversion_id``);
+    ``amount`` is a Decimal with the column's four places."""
+    amount = request.get("amount")
+    return {
+        "diversion_id": str(uuid.uuid4()),
+        "branch_id": branch_id,
+        "kiosk_id": kiosk_id,
+        "customer_id": request.get("customer_id"),
+        "service_type": request["service_type"],
+        "channel": decision.channel,
+        "device_id": decision.device_id,
+        "amount": None if amount is None else Decimal(str(amount)).quantize(Decimal("0.0001")),
+        "currency": request.get("currency"),
+        "rule_set_version": decision.rule_set_version,
+        "rule_id": decision.rule_id,
+        "status": "offered",
+        "request": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in request.items()},
+        "created_at": ctx.now,
+    }
+
+
 async def record_offer(session: AsyncSession, ctx: Ctx, *, branch_id: str, kiosk_id: str | None, request: dict[str, Any], decision: Decision) -> dict[str, Any]:
     """Record an offer of another channel and publish ``channel.diversion.offered``."""
-    diversion_id = str(uuid.uuid4())
-    await tickets_repo.insert_diversion(
-        session,
-        {
-            "diversion_id": diversion_id,
-            "branch_id": branch_id,
-            "kiosk_id": kiosk_id,
-            "customer_id": request.get("customer_id"),
-            "service_type": request["service_type"],
-            "channel": decision.channel,
-            "device_id": decision.device_id,
-            "amount": request.get("amount"),
-            "currency": request.get("currency"),
-            "rule_set_version": decision.rule_set_version,
-            "rule_id": decision.rule_id,
-            "status": "offered",
-            "request": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in request.items()},
-            "created_at": ctx.now,
-        },
-    )
+    values = offer_values(ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
+    diversion_id = values["diversion_id"]
+    await tickets_repo.insert_diversion(session, values)
     d = await tickets_repo.get_diversion(session, diversion_id)
     await ctx.publish(session, diversion_step(dv.DiversionOffered, d, at=ctx.now))
     view = offer_view(d)
