@@ -166,6 +166,7 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
 def _decision_values(record: dict[str, Any]) -> dict[str, Any]:
     values = {f"d_{k}": v for k, v in record.items() if k not in ("decision_id", "decided_at")}
     values["d_inputs"] = json.dumps(record["inputs"], default=str)
+    values["d_detail"] = json.dumps(record["detail"], default=str)
     values.update(decision_id=record["decision_id"], decided_at=record["decided_at"])
     return values
 
