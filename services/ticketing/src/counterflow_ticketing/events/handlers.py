@@ -122,7 +122,7 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
         for topic, apply in applies.items()
     ]
     # the active rule set: the shared read model (ADR 0154), under its own marker
-    models.append(Model(CHANNEL_RULES.name, f"{rules_model.key}:built", lambda: rules_model.rebuild(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name))))
+    models.append(rules_model.model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)))
     guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard
 
