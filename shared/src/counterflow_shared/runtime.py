@@ -25,11 +25,15 @@ from counterflow_shared.events.catalog import ConsumerGroup
 from counterflow_shared.events.consumer import ConsumerRuntime, Handler
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
+from counterflow_shared.metrics import backbone as backbone_metrics
+from counterflow_shared.metrics.exposition import metrics_router, serve_worker_metrics
+from counterflow_shared.metrics.http import HttpMetricsMiddleware
+from counterflow_shared.metrics.sampling import Sampler, sample_metrics
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
-from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.health import Check, check_redis, health_router
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -48,6 +52,8 @@ class ServiceSpec:
         backbone_tables: the service's ``outbox``/``processed_events``/``idempotency_keys``.
         consumers: consumer group -> factory of its handlers (called with the runtime).
         background: extra loops started with embedded workers.
+        samplers: functions that set the service's business gauges from its stores, run
+            every ``metrics_sample_interval_s`` with the workers (:mod:`counterflow_shared.metrics.sampling`).
     """
 
     name: str
@@ -55,6 +61,7 @@ class ServiceSpec:
     backbone_tables: Mapping[str, Table]
     consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
     background: Sequence[Background] = ()
+    samplers: Sequence[Sampler] = ()
 
 
 class ServiceRuntime:
@@ -64,7 +71,7 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s)
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s, metrics_name=spec.name)
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
         # connection instead of failing at once with MaxConnectionsError
@@ -80,6 +87,7 @@ class ServiceRuntime:
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
+        backbone_metrics.track(self)
 
     def warn_if_simulated(self) -> None:
         """Log a loud warning when the domain clock is simulated (never in production)."""
@@ -126,6 +134,7 @@ class ServiceRuntime:
             poll_interval_s=s.relay_poll_interval_s,
             batch_size=s.relay_batch_size,
             request_timeout_s=s.kafka_request_timeout_s,
+            service=self.spec.name,
         )
         self.consumers = [
             ConsumerRuntime(
@@ -150,7 +159,7 @@ class ServiceRuntime:
         """Start relay, consumers and background loops as tasks of the running loop."""
         for worker in self.build_workers():
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
-        for loop in self.spec.background:
+        for loop in (*self.spec.background, sample_metrics):
             self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
@@ -250,8 +259,12 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(HttpMetricsMiddleware)
     install_problem_handlers(app)
+    if settings.clock == "redis":  # every domain "now" comes from Redis
+        extra_checks = {"redis": check_redis, **(extra_checks or {})}
     app.include_router(health_router(extra_checks))
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
     return app
@@ -262,6 +275,7 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     SIGINT, then finishes in-flight events within ``shutdown_grace_s`` seconds."""
     configure_logging(service=f"{spec.name}-worker", level=settings.log_level, json=settings.log_json)
     configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
+    serve_worker_metrics(settings.metrics_port)
     runtime = ServiceRuntime(spec, settings)
     runtime.warn_if_simulated()
     stop = asyncio.Event()
@@ -271,3 +285,14 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     runtime.start_workers()
     await stop.wait()
     await runtime.aclose()
+
+
+def serve_http(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run ``app`` under uvicorn on the configured host and port. Uvicorn's own logging
+    configuration is skipped (``log_config=None``): its loggers propagate to the root
+    handler of :func:`~counterflow_shared.telemetry.configure_logging`, so they print the
+    same JSON lines; the access log is the app's own ``http.request`` line (route
+    template, status, duration, trace id), not uvicorn's."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, log_level=settings.log_level.lower(), access_log=False)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_shared.web.health import check_redis
 from counterflow_mobile_gateway.api.routes import routers
 from counterflow_mobile_gateway.domain.channel import build_read_models
 from counterflow_mobile_gateway.domain.identity import TokenAuthority
@@ -58,6 +59,7 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
         routers=routers,
         on_startup=(build_read_models,),
         group_suffix=group_suffix,
+        extra_checks={"redis": check_redis},  # read models and SSE live in Redis
     )
     app.state.authority = token_authority(settings)
     inner = app.router.lifespan_context

@@ -8,9 +8,11 @@ from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_shared.web.health import check_redis
 from counterflow_ticketing.api.routes import routers
 from counterflow_ticketing.events.handlers import handlers, rebuild_read_models, seed
 from counterflow_ticketing.events.snapshots import load_snapshot_loop
+from counterflow_ticketing.metrics import sample_branches
 from counterflow_ticketing.persistence.tables import backbone
 from counterflow_ticketing.settings import TicketingSettings, get_settings
 
@@ -22,6 +24,7 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("ticketing"): handlers},
     background=(load_snapshot_loop,),
+    samplers=(sample_branches,),
 )
 
 
@@ -39,4 +42,5 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
         routers=routers,
         on_startup=(seed, rebuild_read_models),
         group_suffix=group_suffix,
+        extra_checks={"redis": check_redis},  # read models and SSE live in Redis
     )

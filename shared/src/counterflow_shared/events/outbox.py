@@ -13,6 +13,7 @@ event id, which consumers deduplicate.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
 from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
+from counterflow_shared.metrics.backbone import observe_publish
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +119,7 @@ class OutboxRelay:
         poll_interval_s: idle poll period in seconds (woken earlier by local commits).
         batch_size: rows per round.
         request_timeout_s: bound on each broker call in seconds.
+        service: the service name its metrics carry.
     """
 
     def __init__(
@@ -129,7 +132,9 @@ class OutboxRelay:
         poll_interval_s: float = 0.02,
         batch_size: int = 500,
         request_timeout_s: float = 5.0,
+        service: str = "",
     ) -> None:
+        self.service = service
         self._factory = session_factory
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
@@ -216,9 +221,11 @@ class OutboxRelay:
         try:
             while not self._stop.is_set():
                 try:
+                    started = time.perf_counter()
                     sent = await self.publish_once()
                     backoff = 0.1
                     if sent:
+                        observe_publish(self.service, time.perf_counter() - started)
                         continue
                 except FATAL_PRODUCER_ERRORS as exc:
                     self._record_error(exc)
