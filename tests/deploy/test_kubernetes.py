@@ -58,6 +58,13 @@ def test_validation_rejects_unknown_fields_and_wrong_types(built, validate, tmp_
     policy = copy.deepcopy(prod.get("NetworkPolicy", "scoring"))
     policy["spec"]["egress"][0]["to"][0]["podSelecter"] = {}
     broken.append(policy)
+    rule = copy.deepcopy(prod.get("PrometheusRule", "counterflow"))
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 60  # a duration is a string
+    rule["spec"]["groups"][0]["rules"][0]["exprr"] = "up"
+    broken.append(rule)
+    monitor = copy.deepcopy(prod.get("PodMonitor", "counterflow-services"))
+    monitor["spec"]["podMetricsEndpoints"][0]["paht"] = "/metrics"
+    broken.append(monitor)
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump_all(broken))
     report = json.loads(validate(path).stdout)
@@ -260,10 +267,13 @@ def test_each_service_reaches_kafka_its_database_redis_and_nothing_else_of_ours(
         assert reached == set(allowed)
     else:  # prod: database and Redis are managed services outside the cluster
         assert reached == {"kafka", "otel"} and len(external) == 2
+    sources = [p["namespaceSelector"]["matchLabels"] for rule in policy["ingress"] for p in rule["from"]]
+    scrapers = [{"kubernetes.io/metadata.name": "monitoring"}]  # Prometheus, /metrics on the HTTP port
     if service.name in PUBLIC:
-        assert [p["namespaceSelector"]["matchLabels"] for rule in policy["ingress"] for p in rule["from"]] == [{"kubernetes.io/metadata.name": "ingress-nginx"}]
+        assert sources == [{"kubernetes.io/metadata.name": "ingress-nginx"}, *scrapers]
     else:
-        assert policy["ingress"] == []
+        assert sources == scrapers
+    assert all(p["port"] == service.port for rule in policy["ingress"] for p in rule["ports"])
     if overlay == "dev":  # the database admits only its own service
         db = b.get("NetworkPolicy", f"{service.name}-postgresql")["spec"]
         assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in db["ingress"] for p in r["from"]] == [service.name]
