@@ -221,6 +221,30 @@ def test_platform_settings_and_tracing(built, overlay) -> None:
     assert config["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
 
 
+def test_tail_sampling_sees_whole_traces(built, overlay) -> None:
+    """The collector the services reach only load-balances by trace id onto the pods of a
+    headless Service; tail sampling (prod) happens behind it, never in the first tier."""
+    b = built[overlay]
+    front = yaml.safe_load(b.get("ConfigMap", _generated_name(b, "otel-collector-config"))["data"]["config.yaml"])
+    assert front["service"]["pipelines"]["traces"]["exporters"] == ["loadbalancing"]
+    assert "tail_sampling" not in front.get("processors", {})
+    lb = front["exporters"]["loadbalancing"]
+    assert lb["routing_key"] == "traceID"
+    target = b.get("Service", lb["resolver"]["dns"]["hostname"])
+    assert target["spec"]["clusterIP"] == "None", "the resolver must see every sampler pod, not one virtual IP"
+    assert lb["resolver"]["dns"]["port"] in {p["port"] for p in target["spec"]["ports"]}
+    sampler = b.get("Deployment", "otel-collector-sampler")
+    assert _selects({"matchLabels": target["spec"]["selector"]}, _pod_labels(sampler))
+    volume = sampler["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"]
+    back = yaml.safe_load(b.get("ConfigMap", volume)["data"]["config.yaml"])
+    processors = back["service"]["pipelines"]["traces"]["processors"]
+    if overlay == "prod":
+        assert "tail_sampling" in processors and sampler["spec"]["replicas"] == 2
+        assert back["exporters"]["otlphttp"]["endpoint"] == "${env:OTEL_BACKEND_ENDPOINT}"
+    policy = b.get("NetworkPolicy", "otel-collector-sampler")["spec"]
+    assert [p["podSelector"]["matchLabels"] for r in policy["ingress"] for p in r["from"]] == [{"app.kubernetes.io/name": "otel-collector"}]
+
+
 def test_initial_rule_set_config_map_is_the_rules_file(built) -> None:
     source = (REPO / "deploy/config/rulesets/default.yaml").read_text()
     b = built["prod"]

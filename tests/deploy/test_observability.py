@@ -162,3 +162,27 @@ def test_kafka_side_metrics_are_configured_in_the_kafka_resource() -> None:
     rule = next(r for r in rules if re.fullmatch(r["pattern"], mbean))
     name = re.sub(r"\$(\d)", lambda m: re.fullmatch(rule["pattern"], mbean).group(int(m.group(1))), rule["name"]).lower()
     assert name == "kafka_server_replicamanager_underreplicatedpartitions"
+
+
+def test_compose_has_prometheus_grafana_and_a_trace_backend_wired_to_the_same_files() -> None:
+    compose_dir = REPO / "deploy" / "compose"
+    services = yaml.safe_load((compose_dir / "compose.yaml").read_text())["services"]
+    for name in ("prometheus", "grafana", "jaeger"):
+        assert name in services, name
+    prometheus = yaml.safe_load((compose_dir / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
+    app_ports = {"ticketing": 8101, "selfservice": 8102, "mobile-gateway": 8103, "scoring": 8104}
+    for app, port in app_ports.items():
+        assert jobs[app] == [f"{app}:{port}"] and f"127.0.0.1:{port}:{port}" in services[app]["ports"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in services["prometheus"]["volumes"]}
+    assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yaml"]
+    assert (compose_dir / mounts["/etc/prometheus/alerts.yaml"]).resolve() == OBSERVABILITY / "alerts.yaml"
+    grafana = {m.split(":")[1]: m.split(":")[0] for m in services["grafana"]["volumes"]}
+    dashboards = yaml.safe_load((compose_dir / "grafana/provisioning/dashboards/counterflow.yaml").read_text())["providers"][0]["options"]["path"]
+    dashboard_file = next(src for dst, src in grafana.items() if dst.startswith(dashboards + "/"))
+    assert (compose_dir / dashboard_file).resolve() == OBSERVABILITY / "grafana-dashboard.json"
+    datasources = yaml.safe_load((compose_dir / "grafana/provisioning/datasources/datasources.yaml").read_text())["datasources"]
+    assert {d["type"] for d in datasources} == {"prometheus", "jaeger"}
+    collector = yaml.safe_load((compose_dir / "otel-collector.yaml").read_text())
+    exporters = collector["service"]["pipelines"]["traces"]["exporters"]
+    assert any(collector["exporters"][e].get("endpoint", "").startswith("jaeger:") for e in exporters), "spans do not reach Jaeger"

@@ -339,7 +339,8 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory, infrastructure: Plat
 
 def scrape(base_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     """GET ``<base_url>/metrics`` and parse it (Prometheus text format) into
-    ``{sample name: [(labels, value), ...]}``.
+    ``{sample name: [(labels, value), ...]}``; every declared family name is a key too
+    (with an empty list while it has no sample).
 
     Raises:
         httpx.HTTPStatusError: the endpoint did not answer 200.
@@ -350,6 +351,7 @@ def scrape(base_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     response.raise_for_status()
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(response.text):
+        samples.setdefault(family.name, [])  # declared, maybe without samples yet
         for sample in family.samples:
             samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
     return samples
