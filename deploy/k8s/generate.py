@@ -177,14 +177,19 @@ def container(service: Service, component: str, args: list[str], resources: dict
 
 
 def migrate_init(service: Service) -> dict[str, Any]:
-    """Init container ``migrate``: the schema is at head before the service starts."""
+    """Init container ``migrate``: the schema is at head before the service starts. It
+    connects as the schema owner (Secret ``counterflow-<service>-database-migrator``, a
+    user with DDL rights); the service itself runs as a user without them
+    (docs/operations.md, "Upgrade and roll back")."""
+    database_url = f"{service.env_prefix}DATABASE_URL"
+    migrator = {"name": database_url, "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-database-migrator", "key": "url"}}}
     return {
         "name": "migrate",
         "image": f"counterflow/{service.name}",
         "imagePullPolicy": "IfNotPresent",
         "args": ["migrate"],
         "envFrom": [{"configMapRef": {"name": "counterflow-platform"}}, {"configMapRef": {"name": f"{service.name}-settings"}}],
-        "env": env(service),
+        "env": [migrator if e["name"] == database_url else e for e in env(service)],
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
@@ -218,6 +223,7 @@ def deployment(service: Service, component: str, args: list[str], resources: dic
             bootstrap["name"] = "rules-bootstrap"
             bootstrap["args"] = ["rules", "propose", f"{RULESET_DIR}/default.yaml", "--maker", "deploy:configmap", "--comment", "initial rule set (ConfigMap counterflow-rulesets)"]
             bootstrap["volumeMounts"] = [*bootstrap["volumeMounts"], mount]
+            bootstrap["env"] = env(service)  # rows, not schema: the runtime user
             pod_spec["initContainers"].append(bootstrap)
     return {
         "apiVersion": "apps/v1",

@@ -184,6 +184,10 @@ def test_service_deployments_match_the_service_code(built, overlay, service) -> 
         assert main["readinessProbe"]["httpGet"]["path"] == "/readyz" and main["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert main["ports"][0]["containerPort"] == service.port
         assert pod["initContainers"][0]["args"] == ["migrate"], "migrations must finish before the service starts"
+        secret_of = lambda c: next(e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"] if e["name"] == f"{service.env_prefix}DATABASE_URL")  # noqa: E731
+        # the schema owner (DDL) migrates; everything else runs as the runtime user
+        assert secret_of(pod["initContainers"][0]) == f"counterflow-{service.name}-database-migrator"
+        assert all(secret_of(c) == f"counterflow-{service.name}-database" for c in pod["initContainers"][1:] + pod["containers"])
         assert all(i["image"] == main["image"] for i in pod["initContainers"])
         if (service.name, component) == ("ticketing", "api"):
             bootstrap = pod["initContainers"][1]

@@ -9,6 +9,7 @@ live pool at scrape time.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterator
@@ -29,6 +30,10 @@ WAIT_TIME = Histogram(
 TIMEOUTS = Counter("db_client_connection_timeouts", "Checkouts that gave up after the pool timeout (semconv db.client.connection.timeouts); each became a 503.", ["db_client_connection_pool_name"])
 
 _pools: weakref.WeakSet[MeteredPool] = weakref.WeakSet()
+
+# SQLAlchemy names a pool's logger after its class; ours is outside the "sqlalchemy"
+# namespace, which SQLAlchemy keeps at WARNING: keep it there too (no "Pool disposed").
+logging.getLogger(f"{__name__}.MeteredPool").setLevel(logging.WARNING)
 
 
 class MeteredPool(AsyncAdaptedQueuePool):
