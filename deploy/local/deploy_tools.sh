@@ -12,6 +12,8 @@
 #                                      Kafka, KafkaNodePool and KafkaTopic CRDs are generated
 #                                      from the API classes exactly as Strimzi's build does
 #   schemas/                           what kubeconform reads (deploy/k8s/tools/schemas.py)
+#   asyncapi/                          npm registry: @asyncapi/parser (the AsyncAPI reference
+#                                      parser), from deploy/local/asyncapi/package-lock.json
 # Prints the tools directory on success.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -23,6 +25,10 @@ PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.
 
 TOOLS="$DEPLOY_TOOLS"
 mkdir -p "$TOOLS/bin"
+# One run at a time (several test sessions or checkouts share this cache): a second run
+# waits, then finds the stamps and returns at once.
+exec 9>"$TOOLS/.lock"
+flock 9
 stamp() { [ -f "$TOOLS/.done-$1" ]; }
 mark() { touch "$TOOLS/.done-$1"; }
 
@@ -95,5 +101,20 @@ if ! stamp "schemas-$schema_key"; then
   echo "$K8S_SCHEMA_VERSION" > "$SCHEMAS/KUBERNETES_VERSION"
   rm -f "$TOOLS"/.done-schemas-*
   mark "schemas-$schema_key"
+fi
+# --------------------------------------------------------------- AsyncAPI reference parser
+# npm registry: @asyncapi/parser, pinned by deploy/local/asyncapi/package-lock.json (npm ci);
+# validates docs/events/asyncapi.json (tests/deploy/test_contracts.py)
+AAPI_SRC="$REPO_ROOT/deploy/local/asyncapi"
+aapi_key=$(cat "$AAPI_SRC/package.json" "$AAPI_SRC/package-lock.json" "$AAPI_SRC/validate.mjs" | md5sum | cut -c1-12)
+if ! stamp "asyncapi-$aapi_key" || [ ! -d "$TOOLS/asyncapi/node_modules/@asyncapi/parser" ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing @asyncapi/parser (npm ci) into $TOOLS/asyncapi"
+  rm -rf "$TOOLS/asyncapi" && mkdir -p "$TOOLS/asyncapi"
+  cp "$AAPI_SRC/package.json" "$AAPI_SRC/package-lock.json" "$AAPI_SRC/validate.mjs" "$TOOLS/asyncapi/"
+  (cd "$TOOLS/asyncapi" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+    || die "npm ci of @asyncapi/parser failed (in $TOOLS/asyncapi)"
+  rm -f "$TOOLS"/.done-asyncapi-*
+  mark "asyncapi-$aapi_key"
 fi
 echo "$TOOLS"

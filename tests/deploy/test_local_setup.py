@@ -85,3 +85,13 @@ def test_ci_runs_the_test_command_in_a_sanitised_environment() -> None:
     assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in text and "PYTHONNOUSERSITE=1" in text
     assert "-u VIRTUAL_ENV" in text and "-u PYTHONPATH" in text
     assert text.rstrip().endswith("make test")
+
+
+def test_demo_checks_its_data_before_starting_anything(tmp_path: Path) -> None:
+    """Without the PKDD'99 files, `make demo` says where to put them and starts nothing
+    (it used to start Kafka, PostgreSQL, Redis and the services first, then fail with a
+    traceback)."""
+    result = run(["bash", str(LOCAL / "demo.sh"), "--data", str(tmp_path)], minimal_env())
+    assert result.returncode == 1
+    assert f"{tmp_path}/trans.asc not found" in result.stderr and "Nothing was started" in result.stderr
+    assert "starting" not in result.stderr and "Traceback" not in result.stderr

@@ -28,6 +28,7 @@ from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
 from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
+from counterflow_shared.persistence.outage import OUTAGES, raised_by_database
 from counterflow_shared.metrics.backbone import observe_publish
 
 log = structlog.get_logger(__name__)
@@ -88,6 +89,10 @@ async def publish(session: AsyncSession, outbox: Table, events: Iterable[Envelop
     await flush_outbox(session, outbox)
 
 
+class _DatabaseOut(Exception):
+    """The relay's database statement failed because PostgreSQL is out."""
+
+
 @dataclass
 class RelayStatus:
     """What readiness and operators see of a relay.
@@ -109,6 +114,7 @@ class RelayStatus:
 
 
 class OutboxRelay:
+
     """Publishes a service's outbox rows to Kafka; run one per process with :meth:`run`.
 
     Args:
@@ -121,6 +127,9 @@ class OutboxRelay:
         request_timeout_s: bound on each broker call in seconds.
         service: the service name its metrics carry.
     """
+
+    #: database outage log (the runtime sets its own)
+    outages = OUTAGES
 
     def __init__(
         self,
@@ -222,11 +231,24 @@ class OutboxRelay:
             while not self._stop.is_set():
                 try:
                     started = time.perf_counter()
-                    sent = await self.publish_once()
+                    try:
+                        sent = await self.publish_once()
+                    except Exception as exc:
+                        if raised_by_database(exc):
+                            raise _DatabaseOut from exc
+                        raise
+                    if self.outages.since is not None:
+                        self.outages.ok()
                     backoff = 0.1
                     if sent:
                         observe_publish(self.service, time.perf_counter() - started)
                         continue
+                except _DatabaseOut as out:
+                    # PostgreSQL is out, not the broker: keep the producer, wait, log once.
+                    self.outages.failed(out.__cause__ or out, "outbox relay")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 except FATAL_PRODUCER_ERRORS as exc:
                     self._record_error(exc)
                     await self.recreate_producer(type(exc).__name__)
