@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from counterflow_shared.metrics.backbone import sample_outbox
+from counterflow_shared.persistence.outage import is_database_outage
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
@@ -22,8 +23,9 @@ Sampler = Callable[["ServiceRuntime"], Awaitable[None]]
 
 async def sample_metrics(runtime: ServiceRuntime) -> None:
     """Run the outbox sampler and the service's samplers every
-    ``settings.metrics_sample_interval_s`` seconds until cancelled. A failing sampler
-    (database down) is logged and retried next period; the others still run."""
+    ``settings.metrics_sample_interval_s`` seconds until cancelled. A failing sampler is
+    logged (a database outage once per outage) and retried next period; the others still
+    run, and the gauges keep their last values."""
     samplers: list[Sampler] = [sample_outbox, *runtime.spec.samplers]
     while True:
         for sampler in samplers:
@@ -32,5 +34,9 @@ async def sample_metrics(runtime: ServiceRuntime) -> None:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a gauge must never take the process down
-                log.warning("metrics.sample_failed", sampler=getattr(sampler, "__name__", repr(sampler)), error=f"{type(exc).__name__}: {exc}")
+                name = getattr(sampler, "__name__", repr(sampler))
+                if is_database_outage(exc):
+                    runtime.outages.failed(exc, f"metrics {name}")  # logged once per outage
+                else:
+                    log.warning("metrics.sample_failed", sampler=name, error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(runtime.settings.metrics_sample_interval_s)
