@@ -506,7 +506,8 @@ def dev_datastores() -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------- monitoring
 def monitoring_documents() -> list[dict[str, Any]]:
-    """PodMonitors (services, Kafka), the PrometheusRule and the Grafana dashboard ConfigMap."""
+    """PodMonitors (services, Kafka), the scrape NetworkPolicy of the Kafka pods, the
+    PrometheusRule and the Grafana dashboard ConfigMap."""
     part_of = {"app.kubernetes.io/part-of": "counterflow"}
     alerts = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())
     dashboard = (OBSERVABILITY / "grafana-dashboard.json").read_text()
@@ -537,6 +538,23 @@ def monitoring_documents() -> list[dict[str, Any]]:
                 },
                 # brokers (JMX exporter, metricsConfig) and the Kafka Exporter both name the port tcp-prometheus
                 "podMetricsEndpoints": [{"port": "tcp-prometheus", "path": "/metrics", "interval": "30s"}],
+            },
+        },
+        {
+            # Strimzi's own policies cover the brokers; the Kafka Exporter pod has none, and
+            # default-deny-ingress would hide it from Prometheus.
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "kafka-metrics-scrape", "labels": part_of},
+            "spec": {
+                "podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA_CLUSTER}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}],
+                        "ports": [{"protocol": "TCP", "port": 9404}],
+                    }
+                ],
             },
         },
         {
