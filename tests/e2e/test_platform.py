@@ -60,7 +60,9 @@ def test_all_four_services_start_become_ready_and_stop_cleanly(platform_processe
     for name, proc in platform_processes:
         ready = httpx.get(f"{proc.url}/readyz", timeout=10)
         assert ready.status_code == 200, (name, ready.text)
-        checks = ready.json()["checks"]
+        # the broker check is advisory (cached 2 s, 2 s bound): on a loaded machine one
+        # probe may time out; the broker must answer within a few probes
+        checks = _eventually(lambda proc=proc: (c := httpx.get(f"{proc.url}/readyz", timeout=10).json()["checks"])["broker"]["ok"] and c, timeout_s=30) or ready.json()["checks"]
         assert checks["database"]["ok"] and checks["broker"]["ok"], (name, checks)
         assert httpx.get(f"{proc.url}/healthz", timeout=5).json() == {"status": "ok"}
         spec = httpx.get(f"{proc.url}/openapi.json", timeout=10).json()
