@@ -127,7 +127,10 @@ class BackboneCollector:
             if relay is not None:
                 sent_totals[(service, "kafka")] += relay.status.published
                 restarts[(service,)] += max(0, relay.status.producer_generations - 1)
-                up[(service, "relay")] = min(up.get((service, "relay"), 1.0), 1.0 if relay.status.broker_ok else 0.0)
+                # up: the last round reached the broker, or a producer is started and was not
+                # discarded since (a relay with nothing to send never sets broker_ok)
+                relay_up = relay.status.broker_ok or getattr(relay, "_producer", None) is not None
+                up[(service, "relay")] = min(up.get((service, "relay"), 1.0), 1.0 if relay_up else 0.0)
             for consumer in runtime.consumers:
                 group = consumer.group.name  # the catalog name: no test prefix or suffix
                 status = consumer.status
