@@ -32,10 +32,12 @@ from counterflow_shared.metrics.sampling import Sampler, sample_metrics
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.persistence.outage import OutageLog, is_database_outage
+from counterflow_shared.persistence.retention import retention_loop
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
-from counterflow_shared.web.health import Check, check_redis, health_router
 from counterflow_shared.web.edge import EdgeGuard, document_edge
+from counterflow_shared.web.health import Check, check_redis, health_router
+from counterflow_shared.web.overload import InFlightLimit
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -56,6 +58,8 @@ class ServiceSpec:
         background: extra loops started with embedded workers.
         samplers: functions that set the service's business gauges from its stores, run
             every ``metrics_sample_interval_s`` with the workers (:mod:`counterflow_shared.metrics.sampling`).
+        retained_tables: audit tables with a retention rule besides the backbone's
+            (``rule_decisions``; see :mod:`counterflow_shared.persistence.retention`).
     """
 
     name: str
@@ -64,6 +68,7 @@ class ServiceSpec:
     consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
     background: Sequence[Background] = ()
     samplers: Sequence[Sampler] = ()
+    retained_tables: Sequence[Table] = ()
 
 
 class ServiceRuntime:
@@ -73,8 +78,19 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s, metrics_name=spec.name)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            pool_recycle_s=settings.db_pool_recycle_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            metrics_name=spec.name,
+        )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        #: the same pool in autocommit mode: each statement is its own transaction, with no
+        #: BEGIN / COMMIT round trips (the one-statement kiosk path, ADR 0150)
+        self.autocommit: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
         # connection instead of failing at once with MaxConnectionsError
         self.redis: Redis = Redis(
@@ -141,6 +157,8 @@ class ServiceRuntime:
             batch_size=s.relay_batch_size,
             request_timeout_s=s.kafka_request_timeout_s,
             service=self.spec.name,
+            listen_url=s.database_url if s.database_url.startswith("postgresql") else None,
+            sent_retention_s=s.outbox_sent_retention_s,
         )
         self.consumers = [
             ConsumerRuntime(
@@ -166,7 +184,7 @@ class ServiceRuntime:
         for worker in self.build_workers():
             worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
-        for loop in (*self.spec.background, sample_metrics):
+        for loop in (*self.spec.background, retention_loop, sample_metrics):
             self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
@@ -279,6 +297,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware)  # outermost of ours: edge refusals (413, 422) are counted and logged too
