@@ -27,7 +27,7 @@ async def test_metered_pool_counts_waits_timeouts_and_connections(infrastructure
     db = f"cf_test_metrics_{uuid.uuid4().hex[:8]}"
     url = create_database(db)
     pool = f"pool-{uuid.uuid4().hex[:6]}"
-    engine = create_engine(url, pool_size=1, pool_timeout_s=0.3, metrics_name=pool)  # 1 + 1 overflow
+    engine = create_engine(url, pool_size=1, max_overflow=1, pool_timeout_s=0.3, metrics_name=pool)
     try:
         waits_before = _value("db_client_connection_wait_time_seconds_count", db_client_connection_pool_name=pool)
         async with engine.connect() as a, engine.connect() as b:
