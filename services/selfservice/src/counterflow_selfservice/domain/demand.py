@@ -58,6 +58,10 @@ RESIDUAL_DAYS = 112
 #: Days at the start of a month that count as ``month_start``.
 MONTH_START_DAYS = 3
 
+#: Days of history a device's model is fitted on: a year and a week, so that every
+#: holiday of the calendar has been seen once.
+HISTORY_DAYS = 371
+
 #: Quantile levels kept for cumulative demand.
 LEVELS = (0.5, 0.9)
 
