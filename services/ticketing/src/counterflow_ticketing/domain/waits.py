@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,9 +107,9 @@ def forecast(
     return view, pool.model.forecast(view, sla_s)
 
 
-async def counter_pool(session: AsyncSession, branch_id: str) -> CounterPool:
+async def counter_pool(session: AsyncSession, branch_id: str, day: date) -> CounterPool:
     """Load the :class:`CounterPool` of ``branch_id`` (one round trip), with the number
-    of waiting tickets per skill."""
-    state = await queue_state_repo.queue_state(session, branch_id)
+    of waiting tickets of business ``day`` per skill, the delay history and the wait model."""
+    state = await queue_state_repo.queue_state(session, branch_id, day)
     learned = {(st, teller): LearnedTime(mean, served, sq) for st, teller, served, mean, sq in state.learned}
     return CounterPool(state.open_counters, state.busy, learned, state.waiting_by_skill, state.oldest_waiting_epoch, state.last_entered_s, WaitModel.from_json(state.wait_model))

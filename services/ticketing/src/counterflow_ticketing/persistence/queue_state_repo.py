@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, func, literal_column, select
+from datetime import date
+
+from sqlalchemy import Date, Select, String, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.tables import counters, service_time_stats, teller_sessions, tickets, wait_models
@@ -38,10 +40,12 @@ class QueueState:
 
 
 def _queue_state_statement() -> Select:
-    """The one statement behind :func:`queue_state` (parameter ``branch_id``), built once
+    """The one statement behind :func:`queue_state` (parameters ``branch_id`` and the
+    business ``day`` whose waiting tickets count), built once
     at import: it is on the hot path of every ticket, and building and hashing it per
     request cost more CPU than running it (``bench/ticketing.py``)."""
     branch_id = bindparam("branch_id", type_=String)
+    day = bindparam("day", type_=Date)
     open_q = (
         select(func.coalesce(func.json_agg(func.json_build_object("c", counters.c.counter_id, "s", counters.c.skills, "t", teller_sessions.c.teller_id)), literal_column("'[]'::json")))
         .select_from(counters.join(teller_sessions, teller_sessions.c.counter_id == counters.c.counter_id))
@@ -63,9 +67,9 @@ def _queue_state_statement() -> Select:
         .where(service_time_stats.c.branch_id == branch_id)
         .scalar_subquery()
     )
-    per_skill = select(tickets.c.skill, func.count().label("n")).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
+    per_skill = select(tickets.c.skill, func.count().label("n")).where(tickets.c.branch_id == branch_id, tickets.c.business_date == day, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
     waiting_q = select(func.coalesce(func.json_object_agg(per_skill.c.skill, per_skill.c.n), literal_column("'{}'::json"))).scalar_subquery()
-    head = select(tickets.c.skill, func.extract("epoch", func.min(tickets.c.queued_at)).label("q")).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
+    head = select(tickets.c.skill, func.extract("epoch", func.min(tickets.c.queued_at)).label("q")).where(tickets.c.branch_id == branch_id, tickets.c.business_date == day, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
     head_q = select(func.coalesce(func.json_object_agg(head.c.skill, head.c.q), literal_column("'{}'::json"))).scalar_subquery()
     # the live (called or serving) ticket called last per skill: index (branch_id, status)
     last = (
@@ -83,9 +87,10 @@ def _queue_state_statement() -> Select:
 _QUEUE_STATE = _queue_state_statement()
 
 
-async def queue_state(session: AsyncSession, branch_id: str) -> QueueState:
-    """Load the :class:`QueueState` of ``branch_id`` with a single statement."""
-    open_rows, busy, learned, waiting, head, last, model = (await session.execute(_QUEUE_STATE, {"branch_id": branch_id})).one()
+async def queue_state(session: AsyncSession, branch_id: str, day: date) -> QueueState:
+    """Load the :class:`QueueState` of ``branch_id`` with a single statement; waiting
+    tickets (and the head of line) count only on business ``day``."""
+    open_rows, busy, learned, waiting, head, last, model = (await session.execute(_QUEUE_STATE, {"branch_id": branch_id, "day": day})).one()
     return QueueState(
         open_counters=[OpenCounter(r["c"], list(r["s"] or []), r["t"]) for r in open_rows],
         busy=frozenset(c for c in busy if c),
