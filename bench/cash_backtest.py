@@ -22,6 +22,7 @@ the P90 for the model, with the point forecast for the baselines.
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,16 @@ from typing import Any
 import numpy as np
 
 from bench.common import figure
-from bench.selfservice import HELD_OUT, HORIZON, TUNING, fill_missing, load_nn5
 from counterflow_selfservice.domain import demand, forecast
+
+REPO = Path(__file__).resolve().parents[1]
+NN5 = REPO.parent / "shared" / "data" / "nn5_atm" / "nn5_daily_withdrawals_train.csv"
+HORIZON = 14
+#: origins where the constants were chosen (the last 13 weekly origins)
+TUNING_FIRST = 735 - 14 - 7 * 12
+#: held-out origins: weekly from day 364 (a year of history) up to the tuning window
+HELD_OUT = range(364, TUNING_FIRST, 7)
+TUNING = range(TUNING_FIRST, 735 - 14 + 1, 7)
 
 COUNTRY, SUBDIV = "GB", "ENG"
 ALERT_DAYS = 7
@@ -38,6 +47,30 @@ CASSETTE_DAYS = (2, 12)
 SEED = 22
 SWEEP_SHRINK = (0.5, 2.0, 8.0)
 SWEEP_RESIDUAL_DAYS = (56, 112)
+
+
+def load_nn5(path: Path = NN5) -> tuple[list[str], np.ndarray, list[str]]:
+    """``(atm names, values[atm, day] with NaN for missing, dates)`` from the NN5 file."""
+    with path.open() as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    names = [c for c in rows[0][1:] if c]
+    dates = [r[0] for r in rows[1:]]
+    values = np.array([[float(x) if x.strip() else np.nan for x in r[1 : 1 + len(names)]] for r in rows[1:]]).T
+    return names, values, dates
+
+
+def fill_missing(y: np.ndarray) -> np.ndarray:
+    """Inputs only: a missing day takes the value of the same weekday a week earlier
+    (or the mean of the previous four weeks when that is missing too). Actuals used for
+    scoring are never filled: missing actuals are left out of sMAPE."""
+    y = y.copy()
+    for i in np.flatnonzero(np.isnan(y)):
+        if i >= 7 and not np.isnan(y[i - 7]):
+            y[i] = y[i - 7]
+        else:
+            window = y[max(0, i - 28) : i]
+            y[i] = np.nanmean(window) if window.size and not np.all(np.isnan(window)) else 0.0
+    return y
 
 
 def _pinball(y: np.ndarray, f: np.ndarray, q: float) -> np.ndarray:
