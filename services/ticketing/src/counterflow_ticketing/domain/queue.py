@@ -229,7 +229,7 @@ async def issue_ticket(
         estimate = wait_forecast(ctx, pool, branch_id, skill=st.skill, service_type=service_type, default_s=st.default_service_s, ahead=ahead, priority=points)
         t = await tickets_repo.update_ticket(session, ticket_id, {"wait_view": estimate[0].to_json()})
     view = await ticket_view(session, ctx, t, default_s=st.default_service_s, branch=branch, pool=pool, ahead=ahead, estimate=estimate)
-    await ctx.publish(session, ticket_transition(tk.TicketIssued, t, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))
+    await ctx.publish(session, ticket_transition(tk.TicketIssued, t, at=ctx.now, view=view))
     return view
 
 
@@ -452,7 +452,7 @@ async def transfer(
         {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": ctx.now, "due_at": due, "target_counter_id": to_counter_id, "wait_view": None, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
     )
     view = await ticket_view(session, ctx, row, default_s=st.default_service_s)
-    await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))
+    await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, view=view))
     return view
 
 
