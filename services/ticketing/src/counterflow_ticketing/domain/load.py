@@ -78,6 +78,7 @@ async def publish_if_due(session: AsyncSession, ctx: Ctx, branch_id: str) -> boo
     sig = signature(snap)
     due = last is None or last.published_at > ctx.now or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
     if not due and not changed_materially(last.signature, sig, ctx.settings.load_material_change_s):
+        await load_repo.checked(session, branch_id, ctx.now)
         return False
     await load_repo.record(session, branch_id, ctx.now, sig)
     await ctx.publish(session, snap)

@@ -91,6 +91,14 @@ async def ticket_view(
             pool = pool or await counter_pool(session, t.branch_id, t.business_date)
             estimate = wait_forecast(ctx, pool, t.branch_id, skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, priority=t.priority)
         fc = estimate[1]
+    return ticket_fields(t, position=position, forecast=fc)
+
+
+def ticket_fields(t: Any, *, position: int | None, forecast: WaitForecast | None) -> dict[str, Any]:
+    """The :func:`ticket_view` document of ticket ``t`` (a row or any object with its
+    columns) with a known ``position`` (1-based) and wait ``forecast`` (``None``: unknown
+    or not waiting)."""
+    fc = forecast
     return {
         "ticket_id": t.ticket_id,
         "branch_id": t.branch_id,

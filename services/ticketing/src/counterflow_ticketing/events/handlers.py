@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_shared.events.catalog import CHANNEL_RULES, CUSTOMER_SCORES, SELFSERVICE_DEVICES
 from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
-from counterflow_shared.events.payloads import devices, diversions, mobile, rules, scores
+from counterflow_shared.events.payloads import devices, diversions, mobile, scores
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain import intake, queue, rules_outcomes
-from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
+from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     async def on_device(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
         return lambda: rm.put_device(p)  # type: ignore[arg-type]
 
-    async def on_rules(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
-        return lambda: rm.put_rule_set(p)  # type: ignore[arg-type]
+    on_rules = active_rules_of(runtime).handler()
 
     async def on_remote_requested(s: AsyncSession, _e: Envelope, p: mobile.RemoteTicketRequested) -> After:
         await remote_ticket(s, await ctx_for(runtime), p)
@@ -120,15 +119,18 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
         return guard
     rm = readmodels_of(runtime)
     s = runtime.settings
+    rules_model = active_rules_of(runtime)
     applies = {
         CUSTOMER_SCORES.name: lambda _e, p: rm.put_score(p) if isinstance(p, scores.CustomerScored) else _noop(),
         SELFSERVICE_DEVICES.name: lambda _e, p: rm.put_device(p) if isinstance(p, devices.DeviceState) else _noop(),
-        CHANNEL_RULES.name: lambda _e, p: rm.put_rule_set(p) if isinstance(p, rules.RuleSetActivated) else _noop(),
     }
+    # "built-v2": devices moved to one hash per branch (issue 15), so older markers must not count
     models = [
-        Model(topic, rm.key("built", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+        Model(topic, rm.key("built-v2", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
         for topic, apply in applies.items()
     ]
+    # the active rule set: the shared read model (ADR 0154), under its own marker
+    models.append(Model(CHANNEL_RULES.name, f"{rules_model.key}:built", lambda: rules_model.rebuild(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name))))
     guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard
 

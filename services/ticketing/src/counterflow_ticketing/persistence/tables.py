@@ -175,6 +175,10 @@ tickets = Table(
     UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
     Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
     Index("ix_tickets_branch_status", "branch_id", "status"),
+    # the load loop's windows (issue 15): its cost follows the window, not the history
+    Index("ix_tickets_branch_issued", "branch_id", "issued_at"),
+    Index("ix_tickets_branch_called", "branch_id", "called_at", postgresql_where=text("called_at IS NOT NULL")),
+    Index("ix_tickets_branch_finished", "branch_id", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
 )
 
 service_time_stats = Table(
@@ -243,6 +247,9 @@ load_snapshots = Table(
     Column("branch_id", String(64), primary_key=True),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("signature", JSON, nullable=False),
+    # when the load loop last looked at the branch (published or not): only activity
+    # after this brings the branch back into the loop before its snapshot is due
+    Column("checked_at", DateTime(timezone=True)),
 )
 
 from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: E402,F401 - channel rule governance tables (issue 7)
