@@ -2,7 +2,7 @@
 the learned second moment of service times
 
 Revision ID: 0220_wait_model
-Revises: 0110_ticket_route
+Revises: 0150_notify_indexes
 Create Date: 2026-12-01 03:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0220_wait_model'
-down_revision: str | None = '0110_ticket_route'
+down_revision: str | None = '0150_notify_indexes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
