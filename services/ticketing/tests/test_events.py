@@ -171,8 +171,8 @@ async def test_an_api_only_instance_decides_with_the_sla_share_the_worker_measur
     SLA share and abandonment rate must reach the API through Redis, not process memory."""
     branch = await make_branch(service, counters=[["cash"]])
     served = await take_ticket(service, branch)
-    h = service.staff("teller", [branch.branch_id])
     counter = branch.counters[0]
+    h = service.staff("teller", [branch.branch_id], subject=f"teller-{counter}")
     assert (await service.client.post(f"/v1/counters/{counter}/call-next", headers=h)).json()["ticket"]["ticket_id"] == served["ticket_id"]
 
     # the worker (this app's load loop) measures the branch: one customer called within the target

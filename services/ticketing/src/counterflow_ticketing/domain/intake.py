@@ -40,7 +40,9 @@ CHECK_IN_EARLY = timedelta(minutes=30)
 
 
 def offer_view(d: Row) -> dict[str, Any]:
-    """A diversion offer as the kiosk shows it."""
+    """A diversion offer as the kiosk shows it, with the rule's terms as the app shows
+    them: ``fee_notice``, ``message``, ``offer_ttl_s`` (seconds an accepted hand-off stays
+    open; ``None``: the service default) and, once accepted, ``expires_at``."""
     return {
         "diversion_id": d.diversion_id,
         "status": d.status,
@@ -52,6 +54,10 @@ def offer_view(d: Row) -> dict[str, Any]:
         "rule_set_version": d.rule_set_version,
         "rule_id": d.rule_id,
         "ticket_id": d.ticket_id,
+        "fee_notice": d.fee_notice,
+        "message": d.message,
+        "offer_ttl_s": d.offer_ttl_s,
+        "expires_at": d.expires_at.isoformat() if getattr(d, "expires_at", None) else None,  # a new offer (not yet a row) has none
     }
 
 
@@ -209,6 +215,9 @@ def offer_values(ctx: Ctx, *, branch_id: str, kiosk_id: str | None, request: dic
         "status": "offered",
         "request": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in request.items()},
         "created_at": ctx.now,
+        "fee_notice": decision.fee_notice,
+        "message": decision.message,
+        "offer_ttl_s": decision.offer_ttl_s,
     }
 
 
@@ -235,10 +244,11 @@ async def _offered(session: AsyncSession, diversion_id: str, branch_id: str) -> 
 
 async def accept_offer(session: AsyncSession, ctx: Ctx, *, diversion_id: str, branch_id: str) -> dict[str, Any]:
     """The customer takes the other channel: the visit is recorded as diverted (no ticket)
-    and ``channel.diversion.accepted`` carries the expiry of the hand-off."""
-    await _offered(session, diversion_id, branch_id)
-    expires = ctx.now + timedelta(seconds=ctx.settings.offer_ttl_s)
-    d = await tickets_repo.update_diversion(session, diversion_id, {"status": "accepted", "decided_at": ctx.now})
+    and ``channel.diversion.accepted`` carries the expiry of the hand-off: now + the
+    rule's ``offer_ttl_s``, else the service's ``offer_ttl_s`` setting."""
+    d = await _offered(session, diversion_id, branch_id)
+    expires = ctx.now + timedelta(seconds=d.offer_ttl_s or ctx.settings.offer_ttl_s)
+    d = await tickets_repo.update_diversion(session, diversion_id, {"status": "accepted", "decided_at": ctx.now, "expires_at": expires})
     await ctx.publish(session, diversion_step(dv.DiversionAccepted, d, at=ctx.now, expires_at=expires))
     return {"kind": "diverted", "offer": offer_view(d)}
 
@@ -253,15 +263,3 @@ async def decline_offer(session: AsyncSession, ctx: Ctx, *, diversion_id: str, b
     d = await tickets_repo.update_diversion(session, diversion_id, {"status": "declined", "decided_at": ctx.now, "ticket_id": ticket["ticket_id"]})
     await ctx.publish(session, diversion_step(dv.DiversionDeclined, d, at=ctx.now))
     return {"kind": "ticket", "ticket": ticket, "offer": offer_view(d)}
-
-
-async def close_diversion(session: AsyncSession, *, diversion_id: str, status: str, at: Any) -> bool:
-    """Record that an accepted diversion was ``completed`` or ``expired``; ``False`` when
-    the diversion is not ours or not accepted (events of other branches' offers, replays)."""
-    d = await tickets_repo.get_diversion(session, diversion_id, lock=True)
-    if d is None or d.status != "accepted":
-        return False
-    await tickets_repo.update_diversion(session, diversion_id, {"status": status, "closed_at": at})
-    return True
-
-

@@ -132,29 +132,32 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
     scope = f"kiosk:{kiosk_id}:service-requests"
     fingerprint = request_fingerprint(request) if idempotency_key is not None else ""
     params = {"kiosk_id": kiosk_id, "service_type": request["service_type"], "now": ctx.now, "guard_s": settings.ageing_guard_s, "scope": scope, "key": idempotency_key}
+    # the connection is held for one statement at a time: not while the kiosk secret is
+    # verified (Argon2 on a cache miss), Redis is read or the rules decide
     async with runtime.autocommit.connect() as conn:
         row = (await conn.execute(sql.READ, params)).one()
-        kiosk = None if row.kiosk_active is None else SimpleNamespace(active=row.kiosk_active, secret_hash=row.secret_hash, branch_id=row.kiosk_branch_id)
-        branch_id = (await verify_kiosk(runtime, kiosk, credentials)).branch_id
-        red = await readmodels_of(runtime).kiosk_state(kiosk_id=kiosk_id, minute=int(time.time() // 60), branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(runtime))
-        if red.requests_this_minute > settings.kiosk_requests_per_minute:
-            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {settings.kiosk_requests_per_minute} requests per minute", retry_after_s=60 - int(time.time() % 60))
-        if row.replay is not None:
-            return _replayed(row.replay, fingerprint)
-        remember_branch_load(ctx, branch_id, red.load)
-        state = _parse(row, branch_id, request["service_type"])
-        rule_set = await red.rule_set()
-        inp = await decision_input(None, ctx, state.branch, state.st, request, red.tier, red.propensity, state.pool, red.devices, red.load)  # type: ignore[arg-type]
-        decision: Decision = intake.decide(rule_set, inp)  # intake's decide: one decision function for both paths
-        record = records.decision_row(decision, at=ctx.now, branch_id=branch_id, service_type=state.st.service_type, customer_id=customer_id)
-        if decision.kind == "offer":
-            values, body = _offer(runtime, ctx, kiosk_id, branch_id, request, decision, record)
-            stmt = sql.offer_write(idempotent=idempotency_key is not None)
-        else:
-            values, body = _ticket(runtime, ctx, state, branch_id, customer_id, red.tier, decision, record)
-            stmt = sql.ticket_write(idempotent=idempotency_key is not None)
-        if idempotency_key is not None:
-            values.update(scope=scope, key=idempotency_key, request_hash=fingerprint, status_code=201, response=json.dumps(body, default=str))
+    kiosk = None if row.kiosk_active is None else SimpleNamespace(active=row.kiosk_active, secret_hash=row.secret_hash, branch_id=row.kiosk_branch_id)
+    branch_id = (await verify_kiosk(runtime, kiosk, credentials)).branch_id
+    red = await readmodels_of(runtime).kiosk_state(kiosk_id=kiosk_id, minute=int(time.time() // 60), branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(runtime))
+    if red.requests_this_minute > settings.kiosk_requests_per_minute:
+        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {settings.kiosk_requests_per_minute} requests per minute", retry_after_s=60 - int(time.time() % 60))
+    if row.replay is not None:
+        return _replayed(row.replay, fingerprint)
+    remember_branch_load(ctx, branch_id, red.load)
+    state = _parse(row, branch_id, request["service_type"])
+    rule_set = await red.rule_set()
+    inp = await decision_input(None, ctx, state.branch, state.st, request, red.tier, red.propensity, state.pool, red.devices, red.load)  # type: ignore[arg-type]
+    decision: Decision = intake.decide(rule_set, inp)  # intake's decide: one decision function for both paths
+    record = records.decision_row(decision, at=ctx.now, branch_id=branch_id, service_type=state.st.service_type, customer_id=customer_id)
+    if decision.kind == "offer":
+        values, body = _offer(runtime, ctx, kiosk_id, branch_id, request, decision, record)
+        stmt = sql.offer_write(idempotent=idempotency_key is not None)
+    else:
+        values, body = _ticket(runtime, ctx, state, branch_id, customer_id, red.tier, decision, record)
+        stmt = sql.ticket_write(idempotent=idempotency_key is not None)
+    if idempotency_key is not None:
+        values.update(scope=scope, key=idempotency_key, request_hash=fingerprint, status_code=201, response=json.dumps(body, default=str))
+    async with runtime.autocommit.connect() as conn:
         try:
             result = (await conn.execute(stmt, values)).one()
         except IntegrityError as exc:
@@ -162,6 +165,8 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
                 raise
             raw = (await conn.execute(sql.REPLAY, {"scope": scope, "key": idempotency_key})).scalar_one()
             return _replayed(raw, fingerprint)
+    if runtime.outages.since is not None:
+        runtime.outages.ok()  # the database answers again (as the session dependency reports it)
     if decision.kind != "offer":
         body["ticket"]["number"] = result.number
     return JSONResponse(body, status_code=201)
@@ -170,6 +175,7 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
 def _decision_values(record: dict[str, Any]) -> dict[str, Any]:
     values = {f"d_{k}": v for k, v in record.items() if k not in ("decision_id", "decided_at")}
     values["d_inputs"] = json.dumps(record["inputs"], default=str)
+    values["d_detail"] = json.dumps(record["detail"], default=str)
     values.update(decision_id=record["decision_id"], decided_at=record["decided_at"])
     return values
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
 from counterflow_ticketing.domain import calendar
+from counterflow_ticketing.domain import sla as sla_targets
 from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.estimation import abandon_rate
 from counterflow_ticketing.domain.waits import counter_pool, forecast
@@ -35,8 +36,7 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     left, exposure_s, prioritised = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
     theta = abandon_rate(left, exposure_s)
     overtake = prioritised / ABANDON_WINDOW.total_seconds()
-    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.now, ctx.settings.sla_target_s)
-    sla = ok / total if total else None
+    sla, (sla_target_s, sla_window_s) = await sla_targets.branch_share(session, ctx, branch_id)
     load = BranchLoad(abandon_rate=theta, sla_share=sla, overtake_rate=overtake)
     remember_branch_load(ctx, branch_id, load)
     await ctx.readmodels.put_branch_load(branch_id, load)
@@ -46,9 +46,9 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id, day)
     services = []
     for st in await branches_repo.get_branch_services(session, branch_id):
-        _, fc = forecast(pool, now=ctx.now, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), priority=0, abandon_rate_per_s=theta, overtake_rate_per_s=overtake, sla_s=ctx.settings.sla_target_s)
+        _, fc = forecast(pool, now=ctx.now, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), priority=0, abandon_rate_per_s=theta, overtake_rate_per_s=overtake, sla_s=sla_target_s)
         services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if fc is None else round(fc.p50_s, 1), open_counters=len(pool.able(st.skill))))
-    return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=ctx.settings.sla_target_s, sla_window_s=ctx.settings.sla_window_s)
+    return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=sla_target_s, sla_window_s=sla_window_s)
 
 
 def signature(s: BranchLoadSnapshot) -> dict[str, Any]:

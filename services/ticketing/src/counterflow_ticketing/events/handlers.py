@@ -23,7 +23,7 @@ from counterflow_shared.events.payloads import devices, diversions, mobile, scor
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain import intake, queue, rules_outcomes
+from counterflow_ticketing.domain import diversion_ledger, queue
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
@@ -63,17 +63,9 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         )
         return None
 
-    async def on_offer_elsewhere(s: AsyncSession, e: Envelope, p: diversions.DiversionChanged) -> After:
-        if e.source != runtime.source:  # our own kiosk offers are recorded when made
-            await rules_outcomes.follow_offer_elsewhere(s, p)
-        return None
-
-    async def on_completed(s: AsyncSession, _e: Envelope, p: diversions.DiversionChanged) -> After:
-        await intake.close_diversion(s, diversion_id=p.diversion_id, status="completed", at=p.occurred_at)
-        return None
-
-    async def on_expired(s: AsyncSession, _e: Envelope, p: diversions.DiversionChanged) -> After:
-        await intake.close_diversion(s, diversion_id=p.diversion_id, status="expired", at=p.occurred_at)
+    async def on_diversion_step(s: AsyncSession, e: Envelope, p: diversions.DiversionChanged) -> After:
+        if e.source != runtime.source or p.status.value in diversion_ledger.CLOSED:  # our own kiosk offers are recorded when made
+            await diversion_ledger.apply_step(s, p)
         return None
 
     return {
@@ -85,11 +77,11 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         "mobile.appointment.booked.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.rescheduled.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.cancelled.v1": on_appointment,  # type: ignore[dict-item]
-        "channel.diversion.offered.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.accepted.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.declined.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.completed.v1": on_completed,  # type: ignore[dict-item]
-        "channel.diversion.expired.v1": on_expired,  # type: ignore[dict-item]
+        "channel.diversion.offered.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.accepted.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.declined.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.completed.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.expired.v1": on_diversion_step,  # type: ignore[dict-item]
     }
 
 
@@ -130,7 +122,7 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
         for topic, apply in applies.items()
     ]
     # the active rule set: the shared read model (ADR 0154), under its own marker
-    models.append(Model(CHANNEL_RULES.name, f"{rules_model.key}:built", lambda: rules_model.rebuild(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name))))
+    models.append(rules_model.model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)))
     guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard
 

@@ -91,11 +91,11 @@ o AS (INSERT INTO outbox (event_id, topic, key, value, headers)
 
 _DECISION = """
 d AS (INSERT INTO rule_decisions (decision_id, decided_at, branch_id, service_type, customer_id, kind, channel, device_id,
-                                  rule_set_version, rule_id, inputs, diversion_id, ticket_id)
+                                  rule_set_version, rule_id, inputs, diversion_id, ticket_id, detail)
       VALUES (CAST(:decision_id AS text), CAST(:decided_at AS timestamptz), CAST(:d_branch_id AS text), CAST(:d_service_type AS text),
               CAST(:d_customer_id AS text), CAST(:d_kind AS text), CAST(:d_channel AS text), CAST(:d_device_id AS text),
               CAST(:d_rule_set_version AS integer), CAST(:d_rule_id AS text), CAST(CAST(:d_inputs AS text) AS json),
-              CAST(:d_diversion_id AS text), CAST(:d_ticket_id AS text)))"""
+              CAST(:d_diversion_id AS text), CAST(:d_ticket_id AS text), CAST(CAST(:d_detail AS text) AS json)))"""
 
 _IDEMPOTENCY = """
 i AS (INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response_body)
@@ -137,11 +137,12 @@ def ticket_write(*, idempotent: bool) -> TextClause:
 _DIVERSION = """
 WITH dv AS (
   INSERT INTO diversions (diversion_id, branch_id, kiosk_id, customer_id, service_type, channel, device_id, amount, currency,
-                          rule_set_version, rule_id, status, request, created_at)
+                          rule_set_version, rule_id, status, request, created_at, fee_notice, message, offer_ttl_s)
   VALUES (CAST(:diversion_id AS text), CAST(:branch_id AS text), CAST(:kiosk_id AS text), CAST(:customer_id AS text),
           CAST(:service_type AS text), CAST(:channel AS text), CAST(:device_id AS text), CAST(:amount AS numeric),
           CAST(:currency AS text), CAST(:rule_set_version AS integer), CAST(:rule_id AS text), 'offered',
-          CAST(CAST(:request AS text) AS json), CAST(:created_at AS timestamptz))
+          CAST(CAST(:request AS text) AS json), CAST(:created_at AS timestamptz),
+          CAST(:fee_notice AS text), CAST(:message AS text), CAST(:offer_ttl_s AS integer))
   RETURNING diversion_id)"""
 
 

@@ -177,6 +177,7 @@ def device_views(raws: Any) -> tuple[DeviceView, ...]:
                 forecast_cash_out_at=s.forecast_cash_out_at,
                 accessible=s.accessible,
                 zone=s.zone,
+                unavailable=dict(s.unavailable_service_types),
             )
         )
     return tuple(sorted(views, key=lambda v: v.device_id))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Time,
     UniqueConstraint,
     text,
@@ -239,6 +240,28 @@ diversions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
+    # what the rule told the customer (issue 17: every channel shows the same offer)
+    Column("fee_notice", Text),
+    Column("message", Text),
+    Column("offer_ttl_s", Integer),
+    Column("expires_at", DateTime(timezone=True)),
+    Index("ix_diversions_open", "status", "expires_at"),
+)
+
+#: SLA targets per branch and service type (issue 17): customers called within
+#: ``target_s`` seconds of their ticket count as served within the SLA, measured over the
+#: last ``window_s`` seconds. ``service_type`` ``*`` is the branch's default; without a row
+#: the service settings ``sla_target_s`` / ``sla_window_s`` apply.
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("target_s", Float, nullable=False),
+    Column("window_s", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id", "service_type"),
 )
 
 load_snapshots = Table(
