@@ -217,12 +217,21 @@ async def _round_trips(database_url: str, redis_url: str, n: int = 200) -> dict[
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(database_url)
-    pg, rd = [], []
+    pg, rd, commits = [], [], []
     async with engine.connect() as conn:
         for _ in range(n):
             t = time.perf_counter()
             await conn.execute(text("SELECT 1"))
             pg.append((time.perf_counter() - t) * 1000)
+    # a one-row committed write (WAL flush): the floor under every ticket's write
+    # statement, which holds its branch's sequence row until that commit is durable
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS bench_commit_probe (n int)"))
+        for i in range(n // 4):
+            t = time.perf_counter()
+            await conn.execute(text("INSERT INTO bench_commit_probe VALUES (:n)"), {"n": i})
+            commits.append((time.perf_counter() - t) * 1000)
     await engine.dispose()
     redis = Redis.from_url(redis_url)
     for _ in range(n):
@@ -230,7 +239,7 @@ async def _round_trips(database_url: str, redis_url: str, n: int = 200) -> dict[
         await redis.ping()
         rd.append((time.perf_counter() - t) * 1000)
     await redis.aclose()
-    return {"postgres_select1_p50_ms": percentile(pg, 50), "redis_ping_p50_ms": percentile(rd, 50)}
+    return {"postgres_select1_p50_ms": percentile(pg, 50), "postgres_commit_p50_ms": percentile(commits, 50), "postgres_commit_p99_ms": percentile(commits, 99), "redis_ping_p50_ms": percentile(rd, 50)}
 
 
 def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
@@ -372,8 +381,10 @@ def issue_benchmark() -> dict[str, Any]:
         "cpu_per_ticket_postgres": figure(cpu_ms["postgres"], "ms CPU per request", target="context: all PostgreSQL processes"),
         "postgres_round_trip_p50": figure(rtt["postgres_select1_p50_ms"], "ms", target="context: SELECT 1 from the bench process"),
         "redis_round_trip_p50": figure(rtt["redis_ping_p50_ms"], "ms", target="context: PING from the bench process"),
+        "postgres_commit_p50": figure(rtt["postgres_commit_p50_ms"], "ms", target="context: one-row autocommit INSERT (WAL flush) from the bench process"),
+        "postgres_commit_p99": figure(rtt["postgres_commit_p99_ms"], "ms", target="context: one-row autocommit INSERT (WAL flush) from the bench process"),
     }
-    write_one_transaction_result(tk_steady, bare_steady, tk_max, bare_max, cpu_ms, bare_cpu_ms, over, trips, idle, loop)
+    write_one_transaction_result(tk_steady, bare_steady, tk_max, bare_max, cpu_ms, bare_cpu_ms, over, trips, idle, loop, rtt)
     write_result(
         "ticketing_issue",
         figures,
@@ -395,6 +406,7 @@ def write_one_transaction_result(
     trips: dict[str, float],
     idle: float,
     loop: dict[str, float],
+    rtt: dict[str, float],
 ) -> None:
     """``bench/results/ticketing.json`` with the keys issue 15 names."""
     bare = "bare FastAPI endpoint, same load, same run"
@@ -426,7 +438,7 @@ def write_one_transaction_result(
             f"runtime with relay, consumers and loops for 10 s; load loop: {budget.BRANCHES_1000} branches, 1 arrival per branch per minute from another process, "
             f"{budget.LOAD_LOOP_S:.0f} s of passes every load_check_interval_s"
         ),
-        raw={"overload_2x": over, "round_trips": trips, "load_loop": loop},
+        raw={"overload_2x": over, "round_trips": trips, "load_loop": loop, "floors": rtt},
         load_average=os.getloadavg(),
         note="2-core machine shared with other engineers' jobs during the run: absolute figures vary with their load; ratios are against baselines measured in the same run",
     )
