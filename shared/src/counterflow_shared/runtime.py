@@ -29,6 +29,7 @@ from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
+from counterflow_shared.web.docs import install_offline_docs
 from counterflow_shared.web.health import Check, health_router
 from counterflow_shared.web.problems import install_problem_handlers
 
@@ -225,7 +226,8 @@ def create_service_app(
     """Build the FastAPI app of a service with every default wired in.
 
     Routers are mounted as given (they carry their own ``/v1`` prefixes); ``/healthz``,
-    ``/readyz`` and ``/openapi.json`` come for free.
+    ``/readyz``, ``/openapi.json`` and Swagger UI at ``/docs`` (vendored, no CDN) come
+    for free.
     """
     configure_logging(service=spec.name, level=settings.log_level, json=settings.log_json)
     configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
@@ -248,8 +250,9 @@ def create_service_app(
             await runtime.aclose()
             log.info("service.stopped", service=spec.name)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    install_offline_docs(app)
     install_problem_handlers(app)
     app.include_router(health_router(extra_checks))
     for router in routers:

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_ticketing.api.pages import kit
+from counterflow_ticketing.api.pages import router as pages_router
 from counterflow_ticketing.api.routes import routers
 from counterflow_ticketing.events.handlers import handlers, rebuild_read_models, seed
 from counterflow_ticketing.events.snapshots import load_snapshot_loop
@@ -29,9 +31,10 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
     """Build the ticketing app (branches, counters, tickets, queues and wait estimates).
 
     At start-up the standard service types are seeded and the Redis read models are
-    rebuilt from the compacted topics when Redis is empty.
+    rebuilt from the compacted topics when Redis is empty. The pages (lobby console,
+    calling display, teller workstation, rules) are served beside the API.
     """
-    return create_service_app(
+    app = create_service_app(
         SPEC,
         settings or get_settings(),
         title="Counterflow ticketing",
@@ -40,3 +43,6 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
         on_startup=(seed, rebuild_read_models),
         group_suffix=group_suffix,
     )
+    kit.install(app)
+    app.include_router(pages_router)
+    return app

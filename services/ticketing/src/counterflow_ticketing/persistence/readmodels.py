@@ -86,6 +86,14 @@ class ReadModels:
         load = BranchLoad(**json.loads(load_raw)) if load_raw else BranchLoad()
         return (json.loads(raw)["document"] if raw else None), await self._device_views(ids), load
 
+    async def device_states(self, branch_id: str) -> list[DeviceState]:
+        """The last known state of every device of the branch (two round trips), by id."""
+        ids = sorted(await self.redis.smembers(self.key("devices", branch_id)) or ())
+        if not ids:
+            return []
+        raws = await self.redis.mget([self.key("device", i) for i in ids])
+        return [DeviceState.model_validate_json(raw) for raw in raws if raw]
+
     async def _device_views(self, ids: Any) -> tuple[DeviceView, ...]:
         ids = sorted(ids or ())
         if not ids:
@@ -136,6 +144,12 @@ class ReadModels:
         """Stream id of the branch's latest call (``"0-0"`` when none): where a new display starts."""
         last = await self.redis.xrevrange(self.key("display", branch_id), count=1)
         return last[0][0] if last else "0-0"
+
+    async def display_before_last(self, branch_id: str, calls: int) -> str:
+        """The stream id to read after so that the last ``calls`` calls come first
+        (``"0-0"`` when the stream holds no more than that)."""
+        got = await self.redis.xrevrange(self.key("display", branch_id), count=calls + 1)
+        return got[-1][0] if len(got) == calls + 1 else "0-0"
 
     async def read_display(self, branch_id: str, last_id: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
         """Calls after stream id ``last_id``, waiting up to ``block_ms`` milliseconds."""
