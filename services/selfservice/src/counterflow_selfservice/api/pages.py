@@ -18,11 +18,12 @@ from counterflow_selfservice.persistence import devices as device_repo
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
-kit = PageKit(PAGES_DIR, service="selfservice", nav=(NavLink("Fleet", "/"),))
+JS_STRINGS = ("online", "offline", "busy", "maintenance", "hardware_error", "out_of_service", "retired", "ok", "low", "empty", "full", "Connected", "Reconnecting", "refused", "succeeded", "No devices in this branch", "No transactions yet", "none")
+NAV = (NavLink("Fleet", "/"),)
+
+kit = PageKit(PAGES_DIR, service="selfservice", nav=NAV, texts=(*JS_STRINGS, *(link.label for link in NAV)))
 router = APIRouter(include_in_schema=False)
 StaffPage = Annotated[StaffPrincipal, Depends(kit.staff())]
-
-JS_STRINGS = ("online", "offline", "busy", "maintenance", "hardware_error", "out_of_service", "retired", "ok", "low", "empty", "full", "Connected", "Reconnecting", "refused", "succeeded", "No devices in this branch", "No transactions yet", "none")
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -19,26 +19,16 @@ from counterflow_shared.web.pages import NavLink, PageKit, PageProblem
 from counterflow_ticketing.api.deps import TxDep, get_ctx
 from counterflow_ticketing.api.lobby_schemas import CounterStates, LobbyState, QueueOverview
 from counterflow_ticketing.domain import lobby
+from counterflow_ticketing.domain.catalog import STANDARD_SERVICE_TYPES
 from counterflow_ticketing.domain import rules_governance as gov
 from counterflow_ticketing.persistence import branches_repo, rules_repo
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
-kit = PageKit(
-    PAGES_DIR,
-    service="ticketing",
-    nav=(
-        NavLink("Home", "/"),
-        NavLink("Rules", "/rules", ("operations", "approver", "analyst")),
-    ),
+NAV = (
+    NavLink("Home", "/"),
+    NavLink("Rules", "/rules", ("operations", "approver", "analyst")),
 )
-
-router = APIRouter(include_in_schema=False)
-
-LobbyPage = Annotated[StaffPrincipal, Depends(kit.staff("lobby_manager", "operations"))]
-TellerPage = Annotated[StaffPrincipal, Depends(kit.staff("teller", "lobby_manager"))]
-RulesPage = Annotated[StaffPrincipal, Depends(kit.staff("operations", "approver", "analyst"))]
-AnyStaffPage = Annotated[StaffPrincipal, Depends(kit.staff())]
 
 #: texts the pages' scripts show (translated into the page as JSON)
 JS_STRINGS = (
@@ -48,6 +38,18 @@ JS_STRINGS = (
     "tier", "appointment", "rule", "raised by", "Connected", "Reconnecting", "Now serving", "Counter", "urgent", "No tickets waiting", "No devices known", "No offers today",
     "cash out", "Cancel this ticket?", "Call", "walk-in", "Transfer to service type", "Not found", "unknown",
 )
+#: rule set statuses and service type names shown through ``_()``
+OTHER_TEXTS = ("proposed", "approved", "rejected", "active", *(s.name for s in STANDARD_SERVICE_TYPES))
+
+kit = PageKit(PAGES_DIR, service="ticketing", nav=NAV, texts=(*JS_STRINGS, *OTHER_TEXTS, *(link.label for link in NAV)))
+
+
+router = APIRouter(include_in_schema=False)
+
+LobbyPage = Annotated[StaffPrincipal, Depends(kit.staff("lobby_manager", "operations"))]
+TellerPage = Annotated[StaffPrincipal, Depends(kit.staff("teller", "lobby_manager"))]
+RulesPage = Annotated[StaffPrincipal, Depends(kit.staff("operations", "approver", "analyst"))]
+AnyStaffPage = Annotated[StaffPrincipal, Depends(kit.staff())]
 
 
 async def _branch_or_404(session: Any, branch_id: str) -> Any:

@@ -35,6 +35,20 @@ from counterflow_shared.web.session import CSRF_FIELD, LANG_COOKIE, SESSION_COOK
 
 KIT_DIR = Path(__file__).parent
 SIGNIN_COOKIE = "cf_signin"
+#: how each staff role is named on the pages (English msgids)
+ROLE_LABELS = {"teller": "Teller", "lobby_manager": "Lobby manager", "operations": "Operations", "approver": "Approver", "analyst": "Analyst", "admin": "Administrator"}
+#: texts of the kit shown on pages besides its templates' (see :mod:`.texts`)
+KIT_TEXTS = (
+    *ROLE_LABELS.values(),
+    "The form expired. Please sign in again.",
+    "Choose a role, a staff id and at least one branch.",
+    "Paste the staff token issued by the bank's identity provider.",
+    "This is not a valid staff token.",
+    "Role not allowed",
+    "Not allowed for this branch",
+    "Not found",
+    "CSRF token missing or wrong",
+)
 #: a page session lasts a teller's shift (seconds); the token inside expires with it
 SESSION_TTL_S = 10 * 3600
 
@@ -71,12 +85,14 @@ class PageKit:
 
     ``pages_dir`` holds the service's ``templates/``, ``static/`` and ``locales/``;
     ``branch_language`` (optional, async) gives a branch's default language code;
-    ``nav`` is the header navigation.
+    ``nav`` is the header navigation; ``texts`` the English msgids the service shows
+    besides its templates' literal ``_()`` calls (scripts' strings, statuses, names).
     """
 
     pages_dir: Path
     service: str
     nav: Sequence[NavLink] = ()
+    texts: Sequence[str] = ()
     branch_language: Callable[[Request, str], Awaitable[str | None]] | None = None
     env: Environment = field(init=False)
     translations: dict[str, Any] = field(init=False)
@@ -223,6 +239,7 @@ class PageKit:
             lang=lang,
             html_lang="zh-Hans" if lang == "zh_CN" else "en",
             languages=LANGUAGES,
+            role_labels=ROLE_LABELS,
             staff=staff,
             csrf_token=csrf,
             csrf_field=CSRF_FIELD,
