@@ -1,24 +1,25 @@
-"""Swagger UI at ``/docs`` served from the service itself: the scripts and styles come from
-the ``swagger-ui-bundle`` wheel (Swagger UI 4.15.5), so the page renders on a bank's
-closed network (FastAPI's default loads them from a public CDN)."""
+"""Swagger UI at ``/docs`` served from the service itself: the script and stylesheet are
+vendored in ``swagger-ui/`` beside this module (``swagger-ui-dist`` 5.35.0 from npm; its
+README says how to update), so the page renders on a bank's closed network (FastAPI's
+default loads them from a public CDN)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 SWAGGER_STATIC = "/static/swagger"
+SWAGGER_DIR = Path(__file__).parent / "swagger-ui"
 
 
 def install_offline_docs(app: FastAPI) -> None:
     """Serve Swagger UI's files under ``/static/swagger`` and the UI at ``/docs``
     (create the app with ``docs_url=None, redoc_url=None``)."""
-    app.mount(SWAGGER_STATIC, StaticFiles(directory=Path(swagger_ui_bundle.swagger_ui_path)), name="swagger-static")
+    app.mount(SWAGGER_STATIC, StaticFiles(directory=SWAGGER_DIR), name="swagger-static")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -98,6 +98,7 @@ class CounterTicket(BaseModel):
     call_count: int
     called_at: str | None
     serving_started_at: str | None
+    priority_reason: PriorityReason
 
 
 class CounterState(BaseModel):

@@ -41,6 +41,10 @@ JS_STRINGS = (
 #: rule set statuses and service type names shown through ``_()``
 OTHER_TEXTS = ("proposed", "approved", "rejected", "active", *(s.name for s in STANDARD_SERVICE_TYPES))
 
+SERVICE_NAMES = tuple(s.name for s in STANDARD_SERVICE_TYPES)
+#: what the scripts are given translated: their texts and the service type names
+SCRIPT_TEXTS = (*JS_STRINGS, *SERVICE_NAMES)
+
 kit = PageKit(PAGES_DIR, service="ticketing", nav=NAV, texts=(*JS_STRINGS, *OTHER_TEXTS, *(link.label for link in NAV)))
 
 
@@ -80,14 +84,14 @@ async def lobby_console(branch_id: str, request: Request, staff: LobbyPage, sess
     ctx = await get_ctx(request.app.state.runtime)
     state = LobbyState.model_validate(await lobby.lobby_state(session, ctx, branch_id))
     services = list(await branches_repo.get_branch_services(session, branch_id))
-    return kit.render(request, "lobby.html", staff=staff, branch=branch, branch_language=branch.language, state_json=_json(state), services=services, js_strings=JS_STRINGS)
+    return kit.render(request, "lobby.html", staff=staff, branch=branch, branch_language=branch.language, state_json=_json(state), services=services, js_strings=SCRIPT_TEXTS)
 
 
 @router.get("/branches/{branch_id}/display", response_class=HTMLResponse)
 async def calling_display(branch_id: str, request: Request, session: TxDep) -> HTMLResponse:
     """The calling display (public, like its stream: numbers and counters only)."""
     branch = await _branch_or_404(session, branch_id)
-    return kit.render(request, "display.html", staff=None, branch=branch, branch_language=branch.language, js_strings=JS_STRINGS)
+    return kit.render(request, "display.html", staff=None, branch=branch, branch_language=branch.language, js_strings=SCRIPT_TEXTS)
 
 
 @router.get("/counters/{counter_id}/workstation", response_class=HTMLResponse)
@@ -104,7 +108,7 @@ async def workstation(counter_id: str, request: Request, staff: TellerPage, sess
     services = list(await branches_repo.get_branch_services(session, counter.branch_id))
     return kit.render(
         request, "workstation.html", staff=staff, branch=branch, counter=counter, branch_language=branch.language,
-        counters_json=_json(counters), queue_json=_json(queue_view), services=services, js_strings=JS_STRINGS,
+        counters_json=_json(counters), queue_json=_json(queue_view), services=services, js_strings=SCRIPT_TEXTS,
     )
 
 
@@ -112,7 +116,7 @@ async def workstation(counter_id: str, request: Request, staff: TellerPage, sess
 async def rules_list(request: Request, staff: RulesPage, session: TxDep) -> HTMLResponse:
     """Rule set versions, the upload form (YAML) and rollback."""
     versions = [gov.version_view(r, with_document=False) for r in await rules_repo.list_versions(session)]
-    return kit.render(request, "rules.html", staff=staff, versions=versions, js_strings=JS_STRINGS)
+    return kit.render(request, "rules.html", staff=staff, versions=versions, js_strings=SCRIPT_TEXTS)
 
 
 @router.get("/rules/{version}", response_class=HTMLResponse)
@@ -128,5 +132,5 @@ async def rules_version(version: int, request: Request, staff: RulesPage, sessio
     return kit.render(
         request, "rule_version.html", staff=staff, v=view, versions=versions, active_version=active.version if active else None,
         document_json=json.dumps(view["document"], indent=2, ensure_ascii=False), own=own,
-        may_decide=staff.role in ("approver", "admin") and not own, js_strings=JS_STRINGS,
+        may_decide=staff.role in ("approver", "admin") and not own, js_strings=SCRIPT_TEXTS,
     )

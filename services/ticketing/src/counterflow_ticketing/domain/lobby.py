@@ -117,9 +117,14 @@ async def overview(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str,
 
 async def counter_states(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str, Any]:
     """Every active counter of the branch: ``open`` / ``paused`` / ``closed`` and
-    ``serving`` (a ticket called or in service), its teller and ticket."""
+    ``serving`` (a ticket called or in service), its teller and ticket (with the
+    customer's tier and why the ticket has its priority, for the teller)."""
     await require_branch(session, branch_id)
     at_counter = await lobby_repo.tickets_at_counters(session, branch_id)
+    ids = [t.ticket_id for t in at_counter.values()]
+    decisions = await lobby_repo.decisions_of(session, ids)
+    raises = await lobby_repo.last_raises(session, ids)
+    descriptions = await _rule_descriptions(session, {d.rule_set_version for d in decisions.values() if d.rule_set_version})
     items = []
     for c in await lobby_repo.counters_with_sessions(session, branch_id):
         t = at_counter.get(c.counter_id)
@@ -128,7 +133,7 @@ async def counter_states(session: AsyncSession, ctx: Ctx, branch_id: str) -> dic
             state = "serving"
         ticket = None
         if t is not None:
-            ticket = {"ticket_id": t.ticket_id, "number": t.number, "status": t.status, "service_type": t.service_type, "tier": t.tier, "customer_id": t.customer_id, "priority": t.priority, "call_count": t.call_count, "called_at": t.called_at.isoformat() if t.called_at else None, "serving_started_at": t.serving_started_at.isoformat() if t.serving_started_at else None}
+            ticket = {"ticket_id": t.ticket_id, "number": t.number, "status": t.status, "service_type": t.service_type, "tier": t.tier, "customer_id": t.customer_id, "priority": t.priority, "call_count": t.call_count, "called_at": t.called_at.isoformat() if t.called_at else None, "serving_started_at": t.serving_started_at.isoformat() if t.serving_started_at else None, "priority_reason": priority_reason(t, decisions.get(t.ticket_id), raises.get(t.ticket_id), descriptions)}
         items.append({"counter_id": c.counter_id, "name": c.name, "zone": c.zone, "kind": c.kind, "skills": list(c.skills or []), "state": state, "teller_id": c.session_teller, "session_opened_at": c.session_opened_at.isoformat() if c.session_opened_at else None, "ticket": ticket})
     return {"branch_id": branch_id, "at": ctx.now.isoformat(), "counters": items}
 

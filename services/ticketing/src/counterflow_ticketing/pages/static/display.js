@@ -31,7 +31,7 @@
     var now = calls[0];
     var num = document.getElementById("now-number");
     num.textContent = now ? now.number : "—";
-    document.getElementById("now-counter").textContent = now ? t("Counter") + " " + now.counter_name : "";
+    document.getElementById("now-counter").textContent = now ? now.counter_name : "";
     if (fresh) { num.classList.remove("flash"); void num.offsetWidth; num.classList.add("flash"); }
     var list = document.getElementById("last");
     list.replaceChildren.apply(list, calls.slice(1).map(function (c) { return el("li", { "data-number": c.number }, [el("span", { text: c.number }), el("span", { "class": "c", text: c.counter_name })]); }));

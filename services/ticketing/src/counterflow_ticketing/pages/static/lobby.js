@@ -19,21 +19,22 @@
     var parts = [];
     if (r.tier_points) parts.push(t("tier") + " " + r.tier + " +" + r.tier_points);
     if (r.appointment) parts.push(t("appointment"));
-    if (r.rule) parts.push(t("rule") + " " + r.rule.rule_id + " (v" + r.rule.rule_set_version + ")" + (r.rule.description ? ": " + r.rule.description : ""));
+    if (r.rule && r.rule.rule_set_version > 0) parts.push(t("rule") + " " + r.rule.rule_id + " (v" + r.rule.rule_set_version + ")" + (r.rule.description ? ": " + r.rule.description : ""));
     if (r.raised) parts.push(t("raised by") + " " + r.raised.raised_by + ": " + r.raised.reason);
     return parts.length ? parts.join("; ") : t("walk-in, no priority");
   }
 
   function render(s) {
     state = s;
-    var o = s.overview, today = s.today;
+    var o = s.overview, today = s.today, names = {};
+    o.queues.forEach(function (q) { names[q.service_type] = t(q.name); });
     document.getElementById("k-waiting").textContent = o.waiting.length;
     document.getElementById("k-sla").textContent = today.sla_share === null ? "–" : Math.round(today.sla_share * 100) + "%";
     document.getElementById("k-served").textContent = today.served;
     document.getElementById("k-walkouts").textContent = today.walk_outs;
     document.getElementById("k-offers").textContent = today.offers_accepted + " / " + today.offers;
     fill("queues", o.queues.map(function (q) {
-      return el("tr", {}, [td(q.name), td(q.waiting, "num"), td(CF.duration(q.estimated_wait_s), "num"), td(CF.duration(q.longest_wait_s), "num"), td(q.open_counters, "num")]);
+      return el("tr", {}, [td(t(q.name)), td(q.waiting, "num"), td(CF.duration(q.estimated_wait_s), "num"), td(CF.duration(q.longest_wait_s), "num"), td(q.open_counters, "num")]);
     }), "No tickets waiting", 5);
     fill("waiting", o.waiting.map(function (w) {
       var actions = el("div", { "class": "actions" }, [
@@ -43,7 +44,7 @@
         el("button", { type: "button", "class": "danger", "data-act": "cancel", "data-ticket": w.ticket_id, "data-number": w.number, text: t("Cancel") })
       ]);
       var prio = el("div", {}, [el("strong", { text: String(w.priority) }), w.urgent ? " " : "", w.urgent ? el("span", { "class": "pill bad", text: t("urgent") }) : "", el("div", { "class": "small muted", text: reason(w.priority_reason) })]);
-      return el("tr", { "data-number": w.number }, [el("td", {}, [el("strong", { text: w.number })]), td(w.service_type), td(w.position, "num"), td(CF.duration(w.waited_s), "num"), td(CF.duration(w.estimated_wait_s), "num"), el("td", {}, [prio]), el("td", {}, [actions])]);
+      return el("tr", { "data-number": w.number }, [el("td", {}, [el("strong", { text: w.number })]), td(names[w.service_type] || w.service_type), td(w.position, "num"), td(CF.duration(w.waited_s), "num"), td(CF.duration(w.estimated_wait_s), "num"), el("td", {}, [prio]), el("td", {}, [actions])]);
     }), "No tickets waiting", 7);
     fill("counters", s.counters.map(function (c) {
       return el("tr", { "data-counter": c.counter_id }, [td(c.name), el("td", {}, [pill(c.state)]), td(c.ticket ? c.ticket.number + " · " + t(c.ticket.status) : "–"), td(c.teller_id || "–")]);
@@ -53,7 +54,7 @@
       return el("tr", {}, [td(d.device_id + " (" + d.kind + ")"), el("td", {}, [pill(d.status)]), td(cash || "–", "num"), td(d.forecast_cash_out_at ? CF.time(d.forecast_cash_out_at) : "–")]);
     }), "No devices known", 4);
     fill("offers", s.offers.map(function (f) {
-      return el("tr", {}, [td(CF.time(f.created_at)), td(f.service_type), td(f.channel + (f.device_id ? " " + f.device_id : "")), td(f.rule_id), el("td", {}, [pill(f.status)])]);
+      return el("tr", {}, [td(CF.time(f.created_at)), td(names[f.service_type] || f.service_type), td(f.channel + (f.device_id ? " " + f.device_id : "")), td(f.rule_id), el("td", {}, [pill(f.status)])]);
     }), "No offers today", 5);
   }
 

@@ -40,8 +40,9 @@
   }
   on("diff", function (f) {
     var o = CF.formObject(f), out = document.getElementById("diff-result");
-    CF.api("GET", base + "/diff" + (o.against ? "?against=" + encodeURIComponent(o.against) : "")).then(function (d) {
-      out.replaceChildren(kv({ identical: d.identical, added: (d.rules.added || []).join(", ") || "–", removed: (d.rules.removed || []).join(", ") || "–", order_changed: d.rules.order_changed }),
+    CF.api("GET", base + "/diff" + (o.against ? "?against=" + encodeURIComponent(o.against) : "")).then(function (r) {
+      var d = r.changes;
+      out.replaceChildren(kv({ against: r.against === null ? "–" : "v" + r.against, identical: d.identical, added: (d.rules.added || []).join(", ") || "–", removed: (d.rules.removed || []).join(", ") || "–", order_changed: d.rules.order_changed }),
         el("pre", { "class": "diff", text: JSON.stringify({ name: d.name, settings: d.settings, "default": d["default"], changed: d.rules.changed, overrides: d.overrides }, null, 2) }));
     }, function (p) { failed(p); });
   });

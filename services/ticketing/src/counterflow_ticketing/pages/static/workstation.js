@@ -13,15 +13,15 @@
     var parts = [];
     if (r.tier_points) parts.push(t("tier") + " " + r.tier + " +" + r.tier_points);
     if (r.appointment) parts.push(t("appointment"));
-    if (r.rule) parts.push(t("rule") + " " + r.rule.rule_id + " (v" + r.rule.rule_set_version + ")" + (r.rule.description ? ": " + r.rule.description : ""));
+    if (r.rule && r.rule.rule_set_version > 0) parts.push(t("rule") + " " + r.rule.rule_id + " (v" + r.rule.rule_set_version + ")" + (r.rule.description ? ": " + r.rule.description : ""));
     if (r.raised) parts.push(t("raised by") + " " + r.raised.raised_by + ": " + r.raised.reason);
     return parts.length ? parts.join("; ") : t("walk-in, no priority");
   }
-  var reasons = {};
 
   function render(v) {
     view = v;
-    v.overview.waiting.forEach(function (w) { reasons[w.ticket_id] = w.priority_reason; });
+    var names = {};
+    v.overview.queues.forEach(function (q) { names[q.service_type] = t(q.name); });
     var me = v.counters.filter(function (c) { return c.counter_id === counterId; })[0];
     var state = me ? me.state : "closed";
     var pill = document.getElementById("session-state");
@@ -33,11 +33,11 @@
     if (current) {
       document.getElementById("cur-number").textContent = current.number;
       var st = document.getElementById("cur-status"); st.className = "pill " + current.status; st.textContent = t(current.status);
-      document.getElementById("cur-service").textContent = current.service_type;
+      document.getElementById("cur-service").textContent = names[current.service_type] || current.service_type;
       document.getElementById("cur-customer").textContent = current.customer_id || t("walk-in");
       document.getElementById("cur-tier").textContent = current.tier || "–";
       document.getElementById("cur-priority").textContent = current.priority;
-      document.getElementById("cur-reason").textContent = reasons[current.ticket_id] ? reason(reasons[current.ticket_id]) : (current.tier ? t("tier") + " " + current.tier : "–");
+      document.getElementById("cur-reason").textContent = reason(current.priority_reason);
       document.getElementById("cur-calls").textContent = current.call_count;
     }
     document.querySelector('[data-session="open"]').disabled = state !== "closed";
@@ -49,7 +49,7 @@
     var body = document.getElementById("ws-waiting");
     body.replaceChildren.apply(body, mine.length ? mine.map(function (w) {
       var call = el("button", { type: "button", "data-call": w.ticket_id, text: t("Call"), disabled: state !== "open" && state !== "serving" });
-      return el("tr", { "data-number": w.number }, [el("td", {}, [el("strong", { text: w.number })]), el("td", { text: w.service_type }), el("td", { "class": "num", text: w.position }), el("td", { "class": "num", text: CF.duration(w.waited_s) }), el("td", { text: w.tier || "–" }), el("td", { "class": "small", text: w.priority + " · " + reason(w.priority_reason) }), el("td", {}, [call])]);
+      return el("tr", { "data-number": w.number }, [el("td", {}, [el("strong", { text: w.number })]), el("td", { text: names[w.service_type] || w.service_type }), el("td", { "class": "num", text: w.position }), el("td", { "class": "num", text: CF.duration(w.waited_s) }), el("td", { text: w.tier || "–" }), el("td", { "class": "small", text: w.priority + " · " + reason(w.priority_reason) }), el("td", {}, [call])]);
     }) : [el("tr", {}, [el("td", { colspan: 7, "class": "muted", text: t("No tickets waiting") })])]);
   }
 
