@@ -40,9 +40,10 @@ screenshots:
 bench: deps
 	@$(LOCAL)/bench.sh $(ARGS)
 
-## contract: regenerate the event contract (docs/events/asyncapi.json) from the catalog
+## contract: regenerate the contracts from the code: events (docs/events/asyncapi.json), HTTP (docs/api/*.openapi.json)
 contract: deps
 	@$(PY) -m counterflow_shared.events.contract > docs/events/asyncapi.json
+	@$(PY) -m counterflow_shared.openapi docs/api >/dev/null
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## /  /'

@@ -6,5 +6,5 @@ cleanup() { local c; c=$(tr '\n' ' ' < "$started"); [ -n "${c// /}" ] && "$REPO_
 trap cleanup EXIT
 "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
 cd "$REPO_ROOT"
-"$REPO_ROOT/.venv/bin/python" -m counterflow_shared.events.admin wait
-"$REPO_ROOT/.venv/bin/python" -m bench "$@"
+"$VENV_PY" -m counterflow_shared.events.admin wait
+"$VENV_PY" -m bench "$@"

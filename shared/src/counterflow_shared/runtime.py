@@ -27,10 +27,12 @@ from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
+from counterflow_shared.persistence.outage import OutageLog, is_database_outage
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.docs import install_offline_docs
 from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.edge import EdgeGuard, document_edge
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -78,6 +80,10 @@ class ServiceRuntime:
         self.consumers: list[ConsumerRuntime] = []
         self._group_suffix = group_suffix
         self._tasks: list[asyncio.Task] = []
+        self._loop_tasks: list[asyncio.Task] = []
+        #: this runtime's database outage log (one per database, so two runtimes in one
+        #: process, as in tests, do not log each other's outages)
+        self.outages = OutageLog()
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
@@ -150,9 +156,10 @@ class ServiceRuntime:
     def start_workers(self) -> None:
         """Start relay, consumers and background loops as tasks of the running loop."""
         for worker in self.build_workers():
+            worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
         for loop in self.spec.background:
-            self._tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
+            self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
         clock_warned = False
@@ -167,8 +174,11 @@ class ServiceRuntime:
                     log.warning("background.waiting_for_clock", loop=loop.__name__, detail=exc.detail)
                     clock_warned = True
                 await asyncio.sleep(1.0)
-            except Exception:  # noqa: BLE001 - a background loop restarts after a failure
-                log.exception("background.failed", loop=loop.__name__)
+            except Exception as exc:  # noqa: BLE001 - a background loop restarts after a failure
+                if is_database_outage(exc):
+                    self.outages.failed(exc, f"background {loop.__name__}")  # logged once per outage
+                else:
+                    log.exception("background.failed", loop=loop.__name__)
                 await asyncio.sleep(1.0)
 
     async def stop_workers(self) -> None:
@@ -176,6 +186,14 @@ class ServiceRuntime:
         workers = [w for w in [self.relay, *self.consumers] if w is not None]
         for w in workers:
             w.stop()
+        # Background loops (sweepers, snapshots, watchers) hold no in-flight event: they
+        # stop at once on the signal (an open transaction rolls back), instead of using up
+        # the grace period that the relay and consumers need.
+        for t in self._loop_tasks:
+            t.cancel()
+        if self._loop_tasks:
+            await asyncio.wait(self._loop_tasks, timeout=1.0)
+        self._loop_tasks.clear()
         if self._tasks:
             done, pending = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_s)
             for t in pending:
@@ -197,6 +215,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         async with session.begin():
             yield session
+    if runtime.outages.since is not None:
+        runtime.outages.ok()
 
 
 async def get_runtime(request: Request) -> ServiceRuntime:
@@ -254,9 +274,11 @@ def create_service_app(
     app.state.settings = settings
     install_offline_docs(app)
     install_problem_handlers(app)
+    app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(extra_checks))
     for router in routers:
         app.include_router(router)
+    document_edge(app)
     return app
 
 

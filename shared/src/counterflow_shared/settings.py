@@ -69,6 +69,8 @@ class ServiceSettings(BaseSettings):
         redis_max_connections / redis_pool_timeout_s: Redis pool size, and the longest
             wait for a connection (seconds).
         http_host / http_port: where uvicorn listens.
+        http_max_body_bytes: request body limit (bytes) of routes that declare none
+            (:mod:`counterflow_shared.web.edge`); longer bodies are a 413.
         embedded_workers: run the outbox relay and the event consumers inside the API
             process (the local default); on Kubernetes the API and the workers run as
             separate Deployments and this is ``False`` for the API.
@@ -81,8 +83,13 @@ class ServiceSettings(BaseSettings):
         consumer_batch_size: consecutive records of a partition applied in one database
             transaction (each still deduplicated; a failure falls back to one by one).
         shutdown_grace_s: time allowed to finish the in-flight event on SIGTERM (seconds).
-        jwt_secret / jwt_issuer / jwt_audience: staff token verification (HS256 by
-            default; a bank configures its own identity provider's values).
+        readmodel_check_s: how often a process checks that its Redis read models are
+            still there (one pipelined ``EXISTS`` of their markers; seconds).
+        readmodel_wait_s: how long a decision waits for a lost read model's rebuild
+            before answering 503 with ``Retry-After`` (seconds; under the 1 s answer bound).
+        jwt_secret / jwt_issuer / jwt_audience: staff token verification (an HS256
+            shared secret by default; a PEM public key switches to RS256/ES256; a bank
+            configures its own identity provider's values).
         clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
             under this service's own ``topic_prefix``).
     """
@@ -105,6 +112,7 @@ class ServiceSettings(BaseSettings):
     redis_pool_timeout_s: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    http_max_body_bytes: int = 64 * 1024
     embedded_workers: bool = True
     relay_poll_interval_s: float = 0.02
     relay_batch_size: int = 500
@@ -113,6 +121,8 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 50
     shutdown_grace_s: float = 8.0
+    readmodel_check_s: float = 1.0
+    readmodel_wait_s: float = 0.8
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"

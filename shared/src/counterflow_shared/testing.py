@@ -256,13 +256,16 @@ async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: flo
 class KafkaBroker:
     """A private single-node KRaft broker for tests that stop and restart the broker
     (so they never disturb the shared one). Uses the jars that ``infra.sh`` fetched from
-    Maven Central into ``~/.cache/counterflow/kafka/<version>/libs``.
+    Maven Central into ``$CF_KAFKA_HOME/libs`` (``~/.cache/counterflow/kafka/<version>/libs``).
     """
 
     def __init__(self, workdir: Path, *, version: str | None = None) -> None:
+        version_given = version is not None
         version = version or os.environ.get("KAFKA_VERSION", "4.1.1")
         cache = Path(os.environ.get("CF_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "counterflow")
-        self.libs = cache / "kafka" / version / "libs"
+        # CF_KAFKA_HOME is exported by deploy/local/env.sh, the one place that says where the jars are
+        home = Path(os.environ["CF_KAFKA_HOME"]) if os.environ.get("CF_KAFKA_HOME") and not version_given else cache / "kafka" / version
+        self.libs = home / "libs"
         if not self.libs.is_dir():
             pytest.fail(f"Kafka jars not found in {self.libs}; run `make test` (infra.sh fetches them)", pytrace=False)
         self.workdir = workdir
@@ -332,3 +335,70 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory, infrastructure: Plat
     broker.start()
     yield broker
     broker.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of a test's own (Debian binaries under
+    ``/usr/lib/postgresql/<version>/bin``), for tests that stop the database: the shared
+    one on port 55432 is never stopped. Runs as the ``postgres`` user when the tests run
+    as root (PostgreSQL refuses to run as root); trust authentication on 127.0.0.1 only.
+    """
+
+    def __init__(self) -> None:
+        import tempfile
+
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        if not bins:
+            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql (deploy/local/bootstrap.sh installs them)")
+        self.bin = bins[-1]
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="cf-pg-"))
+        self.data = self.root / "data"
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            import shutil
+
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "counterflow", "--auth=trust", "-E", "UTF8", "--no-sync")
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [str(self.bin / tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open sessions are terminated, as in an outage)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def url(self, database: str) -> str:
+        """Async SQLAlchemy URL of ``database`` on this server."""
+        return f"postgresql+asyncpg://counterflow@127.0.0.1:{self.port}/{database}"
+
+    def migrated_database(self, package_dir: Path, name: str) -> str:
+        """Create ``name`` and migrate it to head with the scripts under ``package_dir``; returns its URL."""
+
+        async def _create() -> None:
+            engine = create_async_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
+            async with engine.connect() as conn:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await engine.dispose()
+
+        _in_thread(asyncio.run, _create())
+        _in_thread(upgrade_to_head, package_dir, self.url(name))
+        return self.url(name)
+
+    def destroy(self) -> None:
+        """Stop the server if it runs and delete its files."""
+        import shutil
+
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.root, ignore_errors=True)

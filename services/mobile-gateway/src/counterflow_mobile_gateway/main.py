@@ -10,10 +10,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
-from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_shared.runtime import ServiceRuntime, ServiceSpec, create_service_app
 from counterflow_mobile_gateway.api.routes import routers
 from counterflow_mobile_gateway.domain.channel import build_read_models
-from counterflow_mobile_gateway.domain.identity import TokenAuthority
+from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
+from counterflow_mobile_gateway.persistence import identity as identity_repo
 from counterflow_mobile_gateway.domain.sweeper import sweeper
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
@@ -43,6 +44,20 @@ def token_authority(settings: MobileGatewaySettings) -> TokenAuthority:
     )
 
 
+def needs_stored_key(settings: MobileGatewaySettings) -> bool:
+    """Whether the development identity provider signs with no configured key: it then
+    uses the key persisted in the gateway's database (ADR 0166), never a new key per
+    start (which would invalidate every customer token on each restart)."""
+    return settings.dev_idp_enabled and not settings.customer_jwt_private_key_pem and not settings.customer_jwt_public_key_pem
+
+
+async def stored_authority(runtime: ServiceRuntime, settings: MobileGatewaySettings) -> TokenAuthority:
+    """A :class:`TokenAuthority` on the persisted signing key (created on first start)."""
+    async with runtime.sessions() as session, session.begin():
+        pem = await identity_repo.stored_signing_key(session, settings.customer_jwt_algorithm, lambda: private_key_pem(generate_private_key(settings.customer_jwt_algorithm)), await runtime.clock.now())
+    return token_authority(settings.model_copy(update={"customer_jwt_private_key_pem": pem}))
+
+
 def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: str = "") -> FastAPI:
     """Build the mobile-gateway app (the backend of the mobile and web bank).
 
@@ -65,6 +80,8 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
     @contextlib.asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with inner(app_):
+            if needs_stored_key(settings):
+                app_.state.authority = await stored_authority(app_.state.runtime, settings)
             hub = fanout_of(app_.state.runtime)
             task = asyncio.create_task(hub.run(), name="mobile-gateway:fanout")
             try:

@@ -27,6 +27,7 @@ from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
 from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
+from counterflow_shared.persistence.outage import OUTAGES, raised_by_database
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +87,10 @@ async def publish(session: AsyncSession, outbox: Table, events: Iterable[Envelop
     await flush_outbox(session, outbox)
 
 
+class _DatabaseOut(Exception):
+    """The relay's database statement failed because PostgreSQL is out."""
+
+
 @dataclass
 class RelayStatus:
     """What readiness and operators see of a relay.
@@ -107,6 +112,7 @@ class RelayStatus:
 
 
 class OutboxRelay:
+
     """Publishes a service's outbox rows to Kafka; run one per process with :meth:`run`.
 
     Args:
@@ -118,6 +124,9 @@ class OutboxRelay:
         batch_size: rows per round.
         request_timeout_s: bound on each broker call in seconds.
     """
+
+    #: database outage log (the runtime sets its own)
+    outages = OUTAGES
 
     def __init__(
         self,
@@ -216,10 +225,23 @@ class OutboxRelay:
         try:
             while not self._stop.is_set():
                 try:
-                    sent = await self.publish_once()
+                    try:
+                        sent = await self.publish_once()
+                    except Exception as exc:
+                        if raised_by_database(exc):
+                            raise _DatabaseOut from exc
+                        raise
+                    if self.outages.since is not None:
+                        self.outages.ok()
                     backoff = 0.1
                     if sent:
                         continue
+                except _DatabaseOut as out:
+                    # PostgreSQL is out, not the broker: keep the producer, wait, log once.
+                    self.outages.failed(out.__cause__ or out, "outbox relay")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 except FATAL_PRODUCER_ERRORS as exc:
                     self._record_error(exc)
                     await self.recreate_producer(type(exc).__name__)

@@ -38,17 +38,19 @@ def make_base() -> type[DeclarativeBase]:
     return Base
 
 
-def create_engine(url: str, *, pool_size: int = 10, pool_timeout_s: float = 10.0, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pool_timeout_s: float = 10.0, connect_timeout_s: float = 0.8, echo: bool = False) -> AsyncEngine:
     """Create the async engine for ``url`` (``postgresql+asyncpg://`` or ``sqlite+aiosqlite://``).
 
     PostgreSQL pools hold ``pool_size`` connections plus as many overflow ones, are
     pre-pinged (a database restart costs one failed checkout at most) and make a caller
     wait at most ``pool_timeout_s`` seconds for a connection; the HTTP layer turns that
-    timeout into a 503 problem.
+    timeout into a 503 problem. Opening a connection gives up after ``connect_timeout_s``
+    seconds (asyncpg's default is 60 s), so an unreachable database is a fast 503, not a
+    hung request.
     """
     kwargs: dict = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("postgresql"):
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s, connect_args={"timeout": connect_timeout_s})
     return create_async_engine(url, **kwargs)
 
 

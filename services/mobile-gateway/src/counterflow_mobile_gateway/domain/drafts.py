@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted
 from counterflow_shared.events.payloads.mobile import DraftCompleted, DraftExpired
+from counterflow_shared.money import amount_text, check_minor_unit
 from counterflow_shared.web.problems import conflict, invalid, not_found
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
@@ -38,7 +39,7 @@ def draft_view(row: Any) -> dict[str, Any]:
         "diversion_id": row["diversion_id"],
         "branch_id": row["branch_id"],
         "service_type": row["service_type"],
-        "amount": format(amount, "f") if amount is not None else None,
+        "amount": amount_text(amount) if amount is not None else None,
         "currency": row["currency"],
         "payee": row["payee"],
         "status": row["status"],
@@ -112,7 +113,8 @@ async def complete(
 
     Raises:
         Problem: 404; 409 ``draft-completed`` / ``draft-expired``; 422 ``body.currency``
-            when an amount has no currency.
+            when an amount has no currency, 422 ``body.amount`` when it has more decimals
+            than the currency's ISO 4217 minor unit.
     """
     row = await owned_draft(session, customer_id=customer_id, draft_id=draft_id, for_update=True)
     if row["status"] == "completed":
@@ -123,6 +125,11 @@ async def complete(
     final_currency = currency or row["currency"]
     if final_amount is not None and not final_currency:
         raise invalid("body.currency", "an amount needs its ISO 4217 currency")
+    if final_amount is not None:
+        try:
+            check_minor_unit(final_amount, final_currency)
+        except ValueError as exc:  # e.g. "0.005" for a CZK draft: refused, never rounded
+            raise invalid("body.amount" if amount is not None else "body.currency", str(exc)) from exc
     updated = await repo.update_draft(session, draft_id=draft_id, status="completed", amount=final_amount, currency=final_currency, payee=payee or row["payee"], completed_at=now)
     await runtime.publish(
         session,

@@ -35,6 +35,7 @@ TICKET_EVENTS = (
     "branch.ticket.transferred.v1",
     "branch.ticket.cancelled.v1",
     "branch.ticket.diverted.v1",
+    "branch.ticket.expired.v1",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from counterflow_shared.web.edge import body_limit
 from counterflow_shared.web.problems import invalid
 from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskDep, TxDep, idempotent
 from counterflow_ticketing.api.schemas import ServiceRequestIn
@@ -18,7 +19,7 @@ from counterflow_shared.web.problems import not_found
 router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
 
 
-@router.post("/service-requests", status_code=201, summary="Request a service: a ticket or a diversion offer")
+@router.post("/service-requests", status_code=201, openapi_extra=body_limit(4 * 1024), summary="Request a service: a ticket or a diversion offer")
 async def request_service(body: ServiceRequestIn, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": {number, position, estimated_wait_s, priority, ...}}``
     or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``."""

@@ -138,16 +138,23 @@ async def put_counter(session: AsyncSession, *, branch_id: str, counter_id: str,
     """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
-    existing = await branches_repo.get_counter(session, counter_id)
-    if existing is not None and existing.branch_id != branch_id:
-        raise invalid("path.counter_id", f"counter {counter_id} belongs to branch {existing.branch_id}")
-    await branches_repo.upsert_counter(session, {"counter_id": counter_id, "branch_id": branch_id, **spec})
+    if not await branches_repo.upsert_counter(session, {"counter_id": counter_id, "branch_id": branch_id, **spec}):
+        raise invalid("path.counter_id", f"counter {counter_id} belongs to another branch")
     return counter_view(await branches_repo.get_counter(session, counter_id))
 
 
 async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str) -> dict[str, Any]:
-    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored."""
+    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. The old
+    secret stops working at once on every instance (the kiosk row is read on each request).
+
+    Raises:
+        Problem: 404 branch; 422 ``path.kiosk_id`` when the id belongs to another branch
+            (a kiosk never moves between branches: the other branch's kiosk and secret are
+            left untouched).
+    """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
-    await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": await asyncio.to_thread(hash_secret, secret), "active": True})
+    secret_hash = await asyncio.to_thread(hash_secret, secret)
+    if not await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": secret_hash, "active": True}):
+        raise invalid("path.kiosk_id", f"kiosk {kiosk_id} belongs to another branch")
     return {"kiosk_id": kiosk_id, "branch_id": branch_id}

@@ -102,12 +102,14 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     """
     branch, st = await queue.branch_offering(session, branch_id, request["service_type"])
     customer_id = request.get("customer_id")
+    # The rule set, devices and load first: that read also checks that no read model was
+    # lost (and waits for its rebuild), so the tier read next is never from empty state.
+    rule_set, devices, load = await ctx.readmodels.decision_state(branch_id)
     tier, propensity = await ctx.readmodels.score(customer_id) if customer_id else (None, {})
     if request.get("appointment_id"):
-        return {"kind": "ticket", "ticket": await check_in(session, ctx, branch_id=branch_id, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
-    rule_set, devices, load = await ctx.readmodels.decision_state(branch_id)
+        return {"kind": "ticket", "ticket": await check_in(session, ctx, branch=branch, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
     remember_branch_load(ctx, branch_id, load)
-    pool = await counter_pool(session, branch_id)
+    pool = await counter_pool(session, branch_id, queue.today(ctx, branch))
     decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices, load))
     if decision.kind == "offer":
         offer = await record_offer(session, ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
@@ -141,19 +143,26 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     }
 
 
-async def check_in(session: AsyncSession, ctx: Ctx, *, branch_id: str, appointment_id: str, customer_id: str | None, tier: str | None) -> dict[str, Any]:
+async def check_in(session: AsyncSession, ctx: Ctx, *, branch: Row, appointment_id: str, customer_id: str | None, tier: str | None) -> dict[str, Any]:
     """Check in an appointment booked in the app: a ticket with appointment priority.
+
+    Only an appointment of the branch's current business day counts: one starting on
+    another local date (e.g. 00:10 tomorrow, inside the 30-minute early window at 23:50)
+    is not due, because its ticket would belong to a day that is closing.
 
     Raises:
         Problem: 404 unknown appointment (or of another branch/customer); 409
-            ``appointment-not-due`` outside [start - 30 min, end]; 409
-            ``appointment-checked-in`` when already checked in.
+            ``appointment-not-due`` outside [start - 30 min, end] or on another business
+            day; 409 ``appointment-checked-in`` when already checked in.
     """
+    branch_id = branch.branch_id
     a = await tickets_repo.get_appointment(session, appointment_id, lock=True)
     if a is None or a.branch_id != branch_id or (customer_id and a.customer_id != customer_id) or a.status == "cancelled":
         raise not_found("appointment", appointment_id)
     if a.checked_in_ticket_id:
         raise conflict("appointment-checked-in", f"appointment {appointment_id} was already checked in", ticket_id=a.checked_in_ticket_id)
+    if calendar.business_date(a.starts_at, branch.time_zone) != queue.today(ctx, branch):
+        raise conflict("appointment-not-due", f"appointment {appointment_id} is on business day {calendar.business_date(a.starts_at, branch.time_zone).isoformat()}, not today ({queue.today(ctx, branch).isoformat()})")
     if not (a.starts_at - CHECK_IN_EARLY <= ctx.now <= a.ends_at):
         raise conflict("appointment-not-due", f"appointment {appointment_id} can be checked in from {(a.starts_at - CHECK_IN_EARLY).isoformat()} to {a.ends_at.isoformat()}")
     ticket = await queue.issue_ticket(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
+from counterflow_ticketing.domain import calendar
 from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.waits import counter_pool
 from counterflow_ticketing.persistence import branches_repo, load_repo, tickets_repo
@@ -26,7 +27,7 @@ ABANDON_WINDOW = timedelta(hours=4)
 
 
 async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoadSnapshot:
-    """The load of ``branch_id`` now; also stores the branch's abandonment rate and SLA
+    """The load of ``branch_id`` now (tickets of its current business day only); also stores the branch's abandonment rate and SLA
     share (:class:`BranchLoad`) in Redis, where every API instance reads them for its
     estimates and the rules hook (on Kubernetes this loop runs in the worker pods)."""
     left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
@@ -35,8 +36,10 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     sla = ok / total if total else None
     remember_branch_load(ctx, branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
     await ctx.readmodels.put_branch_load(branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
-    pool = await counter_pool(session, branch_id)
-    waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id)
+    branch = await branches_repo.get_branch(session, branch_id)
+    day = calendar.business_date(ctx.now, branch.time_zone)
+    pool = await counter_pool(session, branch_id, day)
+    waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id, day)
     services = []
     for st in await branches_repo.get_branch_services(session, branch_id):
         wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=theta)

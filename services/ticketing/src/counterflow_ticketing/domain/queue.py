@@ -11,7 +11,7 @@ because the caller's transaction rolls back.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -82,7 +82,7 @@ async def ticket_view(
         if default_s is None:
             st = await branches_repo.get_service_type(session, t.service_type)
             default_s = st.default_service_s if st else 300.0
-        pool = pool or await counter_pool(session, t.branch_id)
+        pool = pool or await counter_pool(session, t.branch_id, t.business_date)
         wait = pool.estimate(skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, abandon_rate_per_s=abandon_rate(ctx, t.branch_id))
     return {
         "ticket_id": t.ticket_id,
@@ -102,6 +102,12 @@ async def ticket_view(
         "route_to": t.route_to,
         "route_fallback": t.route_fallback,
     }
+
+
+def today(ctx: Ctx, branch: Row) -> date:
+    """The branch's current business day: the local date of ``ctx.now`` in its time zone.
+    Queues, estimates and call-next see only tickets of this day."""
+    return calendar.business_date(ctx.now, branch.time_zone)
 
 
 def _urgent_before(ctx: Ctx, branch: Row) -> datetime:
@@ -149,7 +155,7 @@ async def issue_ticket(
         branch, st = await branch_offering(session, branch_id, service_type)
     else:
         branch, st = known
-    day = calendar.business_date(ctx.now, branch.time_zone)
+    day = today(ctx, branch)
     fallback = route_to is not None and not await routing.can_route(session, branch_id, route_to, st.skill)
     points = priority.priority_of(tier=tier, appointment=appointment_id is not None, boost=priority_boost)
     sequence = await tickets_repo.next_sequence(session, branch_id, day, st.prefix)
@@ -246,6 +252,7 @@ async def call_next(session: AsyncSession, ctx: Ctx, *, counter_id: str, teller_
         counter.skills or [],
         counter_id,
         _urgent_before(ctx, branch),
+        today(ctx, branch),
         own_routes=routing.routes_of(counter),
         served_routes=await routing.live_served_pairs(session, counter.branch_id),
     )
@@ -374,7 +381,7 @@ async def transfer(
         if st.skill not in (target.skills or []):
             raise invalid("body.counter_id", f"counter {to_counter_id} lacks skill {st.skill!r}")
     if front:
-        head = await tickets_repo.front_due_at(session, t.branch_id, st.skill)
+        head = await tickets_repo.front_due_at(session, t.branch_id, st.skill, t.business_date)
         due = min(head, ctx.now) - timedelta(milliseconds=1) if head else ctx.now - timedelta(seconds=1)
     else:
         due = priority.due_at(ctx.now, t.priority, max_wait_s=branch.max_wait_s, step_s=ctx.settings.priority_step_s)

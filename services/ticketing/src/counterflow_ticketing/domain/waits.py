@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +38,9 @@ class CounterPool:
         return expected_wait_s(ahead=ahead, free=free, rates_per_s=rates, abandon_rate_per_s=abandon_rate_per_s)
 
 
-async def counter_pool(session: AsyncSession, branch_id: str) -> CounterPool:
+async def counter_pool(session: AsyncSession, branch_id: str, day: date) -> CounterPool:
     """Load the :class:`CounterPool` of ``branch_id`` (one round trip), with the number
-    of waiting tickets per skill."""
-    state = await queue_state_repo.queue_state(session, branch_id)
+    of waiting tickets of business ``day`` per skill."""
+    state = await queue_state_repo.queue_state(session, branch_id, day)
     learned = {(st, teller): LearnedTime(mean, served) for st, teller, served, mean in state.learned}
     return CounterPool(state.open_counters, state.busy, learned, state.waiting_by_skill)

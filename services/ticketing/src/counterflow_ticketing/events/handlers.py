@@ -21,7 +21,7 @@ from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.payloads import devices, diversions, mobile, rules, scores
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
-from counterflow_shared.readmodel import ensure_built, replay_compacted
+from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain import intake, queue, rules_outcomes
 from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
@@ -111,9 +111,13 @@ async def remote_ticket(session: AsyncSession, ctx: Ctx, p: mobile.RemoteTicketR
     await queue.issue_ticket(session, ctx, branch_id=p.branch_id, service_type=p.service_type, origin=TicketOrigin.REMOTE, customer_id=p.customer_id, tier=tier, remote_request_id=p.request_id, priority_boost=p.priority_boost, route_to=p.route_to)
 
 
-async def rebuild_read_models(runtime: "ServiceRuntime") -> None:
-    """At start-up, rebuild each Redis read model from its compacted topic when its
-    marker is missing (Redis new or flushed)."""
+def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
+    """The :class:`ReadModelGuard` of ticketing's Redis read models (customer scores,
+    devices, active rule sets), created once per runtime; it also becomes the read
+    models' guard so that decisions never run on lost state."""
+    guard = runtime.state.get("readmodel_guard")
+    if guard is not None:
+        return guard
     rm = readmodels_of(runtime)
     s = runtime.settings
     applies = {
@@ -121,9 +125,24 @@ async def rebuild_read_models(runtime: "ServiceRuntime") -> None:
         SELFSERVICE_DEVICES.name: lambda _e, p: rm.put_device(p) if isinstance(p, devices.DeviceState) else _noop(),
         CHANNEL_RULES.name: lambda _e, p: rm.put_rule_set(p) if isinstance(p, rules.RuleSetActivated) else _noop(),
     }
-    for topic, apply in applies.items():
-        full = s.topic(topic)
-        await ensure_built(runtime.redis, rm.key("built", full), lambda full=full, apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+    models = [
+        Model(topic, rm.key("built", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+        for topic, apply in applies.items()
+    ]
+    guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
+    return guard
+
+
+async def rebuild_read_models(runtime: "ServiceRuntime") -> None:
+    """At start-up, rebuild each Redis read model from its compacted topic when its
+    marker is missing (Redis new or flushed); afterwards :func:`watch_read_models` keeps
+    checking."""
+    await read_model_guard(runtime).ensure()
+
+
+async def watch_read_models(runtime: "ServiceRuntime") -> None:
+    """Background loop: notice lost read models and rebuild them while serving."""
+    await read_model_guard(runtime).watch(runtime.settings.readmodel_check_s)
 
 
 async def _noop() -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, String, bindparam, func, literal_column, select
+from datetime import date
+
+from sqlalchemy import Date, Select, String, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.tables import counters, service_time_stats, teller_sessions, tickets
@@ -32,10 +34,12 @@ class QueueState:
 
 
 def _queue_state_statement() -> Select:
-    """The one statement behind :func:`queue_state` (parameter ``branch_id``), built once
+    """The one statement behind :func:`queue_state` (parameters ``branch_id`` and the
+    business ``day`` whose waiting tickets count), built once
     at import: it is on the hot path of every ticket, and building and hashing it per
     request cost more CPU than running it (``bench/ticketing.py``)."""
     branch_id = bindparam("branch_id", type_=String)
+    day = bindparam("day", type_=Date)
     open_q = (
         select(func.coalesce(func.json_agg(func.json_build_object("c", counters.c.counter_id, "s", counters.c.skills, "t", teller_sessions.c.teller_id)), literal_column("'[]'::json")))
         .select_from(counters.join(teller_sessions, teller_sessions.c.counter_id == counters.c.counter_id))
@@ -57,7 +61,7 @@ def _queue_state_statement() -> Select:
         .where(service_time_stats.c.branch_id == branch_id)
         .scalar_subquery()
     )
-    per_skill = select(tickets.c.skill, func.count().label("n")).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
+    per_skill = select(tickets.c.skill, func.count().label("n")).where(tickets.c.branch_id == branch_id, tickets.c.business_date == day, tickets.c.status == "waiting").group_by(tickets.c.skill).subquery()
     waiting_q = select(func.coalesce(func.json_object_agg(per_skill.c.skill, per_skill.c.n), literal_column("'{}'::json"))).scalar_subquery()
     return select(open_q, busy_q, learned_q, waiting_q)
 
@@ -65,9 +69,10 @@ def _queue_state_statement() -> Select:
 _QUEUE_STATE = _queue_state_statement()
 
 
-async def queue_state(session: AsyncSession, branch_id: str) -> QueueState:
-    """Load the :class:`QueueState` of ``branch_id`` with a single statement."""
-    open_rows, busy, learned, waiting = (await session.execute(_QUEUE_STATE, {"branch_id": branch_id})).one()
+async def queue_state(session: AsyncSession, branch_id: str, day: date) -> QueueState:
+    """Load the :class:`QueueState` of ``branch_id`` with a single statement; waiting
+    tickets count only on business ``day``."""
+    open_rows, busy, learned, waiting = (await session.execute(_QUEUE_STATE, {"branch_id": branch_id, "day": day})).one()
     return QueueState(
         open_counters=[OpenCounter(r["c"], list(r["s"] or []), r["t"]) for r in open_rows],
         busy=frozenset(c for c in busy if c),

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from counterflow_shared.events.payloads.devices import DeviceState
 from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
-from counterflow_shared.readmodel import CustomerScores
+from counterflow_shared.readmodel import CustomerScores, ReadModelGuard
 from counterflow_shared.rules import DeviceView
 
 
@@ -46,6 +46,9 @@ class ReadModels:
 
     redis: Redis
     prefix: str
+    #: set by :func:`counterflow_ticketing.events.handlers.read_model_guard`: decisions
+    #: check its markers and wait for a rebuild instead of deciding on lost state
+    guard: ReadModelGuard | None = None
 
     def key(self, *parts: str) -> str:
         """Full Redis key of ``parts``."""
@@ -77,12 +80,27 @@ class ReadModels:
         """What the rules hook needs from Redis: the active rule set (as :meth:`rule_set`),
         the branch's devices (as :meth:`devices`) and its :class:`BranchLoad` (defaults
         before the first measurement), in one round trip when the branch has no devices,
-        two otherwise."""
+        two otherwise.
+
+        The same round trip reads the guard's markers: when a read model is gone (Redis
+        flushed or restarted) it waits for the rebuild and reads again, so no decision is
+        taken on empty state.
+
+        Raises:
+            Problem: 503 ``read-model-rebuilding`` when the rebuild takes longer than the
+                guard's ``wait_s``.
+        """
+        markers = self.guard.markers if self.guard is not None else []
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self.key("ruleset", scope))
             pipe.smembers(self.key("devices", branch_id))
             pipe.get(self.key("load", branch_id))
-            raw, ids, load_raw = await pipe.execute()
+            for m in markers:
+                pipe.exists(m)
+            raw, ids, load_raw, *present = await pipe.execute()
+        if self.guard is not None and not all(present):
+            await self.guard.wait_rebuilt([m for m, p in zip(self.guard.models, present, strict=True) if not p])
+            return await self.decision_state(branch_id, scope)
         load = BranchLoad(**json.loads(load_raw)) if load_raw else BranchLoad()
         return (json.loads(raw)["document"] if raw else None), await self._device_views(ids), load
 

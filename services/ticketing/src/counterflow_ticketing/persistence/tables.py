@@ -17,7 +17,6 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -26,6 +25,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+
+from counterflow_shared.money import MONEY_COLUMN
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
@@ -212,7 +213,7 @@ diversions = Table(
     Column("service_type", String(64), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("device_id", String(64)),
-    Column("amount", Numeric(20, 4)),
+    Column("amount", MONEY_COLUMN),
     Column("currency", String(3)),
     Column("rule_set_version", Integer, nullable=False),
     Column("rule_id", String(200), nullable=False),

@@ -32,6 +32,17 @@ _NEXT_SEQUENCE = text(
 _INSERT_TICKET = sa_insert(tickets).returning(*tickets.c)
 
 
+def of_day(day: date) -> Any:
+    """The business-day predicate: tickets of the branch-local business ``day``.
+
+    Every queue query (position, wait estimate, call-next, load) carries it, so tickets
+    of another day never count even before the end-of-day close
+    (:mod:`counterflow_ticketing.domain.business_day`) has expired them. In hand-written
+    SQL it is ``tickets.business_date = :day``.
+    """
+    return tickets.c.business_date == day
+
+
 def call_order(urgent_before: datetime) -> tuple[Any, ...]:
     """Call order of waiting tickets (see :mod:`counterflow_ticketing.domain.priority`):
     urgent tickets (queued at or before ``urgent_before``) first, oldest first; then the
@@ -89,11 +100,13 @@ async def take_next_waiting(
     skills: Sequence[str],
     counter_id: str,
     urgent_before: datetime,
+    day: date,
     *,
     own_routes: Collection[str] = (),
     served_routes: Collection[tuple[str, str]] = (),
 ) -> Row | None:
-    """Lock the first waiting ticket in call order that ``counter_id`` may serve.
+    """Lock the first waiting ticket of business ``day`` in call order that
+    ``counter_id`` may serve.
 
     Routing (:mod:`counterflow_ticketing.domain.routing`): a ticket routed by a channel
     rule (``route_to`` set, no ``route_fallback``) is taken only by a counter that takes
@@ -114,6 +127,7 @@ async def take_next_waiting(
         select(tickets)
         .where(
             tickets.c.branch_id == branch_id,
+            of_day(day),
             tickets.c.status == "waiting",
             tickets.c.skill.in_(list(skills)),
             or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
@@ -127,9 +141,10 @@ async def take_next_waiting(
 
 
 async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetime) -> int:
-    """Waiting tickets of the same branch and skill before ``ticket`` in call order."""
+    """Waiting tickets of the same branch, business day and skill before ``ticket`` in call order."""
     stmt = select(func.count()).where(
         tickets.c.branch_id == ticket.branch_id,
+        of_day(ticket.business_date),
         tickets.c.status == "waiting",
         tickets.c.skill == ticket.skill,
         tuple_(*call_order(urgent_before)) < tuple_(*call_key(ticket, urgent_before)),
@@ -137,11 +152,11 @@ async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetim
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def waiting_by_service_type(session: AsyncSession, branch_id: str) -> dict[str, int]:
-    """Waiting tickets of the branch per service type."""
+async def waiting_by_service_type(session: AsyncSession, branch_id: str, day: date) -> dict[str, int]:
+    """Waiting tickets of the branch on business ``day`` per service type."""
     stmt = (
         select(tickets.c.service_type, func.count())
-        .where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting")
+        .where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting")
         .group_by(tickets.c.service_type)
     )
     return {st: int(n) for st, n in (await session.execute(stmt)).all()}
@@ -153,9 +168,9 @@ async def busy_counters(session: AsyncSession, branch_id: str) -> set[str]:
     return {c for (c,) in (await session.execute(stmt)).all() if c}
 
 
-async def front_due_at(session: AsyncSession, branch_id: str, skill: str) -> datetime | None:
-    """The earliest ``due_at`` among waiting tickets of ``skill`` (``None`` when empty)."""
-    stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting", tickets.c.skill == skill)
+async def front_due_at(session: AsyncSession, branch_id: str, skill: str, day: date) -> datetime | None:
+    """The earliest ``due_at`` among waiting tickets of ``skill`` on business ``day`` (``None`` when empty)."""
+    stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting", tickets.c.skill == skill)
     return (await session.execute(stmt)).scalar_one()
 
 
@@ -265,3 +280,26 @@ async def active_branch_ids(session: AsyncSession) -> list[str]:
     return [b for (b,) in (await session.execute(stmt)).all()]
 
 
+
+
+async def stale_branches(session: AsyncSession) -> list[tuple[str, date]]:
+    """``(branch_id, earliest business date)`` of branches with waiting or called tickets
+    (what the end-of-day close looks at; served by ``ix_tickets_branch_status``)."""
+    stmt = select(tickets.c.branch_id, func.min(tickets.c.business_date)).where(tickets.c.status.in_(("waiting", "called"))).group_by(tickets.c.branch_id)
+    return [(b, d) for b, d in (await session.execute(stmt)).all()]
+
+
+async def expire_before(session: AsyncSession, branch_id: str, day: date, now: datetime) -> list[Row]:
+    """Mark every waiting or called ticket of ``branch_id`` from a business date before
+    ``day`` ``expired`` (``finished_at = now``) and return the updated rows, in number order.
+
+    One ``UPDATE .. RETURNING``: two instances closing together serialise on the row
+    locks, and the second finds the rows no longer waiting or called, so each ticket
+    expires (and gets its event) once."""
+    stmt = (
+        update(tickets)
+        .where(tickets.c.branch_id == branch_id, tickets.c.business_date < day, tickets.c.status.in_(("waiting", "called")))
+        .values(status="expired", finished_at=now)
+        .returning(*tickets.c)
+    )
+    return sorted((await session.execute(stmt)).all(), key=lambda r: (r.business_date, r.arrival))

@@ -28,6 +28,7 @@ class TicketStatus(StrEnum):
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
     DIVERTED = "diverted"
+    EXPIRED = "expired"
 
 
 class TicketTransition(Payload):
@@ -97,6 +98,11 @@ class TicketCancelled(TicketTransition):
 
 class TicketDiverted(TicketTransition):
     """The customer took another channel instead of waiting."""
+
+
+class TicketExpired(TicketTransition):
+    """The business day of a waiting or called ticket ended (end-of-day close in the
+    branch's time zone) before it was served."""
 
 
 class RemoteTicketRejected(Payload):
