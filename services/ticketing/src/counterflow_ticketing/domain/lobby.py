@@ -23,7 +23,7 @@ from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import conflict, invalid
 from counterflow_ticketing.domain import calendar, priority
 from counterflow_ticketing.domain.context import Ctx
-from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, abandon_rate, require_branch, ticket_view
+from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, abandon_rate, require_branch, ticket_view, today
 from counterflow_ticketing.domain.waits import counter_pool
 from counterflow_ticketing.persistence import branches_repo, lobby_repo, rules_repo, tickets_repo
 
@@ -67,16 +67,18 @@ def priority_reason(t: Row, decision: Row | None, raised: Row | None, descriptio
 
 
 async def overview(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str, Any]:
-    """The branch's queue overview (shape: :class:`~counterflow_ticketing.api.lobby_schemas.QueueOverview`).
+    """The branch's queue overview for its current business day (shape:
+    :class:`~counterflow_ticketing.api.lobby_schemas.QueueOverview`).
 
     Raises:
         Problem: 404 unknown or inactive branch.
     """
     branch = await require_branch(session, branch_id)
     urgent_before = _urgent_before(ctx, branch)
-    waiting = await lobby_repo.waiting_in_call_order(session, branch_id, urgent_before)
+    day = today(ctx, branch)
+    waiting = await lobby_repo.waiting_in_call_order(session, branch_id, day, urgent_before)
     services = {s.service_type: s for s in await branches_repo.get_branch_services(session, branch_id)}
-    pool = await counter_pool(session, branch_id)
+    pool = await counter_pool(session, branch_id, day)
     ids = [t.ticket_id for t in waiting]
     decisions = await lobby_repo.decisions_of(session, ids)
     raises = await lobby_repo.last_raises(session, ids)

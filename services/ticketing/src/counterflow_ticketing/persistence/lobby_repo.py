@@ -5,7 +5,7 @@ today's diversions and counts. Every query is bounded by one branch."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import counters, diversions, priority_raises, teller_sessions, tickets
-from counterflow_ticketing.persistence.tickets_repo import call_order
+from counterflow_ticketing.persistence.tickets_repo import call_order, of_day
 
 
-async def waiting_in_call_order(session: AsyncSession, branch_id: str, urgent_before: datetime) -> Sequence[Row]:
-    """Waiting tickets of the branch in call order (all skills interleaved)."""
-    stmt = select(tickets).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting").order_by(*call_order(urgent_before))
+async def waiting_in_call_order(session: AsyncSession, branch_id: str, day: date, urgent_before: datetime) -> Sequence[Row]:
+    """Waiting tickets of the branch's business ``day`` in call order (all skills interleaved)."""
+    stmt = select(tickets).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting").order_by(*call_order(urgent_before))
     return (await session.execute(stmt)).all()
 
 
