@@ -134,8 +134,8 @@ def platform(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     ticketing.env["CF_TICKETING_SELFSERVICE_PAGE_URL"] = selfservice.url
     selfservice.env["CF_SELFSERVICE_TICKETING_PAGE_URL"] = ticketing.url
     try:
-        ticketing.start(timeout_s=90)
-        selfservice.start(timeout_s=90)
+        ticketing.start(timeout_s=180)
+        selfservice.start(timeout_s=180)
         yield Platform(ticketing, selfservice)
     finally:
         codes = {"ticketing": ticketing.stop(), "selfservice": selfservice.stop()}
