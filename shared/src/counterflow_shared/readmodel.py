@@ -120,15 +120,18 @@ class CustomerScores:
         doc = json.loads(raw)
         return doc.get("tier"), doc.get("propensity") or {}
 
+    async def _apply(self, _envelope: Envelope, payload: BaseModel) -> None:
+        if isinstance(payload, CustomerScored):
+            await self.put(payload)
+
     async def ensure_built(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0) -> bool:
         """Replay ``topic`` (full name of ``customer.scores.v1``) when this model was never
         built in this Redis (marker ``<prefix>built:<topic>``); start-up hook."""
+        return await ensure_built(self.redis, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s))
 
-        async def apply(_envelope: Envelope, payload: BaseModel) -> None:
-            if isinstance(payload, CustomerScored):
-                await self.put(payload)
-
-        return await ensure_built(self.redis, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, apply, timeout_s=timeout_s))
+    def model(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0) -> "Model":
+        """This read model as a :class:`ReadModelGuard` sees it (same marker as :meth:`ensure_built`)."""
+        return Model(topic, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s))
 
 
 @dataclass(frozen=True)
@@ -185,16 +188,20 @@ class ReadModelGuard:
         """Marker keys in model order (for callers that read them in their own pipeline)."""
         return [m.marker for m in self.models]
 
-    def start_rebuild(self, missing: list[Model]) -> asyncio.Task[None]:
-        """Start (or join) the rebuild of ``missing``; returns the running task."""
+    def start_rebuild(self, missing: list[Model], *, first_build: bool = False) -> asyncio.Task[None]:
+        """Start (or join) the rebuild of ``missing``; returns the running task.
+        ``first_build``: the start-up build of a new Redis, not a loss."""
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._rebuild(missing), name="readmodel-rebuild")
+            self._task = asyncio.create_task(self._rebuild(missing, first_build), name="readmodel-rebuild")
         return self._task
 
-    async def _rebuild(self, missing: list[Model]) -> None:
-        self.losses += 1
+    async def _rebuild(self, missing: list[Model], first_build: bool = False) -> None:
         self.rebuilding = {m.name for m in missing}
-        log.warning("readmodel.lost", models=sorted(self.rebuilding), detail="marker missing: Redis flushed or restarted; rebuilding from the compacted topics while serving")
+        if first_build:
+            log.info("readmodel.building", models=sorted(self.rebuilding))
+        else:
+            self.losses += 1
+            log.warning("readmodel.lost", models=sorted(self.rebuilding), detail="marker missing: Redis flushed or restarted; rebuilding from the compacted topics while serving")
         started = time.monotonic()
 
         async def one(m: Model) -> None:
@@ -205,17 +212,19 @@ class ReadModelGuard:
 
         try:
             await asyncio.gather(*(one(m) for m in missing))  # the topics replay side by side
-            self.rebuilds += 1
+            if not first_build:
+                self.rebuilds += 1
             self.last_error = None
         except Exception as exc:  # noqa: BLE001 - the watcher retries on its next round
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("readmodel.rebuild_failed", models=sorted(self.rebuilding), error=self.last_error)
 
     async def ensure(self) -> bool:
-        """Rebuild missing models now and wait for it; returns whether any were missing."""
+        """Start-up: build missing models now and wait for it (a first build, not counted
+        as a loss); returns whether any were missing."""
         missing = await self.missing()
         if missing:
-            await self.start_rebuild(missing)
+            await self.start_rebuild(missing, first_build=True)
         return bool(missing)
 
     async def require(self) -> None:

@@ -28,11 +28,13 @@ from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.persistence.outage import OutageLog, is_database_outage
+from counterflow_shared.persistence.retention import retention_loop
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.docs import install_offline_docs
-from counterflow_shared.web.health import Check, health_router
 from counterflow_shared.web.edge import EdgeGuard, document_edge
+from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.overload import InFlightLimit
 from counterflow_shared.web.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,8 @@ class ServiceSpec:
         backbone_tables: the service's ``outbox``/``processed_events``/``idempotency_keys``.
         consumers: consumer group -> factory of its handlers (called with the runtime).
         background: extra loops started with embedded workers.
+        retained_tables: audit tables with a retention rule besides the backbone's
+            (``rule_decisions``; see :mod:`counterflow_shared.persistence.retention`).
     """
 
     name: str
@@ -58,6 +62,7 @@ class ServiceSpec:
     backbone_tables: Mapping[str, Table]
     consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
     background: Sequence[Background] = ()
+    retained_tables: Sequence[Table] = ()
 
 
 class ServiceRuntime:
@@ -67,8 +72,18 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings, *, group_suffix: str = "") -> None:
         self.spec = spec
         self.settings = settings
-        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size, pool_timeout_s=settings.db_pool_timeout_s)
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            pool_recycle_s=settings.db_pool_recycle_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        #: the same pool in autocommit mode: each statement is its own transaction, with no
+        #: BEGIN / COMMIT round trips (the one-statement kiosk path, ADR 0150)
+        self.autocommit: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # a blocking pool: under a burst (e.g. 1,000 SSE clients) callers wait for a
         # connection instead of failing at once with MaxConnectionsError
         self.redis: Redis = Redis(
@@ -133,6 +148,8 @@ class ServiceRuntime:
             poll_interval_s=s.relay_poll_interval_s,
             batch_size=s.relay_batch_size,
             request_timeout_s=s.kafka_request_timeout_s,
+            listen_url=s.database_url if s.database_url.startswith("postgresql") else None,
+            sent_retention_s=s.outbox_sent_retention_s,
         )
         self.consumers = [
             ConsumerRuntime(
@@ -158,7 +175,7 @@ class ServiceRuntime:
         for worker in self.build_workers():
             worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
-        for loop in self.spec.background:
+        for loop in (*self.spec.background, retention_loop):
             self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
@@ -273,6 +290,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_offline_docs(app)
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(extra_checks))

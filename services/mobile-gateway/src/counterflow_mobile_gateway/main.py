@@ -7,18 +7,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceRuntime, ServiceSpec, create_service_app
 from counterflow_mobile_gateway.api.routes import routers
-from counterflow_mobile_gateway.domain.channel import build_read_models
+from counterflow_mobile_gateway.domain.channel import build_read_models, read_model_guard, watch_read_models
 from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
 from counterflow_mobile_gateway.persistence import identity as identity_repo
 from counterflow_mobile_gateway.domain.sweeper import sweeper
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
-from counterflow_mobile_gateway.persistence.tables import backbone
+from counterflow_mobile_gateway.persistence.tables import backbone, rule_decisions
 from counterflow_mobile_gateway.settings import MobileGatewaySettings, get_settings
 
 PACKAGE_DIR = Path(__file__).parent
@@ -28,7 +28,8 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
-    background=(sweeper,),
+    background=(sweeper, watch_read_models),
+    retained_tables=(rule_decisions,),
 )
 
 
@@ -42,6 +43,11 @@ def token_authority(settings: MobileGatewaySettings) -> TokenAuthority:
         public_key_pem=settings.customer_jwt_public_key_pem,
         access_ttl_s=settings.access_token_ttl_s,
     )
+
+
+async def _read_models_ready(request: Request) -> tuple[bool, str]:
+    """``/readyz`` check: says when the Redis read models are being rebuilt."""
+    return read_model_guard(request.app.state.runtime).readiness()
 
 
 def needs_stored_key(settings: MobileGatewaySettings) -> bool:
@@ -72,6 +78,7 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
         description="The backend of the mobile and web bank: customer auth, branch info, remote tickets, appointments, hand-off drafts, notifications.",
         routers=routers,
         on_startup=(build_read_models,),
+        extra_checks={"read_models": _read_models_ready},
         group_suffix=group_suffix,
     )
     app.state.authority = token_authority(settings)

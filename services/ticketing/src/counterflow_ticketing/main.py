@@ -13,7 +13,9 @@ from counterflow_ticketing.api.pages import router as pages_router
 from counterflow_ticketing.api.routes import routers
 from counterflow_ticketing.events.handlers import handlers, read_model_guard, rebuild_read_models, seed, watch_read_models
 from counterflow_ticketing.events.day_close import business_day_close_loop
+from counterflow_ticketing.events.diversion_backstop import diversion_backstop_loop
 from counterflow_ticketing.events.snapshots import load_snapshot_loop
+from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import backbone
 from counterflow_ticketing.settings import TicketingSettings, get_settings
 
@@ -24,7 +26,8 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("ticketing"): handlers},
-    background=(load_snapshot_loop, business_day_close_loop, watch_read_models),
+    background=(load_snapshot_loop, business_day_close_loop, diversion_backstop_loop, watch_read_models),
+    retained_tables=(rule_decisions,),
 )
 
 

@@ -23,6 +23,11 @@ class TicketingSettings(ServiceSettings):
         sla_target_s / sla_window_s: SLA definition for snapshots and rules (seconds).
         display_stream_length: calls kept per branch for calling-display resumption.
         offer_ttl_s: an accepted diversion not completed within this expires (seconds).
+        diversion_grace_s / diversion_sweep_s: an accepted diversion still open this long
+            after its expiry is expired by ticketing (the backstop, issue 17), checked
+            every ``diversion_sweep_s`` seconds. 900 s: far beyond the followers' own
+            sweeps (selfservice and the gateway expire within seconds), so the backstop
+            acts only when a follower lost the diversion or was down.
         day_close_check_s: the end-of-day close loop wakes at the next local midnight of a
             branch with live tickets, and at least this often (seconds).
     """
@@ -49,6 +54,8 @@ class TicketingSettings(ServiceSettings):
     sla_window_s: float = 3600.0
     display_stream_length: int = 1000
     offer_ttl_s: float = 1800.0
+    diversion_grace_s: float = 900.0
+    diversion_sweep_s: float = 60.0
     day_close_check_s: float = 60.0
 
 

@@ -25,6 +25,8 @@ class DeviceView:
         cash_available: dispensable cash per currency (major units, Decimal).
         expected_wait_s: expected wait at the device (seconds).
         forecast_cash_out_at: when it is expected to run out (aware UTC) or ``None``.
+        unavailable: why a service type it is capable of is not in ``service_types`` now
+            (``status``, ``closed``, ``cash``, ``notes``, ``full``), as selfservice says.
     """
 
     device_id: str
@@ -39,6 +41,7 @@ class DeviceView:
     forecast_cash_out_at: datetime | None = None
     accessible: bool = False
     zone: str = "self_service"
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Decision:
     offer_ttl_s: int | None = None
     message: str | None = None
     vetoes: tuple[str, ...] = ()
+    devices_not_offered: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the decision record)."""
@@ -142,6 +146,7 @@ def device_to_record(device: DeviceView) -> dict[str, Any]:
         "forecast_cash_out_at": _iso(device.forecast_cash_out_at),
         "accessible": device.accessible,
         "zone": device.zone,
+        "unavailable": dict(device.unavailable),
     }
 
 
@@ -208,6 +213,7 @@ def device_from_record(data: dict[str, Any], where: str = "device") -> DeviceVie
             forecast_cash_out_at=_aware(data.get("forecast_cash_out_at"), f"{where}.forecast_cash_out_at"),
             accessible=bool(data.get("accessible", False)),
             zone=str(data.get("zone") or "self_service"),
+            unavailable={str(k): str(v) for k, v in (data.get("unavailable") or {}).items()},
         )
     except KeyError as exc:
         raise ValueError(f"{where}.{exc.args[0]}: is required") from exc
@@ -260,7 +266,16 @@ def decide(rule_set: Any, request: DecisionInput) -> Decision:
         RuleSetInvalid: ``rule_set`` is a document that does not validate.
     """
     if rule_set is None:
-        return Decision(kind="ticket", rule_set_version=0, rule_id="default", explanation="no active rule set", inputs=input_to_record(request))
+        from counterflow_shared.rules.protections import ProtectionSettings, devices_not_offered
+
+        return Decision(
+            kind="ticket",
+            rule_set_version=0,
+            rule_id="default",
+            explanation="no active rule set",
+            inputs=input_to_record(request),
+            devices_not_offered=devices_not_offered(request, ProtectionSettings(), None),
+        )
     from counterflow_shared.rules.engine import RuleSet, evaluate
 
     if not isinstance(rule_set, RuleSet):

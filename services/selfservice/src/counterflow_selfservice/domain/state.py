@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from counterflow_shared.events.payloads.devices import CashUnitState, DeviceCapabilities, DeviceState
 from counterflow_selfservice.domain import forecast
-from counterflow_selfservice.domain.availability import available_service_types, expected_wait_s, typical_withdrawal
+from counterflow_selfservice.domain.availability import available_service_types, expected_wait_s, typical_withdrawal, unavailable_reasons
 from counterflow_selfservice.domain.cash import cash_by_currency, dispensable
 from counterflow_selfservice.domain.context import Ctx
 from counterflow_selfservice.domain.models import DemandModel, Device
@@ -112,6 +112,7 @@ def build_state(device: Device, ctx: Ctx) -> DeviceState:
         ],
         cash_available=cash_by_currency(device.cash_units),
         available_service_types=available_service_types(device, ctx.now, ctx.settings.default_typical_withdrawal),
+        unavailable_service_types=unavailable_reasons(device, ctx.now, ctx.settings.default_typical_withdrawal),
         forecast_cash_out_at=cash_out_at(device, ctx.now, ctx.settings.default_typical_withdrawal),
         queue_length=device.queue_length,
         expected_wait_s=expected_wait_s(device, ctx.settings.mean_transaction_s),

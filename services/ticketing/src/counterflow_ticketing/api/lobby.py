@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from counterflow_shared.web.live import state_stream
+from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.api.deps import BranchStaffDep, CtxDep, IdempotencyKey, LobbyDep, RuntimeDep, TxDep, get_ctx, idempotent
 from counterflow_ticketing.api.lobby_schemas import CounterStates, LobbyState, PriorityIn, QueueAndCounters, QueueOverview
 from counterflow_ticketing.api.schemas import ServiceRequestIn, TransferIn
@@ -70,6 +72,10 @@ async def divert(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep
     return await idempotent(session, scope=f"staff:{staff.subject}:divert:{ticket_id}", key=idempotency_key, body={}, compute=compute)
 
 
+#: A Redis stream id (``<milliseconds>-<sequence>``), the ``id`` of every display event.
+STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+
+
 @router.get("/display/stream", summary="Calling display: server-sent events of calls")
 async def display_stream(
     branch_id: str,
@@ -81,7 +87,20 @@ async def display_stream(
     """One ``call`` event per call or recall (``number``, ``counter_id``, ``counter_name``,
     ``call_count``, ``recall``, ``at``); the event id is the Redis stream id, so a display
     reconnecting with ``Last-Event-ID`` gets the calls it missed. Public: a calling display
-    shows only ticket numbers and counters."""
+    shows only ticket numbers and counters.
+
+    Raises:
+        Problem: 400 ``bad-last-event-id`` (field ``header.Last-Event-ID``) when the header
+            is not a stream id (``<ms>-<seq>``) this endpoint gave out.
+    """
+    if last_event_id is not None and not STREAM_ID.fullmatch(last_event_id):
+        raise Problem(
+            400,
+            "bad-last-event-id",
+            "Last-Event-ID is not an event id of this stream",
+            f"header.Last-Event-ID: {last_event_id[:64]!r} is not a stream id like 1733040000000-0",
+            errors=[{"field": "header.Last-Event-ID", "message": "expected <milliseconds>-<sequence>"}],
+        )
     rm = readmodels_of(runtime)
 
     async def events() -> AsyncIterator[dict[str, Any]]:

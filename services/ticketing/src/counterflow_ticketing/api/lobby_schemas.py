@@ -17,6 +17,7 @@ class RuleRef(BaseModel):
     rule_id: str
     rule_set_version: int
     description: str = ""
+    explanation: str = Field(default="", description="the decision's own explanation, as recorded when the ticket was issued")
 
 
 class PriorityRaise(BaseModel):

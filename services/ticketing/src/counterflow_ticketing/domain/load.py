@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
 from counterflow_ticketing.domain import calendar
+from counterflow_ticketing.domain import sla as sla_targets
 from counterflow_ticketing.domain.context import Ctx, remember_branch_load
 from counterflow_ticketing.domain.waits import counter_pool
 from counterflow_ticketing.persistence import branches_repo, load_repo, tickets_repo
@@ -32,8 +33,7 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     estimates and the rules hook (on Kubernetes this loop runs in the worker pods)."""
     left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
     theta = left / exposure_s if exposure_s > 0 else 0.0
-    ok, total = await tickets_repo.sla_counts(session, branch_id, ctx.now - timedelta(seconds=ctx.settings.sla_window_s), ctx.now, ctx.settings.sla_target_s)
-    sla = ok / total if total else None
+    sla, (sla_target_s, sla_window_s) = await sla_targets.branch_share(session, ctx, branch_id)
     remember_branch_load(ctx, branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
     await ctx.readmodels.put_branch_load(branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
     branch = await branches_repo.get_branch(session, branch_id)
@@ -44,7 +44,7 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     for st in await branches_repo.get_branch_services(session, branch_id):
         wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=theta)
         services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if wait is None else round(wait, 1), open_counters=len(pool.able(st.skill))))
-    return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=ctx.settings.sla_target_s, sla_window_s=ctx.settings.sla_window_s)
+    return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=sla_target_s, sla_window_s=sla_window_s)
 
 
 def signature(s: BranchLoadSnapshot) -> dict[str, Any]:
@@ -74,6 +74,7 @@ async def publish_if_due(session: AsyncSession, ctx: Ctx, branch_id: str) -> boo
     sig = signature(snap)
     due = last is None or last.published_at > ctx.now or ctx.now - last.published_at >= timedelta(seconds=ctx.settings.load_snapshot_interval_s)
     if not due and not changed_materially(last.signature, sig, ctx.settings.load_material_change_s):
+        await load_repo.checked(session, branch_id, ctx.now)
         return False
     await load_repo.record(session, branch_id, ctx.now, sig)
     await ctx.publish(session, snap)

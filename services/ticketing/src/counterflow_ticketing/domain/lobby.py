@@ -57,7 +57,12 @@ def priority_reason(t: Row, decision: Row | None, raised: Row | None, descriptio
         parts.append(f"appointment +{priority.APPOINTMENT_PRIORITY}")
     rule = None
     if decision is not None and decision.rule_id:
-        rule = {"rule_id": decision.rule_id, "rule_set_version": decision.rule_set_version, "description": descriptions.get((decision.rule_set_version, decision.rule_id), "")}
+        rule = {
+            "rule_id": decision.rule_id,
+            "rule_set_version": decision.rule_set_version,
+            "description": descriptions.get((decision.rule_set_version, decision.rule_id), ""),
+            "explanation": str((decision.detail or {}).get("explanation") or ""),
+        }
         parts.append(f"rule {decision.rule_id} (v{decision.rule_set_version})" + (f": {rule['description']}" if rule["description"] else ""))
     raise_view = None
     if raised is not None:

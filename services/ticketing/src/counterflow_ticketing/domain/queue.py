@@ -84,6 +84,12 @@ async def ticket_view(
             default_s = st.default_service_s if st else 300.0
         pool = pool or await counter_pool(session, t.branch_id, t.business_date)
         wait = pool.estimate(skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, abandon_rate_per_s=abandon_rate(ctx, t.branch_id))
+    return ticket_fields(t, position=position, estimated_wait_s=None if wait is None else round(wait, 1))
+
+
+def ticket_fields(t: Any, *, position: int | None, estimated_wait_s: float | None) -> dict[str, Any]:
+    """The :func:`ticket_view` document of ticket ``t`` (a row or any object with its
+    columns) with a known ``position`` (1-based) and ``estimated_wait_s`` (seconds)."""
     return {
         "ticket_id": t.ticket_id,
         "branch_id": t.branch_id,
@@ -95,7 +101,7 @@ async def ticket_view(
         "business_date": t.business_date.isoformat(),
         "issued_at": t.issued_at.isoformat(),
         "position": position,
-        "estimated_wait_s": None if wait is None else round(wait, 1),
+        "estimated_wait_s": estimated_wait_s,
         "counter_id": t.counter_id,
         "call_count": t.call_count,
         "outcome": t.outcome,
@@ -221,7 +227,7 @@ async def _mark_called(session: AsyncSession, ctx: Ctx, t: Row, counter: Row, te
         t.ticket_id,
         {"status": "called", "counter_id": counter.counter_id, "teller_id": teller_id, "call_count": 1, "called_at": ctx.now, "target_counter_id": None},
     )
-    await ctx.publish(session, ticket_transition(tk.TicketCalled, row, at=ctx.now))
+    await ctx.publish(session, ticket_transition(tk.TicketCalled, row, at=ctx.now, counter_name=counter.name))
     _to_display(session, ctx, row, counter, recall=False)
     return row
 
@@ -303,7 +309,7 @@ async def recall(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id:
     """Call a called ticket again (``call_count`` + 1)."""
     counter, t = await _ticket_at_counter(session, counter_id, ticket_id, ("called",))
     row = await tickets_repo.update_ticket(session, ticket_id, {"call_count": t.call_count + 1, "called_at": t.called_at})
-    await ctx.publish(session, ticket_transition(tk.TicketRecalled, row, at=ctx.now))
+    await ctx.publish(session, ticket_transition(tk.TicketRecalled, row, at=ctx.now, counter_name=counter.name))
     _to_display(session, ctx, row, counter, recall=True)
     return await ticket_view(session, ctx, row)
 
@@ -358,7 +364,8 @@ async def transfer(
 ) -> dict[str, Any]:
     """Move a ticket to another service type's queue and/or a specific counter's queue,
     at the back (queued now, its priority kept) or at the front (ahead of every waiting
-    ticket of that skill). The ticket keeps its number.
+    ticket of that skill, urgent ones too: its ``queued_at`` and ``due_at`` are put just
+    before the head's). The ticket keeps its number.
 
     Raises:
         Problem: 404; 409 ``ticket-not-at-counter``/``ticket-not-live``; 422 naming
@@ -380,15 +387,20 @@ async def transfer(
             raise invalid("body.counter_id", f"no counter {to_counter_id!r} in branch {t.branch_id}")
         if st.skill not in (target.skills or []):
             raise invalid("body.counter_id", f"counter {to_counter_id} lacks skill {st.skill!r}")
+    queued_at = ctx.now
     if front:
-        head = await tickets_repo.front_due_at(session, t.branch_id, st.skill, t.business_date)
-        due = min(head, ctx.now) - timedelta(milliseconds=1) if head else ctx.now - timedelta(seconds=1)
+        # before the head on both keys of the call order: an urgent (aged) ticket is
+        # called by its queued_at, the others by due_at, so the front is the front (#17)
+        head_due, head_queued = await tickets_repo.front_of_queue(session, t.branch_id, st.skill, t.business_date)
+        due = min(head_due, ctx.now) - timedelta(milliseconds=1) if head_due else ctx.now - timedelta(seconds=1)
+        if head_queued is not None:
+            queued_at = min(head_queued, ctx.now) - timedelta(milliseconds=1)
     else:
         due = priority.due_at(ctx.now, t.priority, max_wait_s=branch.max_wait_s, step_s=ctx.settings.priority_step_s)
     row = await tickets_repo.update_ticket(
         session,
         ticket_id,
-        {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": ctx.now, "due_at": due, "target_counter_id": to_counter_id, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
+        {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": queued_at, "due_at": due, "target_counter_id": to_counter_id, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
     )
     view = await ticket_view(session, ctx, row, default_s=st.default_service_s)
     await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))

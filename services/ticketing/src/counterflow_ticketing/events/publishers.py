@@ -10,8 +10,9 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
 
 
-def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, position: int | None = None, estimated_wait_s: float | None = None) -> tk.TicketTransition:
-    """A ``branch.tickets.v1`` payload of type ``cls`` for ticket row ``t`` at ``at``."""
+def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, position: int | None = None, estimated_wait_s: float | None = None, counter_name: str | None = None) -> tk.TicketTransition:
+    """A ``branch.tickets.v1`` payload of type ``cls`` for ticket row ``t`` at ``at``;
+    calls carry ``counter_name``, the counter as the customer sees it (issue 17)."""
     return cls(
         ticket_id=t.ticket_id,
         branch_id=t.branch_id,
@@ -23,6 +24,7 @@ def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, p
         customer_id=t.customer_id,
         business_date=t.business_date,
         counter_id=t.counter_id,
+        counter_name=counter_name,
         teller_id=t.teller_id,
         position=position,
         estimated_wait_s=estimated_wait_s,

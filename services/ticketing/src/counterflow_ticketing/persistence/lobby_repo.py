@@ -24,10 +24,11 @@ async def waiting_in_call_order(session: AsyncSession, branch_id: str, day: date
 
 
 async def decisions_of(session: AsyncSession, ticket_ids: Sequence[str]) -> dict[str, Row]:
-    """The rules decision that issued each ticket (``rule_id``, ``rule_set_version``), by ticket id."""
+    """The rules decision that issued each ticket (``rule_id``, ``rule_set_version``,
+    ``detail`` with the decision's ``explanation``), by ticket id."""
     if not ticket_ids:
         return {}
-    stmt = select(rule_decisions.c.ticket_id, rule_decisions.c.rule_id, rule_decisions.c.rule_set_version).where(rule_decisions.c.ticket_id.in_(list(ticket_ids)))
+    stmt = select(rule_decisions.c.ticket_id, rule_decisions.c.rule_id, rule_decisions.c.rule_set_version, rule_decisions.c.detail).where(rule_decisions.c.ticket_id.in_(list(ticket_ids)))
     return {r.ticket_id: r for r in (await session.execute(stmt)).all()}
 
 

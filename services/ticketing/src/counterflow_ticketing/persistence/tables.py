@@ -175,6 +175,10 @@ tickets = Table(
     UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
     Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
     Index("ix_tickets_branch_status", "branch_id", "status"),
+    # the load loop's windows (issue 15): its cost follows the window, not the history
+    Index("ix_tickets_branch_issued", "branch_id", "issued_at"),
+    Index("ix_tickets_branch_called", "branch_id", "called_at", postgresql_where=text("called_at IS NOT NULL")),
+    Index("ix_tickets_branch_finished", "branch_id", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
 )
 
 service_time_stats = Table(
@@ -223,6 +227,28 @@ diversions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
+    # what the rule told the customer (issue 17: every channel shows the same offer)
+    Column("fee_notice", Text),
+    Column("message", Text),
+    Column("offer_ttl_s", Integer),
+    Column("expires_at", DateTime(timezone=True)),
+    Index("ix_diversions_open", "status", "expires_at"),
+)
+
+#: SLA targets per branch and service type (issue 17): customers called within
+#: ``target_s`` seconds of their ticket count as served within the SLA, measured over the
+#: last ``window_s`` seconds. ``service_type`` ``*`` is the branch's default; without a row
+#: the service settings ``sla_target_s`` / ``sla_window_s`` apply.
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("target_s", Float, nullable=False),
+    Column("window_s", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id", "service_type"),
 )
 
 #: audit of priority raised by hand (lobby manager), with the reason given
@@ -247,6 +273,9 @@ load_snapshots = Table(
     Column("branch_id", String(64), primary_key=True),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("signature", JSON, nullable=False),
+    # when the load loop last looked at the branch (published or not): only activity
+    # after this brings the branch back into the loop before its snapshot is due
+    Column("checked_at", DateTime(timezone=True)),
 )
 
 from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: E402,F401 - channel rule governance tables (issue 7)

@@ -168,10 +168,13 @@ async def busy_counters(session: AsyncSession, branch_id: str) -> set[str]:
     return {c for (c,) in (await session.execute(stmt)).all() if c}
 
 
-async def front_due_at(session: AsyncSession, branch_id: str, skill: str, day: date) -> datetime | None:
-    """The earliest ``due_at`` among waiting tickets of ``skill`` on business ``day`` (``None`` when empty)."""
-    stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting", tickets.c.skill == skill)
-    return (await session.execute(stmt)).scalar_one()
+async def front_of_queue(session: AsyncSession, branch_id: str, skill: str, day: date) -> tuple[datetime | None, datetime | None]:
+    """The earliest ``due_at`` and the earliest ``queued_at`` among waiting tickets of
+    ``skill`` on business ``day`` (``(None, None)`` when none waits): both keys of
+    :func:`call_order`, so a ticket put before both is called first."""
+    stmt = select(func.min(tickets.c.due_at), func.min(tickets.c.queued_at)).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting", tickets.c.skill == skill)
+    due, queued = (await session.execute(stmt)).one()
+    return due, queued
 
 
 async def get_learned_time(session: AsyncSession, branch_id: str, service_type: str, teller_id: str) -> Row | None:
@@ -211,17 +214,6 @@ async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, 
     stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
     n, seconds = (await session.execute(stmt)).one()
     return int(n), float(seconds or 0.0)
-
-
-async def sla_counts(session: AsyncSession, branch_id: str, since: datetime, now: datetime, target_s: float) -> tuple[int, int]:
-    """``(called within target_s, called)`` among tickets called in ``[since, now]``
-    (``now``: the domain clock's instant)."""
-    waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
-    stmt = select(func.count().filter(waited <= target_s), func.count()).where(
-        tickets.c.branch_id == branch_id, tickets.c.called_at.is_not(None), tickets.c.called_at >= since, tickets.c.called_at <= now
-    )
-    ok, total = (await session.execute(stmt)).one()
-    return int(ok), int(total)
 
 
 async def upsert_appointment(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -266,6 +258,19 @@ async def get_diversion(session: AsyncSession, diversion_id: str, *, lock: bool 
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).first()
+
+
+async def abandoned_diversions(session: AsyncSession, *, before: datetime, limit: int = 200) -> Sequence[Row]:
+    """Accepted diversions whose ``expires_at`` is before ``before`` (locked, skipping rows
+    another instance holds), oldest first."""
+    stmt = (
+        select(diversions)
+        .where(diversions.c.status == "accepted", diversions.c.expires_at < before)
+        .order_by(diversions.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).all()
 
 
 async def update_diversion(session: AsyncSession, diversion_id: str, values: dict[str, Any]) -> Row:

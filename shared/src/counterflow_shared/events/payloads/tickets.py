@@ -53,6 +53,7 @@ class TicketTransition(Payload):
     customer_id: Id | None = None
     business_date: date
     counter_id: Id | None = None
+    counter_name: str | None = None
     teller_id: Id | None = None
     position: int | None = None
     estimated_wait_s: float | None = None
