@@ -36,6 +36,10 @@ class SelfServiceSettings(ServiceSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_SELFSERVICE_", extra="ignore")
+    #: the fleet page's live stream re-reads the branch's devices this often (seconds)
+    fleet_refresh_s: float = 2.0
+    #: where staff find the ticketing pages (the header's home link)
+    ticketing_page_url: str = "http://127.0.0.1:8101"
 
     service_name: str = "selfservice"
     database_name: str = "counterflow_selfservice"

@@ -48,6 +48,8 @@ branches = Table(
     Column("appointment_slot_minutes", Integer, nullable=False, server_default="15"),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # default language of the branch's pages and calling-display announcements (en, zh_CN)
+    Column("language", String(16), nullable=False, server_default="en"),
 )
 
 opening_hours = Table(
@@ -262,6 +264,22 @@ sla_targets = Table(
     Column("updated_by", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("branch_id", "service_type"),
+)
+
+#: audit of priority raised by hand (lobby manager), with the reason given
+priority_raises = Table(
+    "priority_raises",
+    metadata,
+    Column("raise_id", String(64), primary_key=True),
+    Column("ticket_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("from_priority", Integer, nullable=False),
+    Column("to_priority", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Index("ix_priority_raises_ticket", "ticket_id"),
 )
 
 load_snapshots = Table(
