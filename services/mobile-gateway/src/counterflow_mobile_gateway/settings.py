@@ -12,8 +12,9 @@ class MobileGatewaySettings(ServiceSettings):
         customer_jwt_issuer / customer_jwt_audience: ``iss`` / ``aud`` written and required.
         customer_jwt_algorithm: ``ES256`` (default) or ``RS256``.
         customer_jwt_private_key_pem: PEM signing key of the built-in development identity
-            provider. Empty: a key is generated at start-up (tokens then die with the
-            process and differ between instances: set it when running several).
+            provider. Empty: the key persisted in the gateway's database is used,
+            generated on the very first start (``signing_keys``, ADR 0166), so tokens
+            survive restarts and every instance signs with the same key.
         customer_jwt_public_key_pem: PEM verification key; empty means "the public half of
             the signing key". A bank with its own identity provider sets this (and
             ``dev_idp_enabled=False``).

@@ -17,14 +17,19 @@ class TicketingSettings(ServiceSettings):
         ageing_guard_s: a ticket becomes urgent this long before ``max_wait_s`` (seconds).
         default_no_show_after_calls: unanswered calls before a no-show is allowed.
         kiosk_requests_per_minute: per-kiosk rate limit on service requests.
-        kiosk_auth_cache_s: seconds a verified kiosk secret is remembered in-process (Argon2
-            verification costs tens of milliseconds; the cache keeps it off the hot path).
         load_snapshot_interval_s: a load snapshot per branch at least this often (seconds).
         load_check_interval_s: how often the snapshot loop looks for material changes (seconds).
         load_material_change_s: estimate change that counts as material (seconds).
         sla_target_s / sla_window_s: SLA definition for snapshots and rules (seconds).
         display_stream_length: calls kept per branch for calling-display resumption.
         offer_ttl_s: an accepted diversion not completed within this expires (seconds).
+        diversion_grace_s / diversion_sweep_s: an accepted diversion still open this long
+            after its expiry is expired by ticketing (the backstop, issue 17), checked
+            every ``diversion_sweep_s`` seconds. 900 s: far beyond the followers' own
+            sweeps (selfservice and the gateway expire within seconds), so the backstop
+            acts only when a follower lost the diversion or was down.
+        day_close_check_s: the end-of-day close loop wakes at the next local midnight of a
+            branch with live tickets, and at least this often (seconds).
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_TICKETING_", extra="ignore")
@@ -38,14 +43,20 @@ class TicketingSettings(ServiceSettings):
     ageing_guard_s: float = 300.0
     default_no_show_after_calls: int = 3
     kiosk_requests_per_minute: int = 120
-    kiosk_auth_cache_s: float = 300.0
     load_snapshot_interval_s: float = 60.0
     load_check_interval_s: float = 5.0
     load_material_change_s: float = 60.0
     sla_target_s: float = 600.0
+    #: the lobby console's live stream re-reads the branch state this often (seconds)
+    lobby_refresh_s: float = 1.0
+    #: where staff find the selfservice fleet page (a link on the home page)
+    selfservice_page_url: str = "http://127.0.0.1:8102"
     sla_window_s: float = 3600.0
     display_stream_length: int = 1000
     offer_ttl_s: float = 1800.0
+    diversion_grace_s: float = 900.0
+    diversion_sweep_s: float = 60.0
+    day_close_check_s: float = 60.0
 
 
 def get_settings() -> TicketingSettings:

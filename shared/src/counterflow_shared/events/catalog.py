@@ -105,6 +105,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("branch.ticket.transferred", 1, BRANCH_TICKETS, _T.TicketTransferred, _attr("branch_id"), "moved to another queue"),
     EventType("branch.ticket.cancelled", 1, BRANCH_TICKETS, _T.TicketCancelled, _attr("branch_id"), "cancelled"),
     EventType("branch.ticket.diverted", 1, BRANCH_TICKETS, _T.TicketDiverted, _attr("branch_id"), "customer took another channel"),
+    EventType("branch.ticket.expired", 1, BRANCH_TICKETS, _T.TicketExpired, _attr("branch_id"), "business day closed before service"),
     EventType("branch.remote_ticket.rejected", 1, BRANCH_TICKETS, _T.RemoteTicketRejected, _attr("branch_id"), "remote request refused"),
     EventType("branch.load.snapshot", 1, BRANCH_LOAD, branches.BranchLoadSnapshot, _attr("branch_id"), "branch load"),
     EventType("branch.profile.updated", 1, BRANCH_DIRECTORY, branches.BranchProfile, _attr("branch_id"), "branch profile"),

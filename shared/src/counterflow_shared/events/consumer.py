@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +35,9 @@ from counterflow_shared.events.catalog import ConsumerGroup, entry
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_consumer, new_producer
 from counterflow_shared.events.tracing import context_from_kafka_headers
+from counterflow_shared.metrics.backbone import LagMeter
 from counterflow_shared.persistence.db import session_scope
+from counterflow_shared.persistence.outage import OUTAGES, is_database_outage
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("counterflow.consumer")
@@ -44,6 +46,10 @@ tracer = trace.get_tracer("counterflow.consumer")
 #: the validated payload. It may return a coroutine function to run after the commit
 #: (for side effects outside the database, e.g. a Redis publish).
 Handler = Callable[[AsyncSession, Envelope, BaseModel], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+
+class _StoppedDuringOutage(Exception):
+    """Stop was requested while waiting for the database: leave the record uncommitted."""
 
 
 class PoisonEvent(Exception):
@@ -57,12 +63,19 @@ class ConsumerStatus:
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    retried: int = 0
+    #: events of a type this group has no handler for: acknowledged and skipped
+    #: (forward compatibility), counted per CloudEvents type
+    skipped_unknown: dict[str, int] = field(default_factory=dict)
+    #: handler attempts that failed because the database was out (waited, not dead-lettered)
+    outage_waits: int = 0
     assigned: bool = False
     broker_ok: bool = False
     last_error: str | None = None
 
 
 class ConsumerRuntime:
+
     """Runs one consumer group of one service.
 
     Args:
@@ -80,6 +93,9 @@ class ConsumerRuntime:
         batch_size: consecutive records of one partition applied in one transaction
             (1 = one transaction per event).
     """
+
+    #: database outage log (the runtime sets its own)
+    outages = OUTAGES
 
     def __init__(
         self,
@@ -104,6 +120,9 @@ class ConsumerRuntime:
         self._processed = processed_events
         self._bootstrap = bootstrap_servers
         self._prefix = topic_prefix
+        self.topic_prefix = topic_prefix
+        #: records behind each assigned partition, measured at most once a second (metrics)
+        self.lag = LagMeter()
         self._max_retries = max(1, max_retries)
         self._backoff = retry_backoff_s
         self._timeout = request_timeout_s
@@ -173,6 +192,7 @@ class ConsumerRuntime:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=200)
             self.status.assigned = bool(self._consumer.assignment())
             self.status.broker_ok = True
+            await self.lag.maybe_measure(self._consumer)
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():
                 for start in range(0, len(records), self._batch_size):
@@ -181,7 +201,16 @@ class ConsumerRuntime:
                     chunk = records[start : start + self._batch_size]
                     if not await self._process_together(chunk):
                         for record in chunk:
-                            await self._process(record)
+                            try:
+                                await self._process(record)
+                            except _StoppedDuringOutage:
+                                # the record was not applied: commit only what was, and
+                                # leave it for the next owner of the partition
+                                if record.offset > chunk[0].offset:
+                                    offsets[tp] = OffsetAndMetadata(record.offset, "")
+                                if offsets:
+                                    await bounded(self._consumer.commit(offsets), self._timeout, "offset commit")
+                                return
                     offsets[tp] = OffsetAndMetadata(chunk[-1].offset + 1, "")
             if offsets:
                 # one commit for every partition of the poll, after their transactions
@@ -227,6 +256,7 @@ class ConsumerRuntime:
             async with session_scope(self._factory) as session:
                 for record, envelope, handler, payload in decoded:
                     if handler is None:
+                        self._skip_unknown(envelope.type)
                         continue
                     with self._span(record) as span:
                         span.set_attribute("messaging.message.id", envelope.id)
@@ -258,26 +288,50 @@ class ConsumerRuntime:
             span.set_attribute("cloudevents.event_type", envelope.type)
             handler = self._handlers.get(envelope.type)
             if handler is None:
+                self._skip_unknown(envelope.type)
                 return
             error: str | None = None
-            for attempt in range(1, self._max_retries + 1):
+            attempt = 0
+            while attempt < self._max_retries:
+                attempt += 1
                 try:
                     after = await self._apply(record, envelope, handler)
                 except PoisonEvent as exc:
                     await self._dead_letter(record, f"poison: {exc}", attempts=attempt)
                     return
                 except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+                    if is_database_outage(exc):
+                        # Not the event's fault: wait for the database without using up
+                        # attempts; an outage never sends good events to dead letters.
+                        self.outages.failed(exc, f"consumer {self.group_id}")
+                        self.status.outage_waits += 1
+                        attempt -= 1
+                        await self._sleep(min(5.0, self._backoff * 2 ** min(self.status.outage_waits, 5)))
+                        if self._stop.is_set():
+                            raise _StoppedDuringOutage from exc
+                        continue
                     error = f"{type(exc).__name__}: {exc}"
                     self.status.last_error = error
                     log.warning("consumer.handler_failed", group=self.group_id, event_id=envelope.id, type=envelope.type, attempt=attempt, error=error)
                     if attempt < self._max_retries:
+                        self.status.retried += 1
                         await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                     continue
+                if self.outages.since is not None:
+                    self.outages.ok()
                 if after is not None:
                     await self._run_after_commit(after, envelope)
                 return
             span.record_exception(RuntimeError(error or "handler failed"))
             await self._dead_letter(record, error or "handler failed", attempts=self._max_retries)
+
+    def _skip_unknown(self, event_type: str) -> None:
+        """Acknowledge an event of a type without a handler (forward compatibility): counted
+        in ``status.skipped_unknown`` and logged the first time per type."""
+        seen = self.status.skipped_unknown.get(event_type, 0)
+        self.status.skipped_unknown[event_type] = seen + 1
+        if not seen:
+            log.info("consumer.unknown_type_skipped", group=self.group_id, type=event_type)
 
     async def _run_after_commit(self, after: Callable[[], Awaitable[None]], envelope: Envelope) -> None:
         """Run a handler's after-commit side effect, retried on its own: the database

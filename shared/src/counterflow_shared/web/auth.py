@@ -12,6 +12,9 @@ secret is stored (RFC 9106 parameters as chosen by argon2-cffi's defaults).
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.session import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
 STAFF_ROLES = ("teller", "lobby_manager", "operations", "approver", "analyst", "admin")
 _hasher = PasswordHasher()
@@ -55,28 +59,53 @@ def issue_staff_token(*, secret: str, issuer: str, audience: str, subject: str, 
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def staff_algorithms(key: str) -> list[str]:
+    """The JWT algorithms a staff verification key admits: a PEM public key admits the
+    asymmetric ones (RS256, ES256), any other key is an HS256 shared secret. Never both,
+    so a token cannot pick an algorithm its key was not meant for (RFC 8725 section 3.1)."""
+    return ["RS256", "ES256"] if key.lstrip().startswith("-----BEGIN") else ["HS256"]
+
+
 def decode_staff_token(token: str, *, secret: str, issuer: str, audience: str) -> StaffPrincipal:
-    """Verify signature, ``exp``, ``iss`` and ``aud``; raises :class:`Problem` 401."""
+    """Verify signature, ``exp``, ``iss`` and ``aud`` and the claims' shapes.
+
+    Raises:
+        Problem: 401 for every token the service cannot verify: malformed, another
+            algorithm than the key admits (an ES256 customer token against an HS256
+            secret), expired, wrong issuer or audience, ``role``/``branches`` of the wrong
+            type.
+    """
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256", "RS256", "ES256"], issuer=issuer, audience=audience, options={"require": ["exp", "sub", "iss", "aud"]})
-    except jwt.PyJWTError as exc:
+        claims = jwt.decode(token, secret, algorithms=staff_algorithms(secret), issuer=issuer, audience=audience, options={"require": ["exp", "sub", "iss", "aud"]})
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:  # PyJWT raises ValueError for a key its algorithm cannot load
         raise Problem(401, "unauthorized", "Authentication required", f"invalid staff token: {exc}") from exc
     role = claims.get("role")
-    if role not in STAFF_ROLES:
+    if not isinstance(role, str) or role not in STAFF_ROLES:
         raise Problem(401, "unauthorized", "Authentication required", "token has no staff role")
-    return StaffPrincipal(subject=str(claims["sub"]), role=role, branches=tuple(claims.get("branches") or ()))
+    branches = claims.get("branches") or []
+    if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches) or not isinstance(claims["sub"], str):
+        raise Problem(401, "unauthorized", "Authentication required", "token claims have the wrong shape (sub: string, branches: list of strings)")
+    return StaffPrincipal(subject=claims["sub"], role=role, branches=tuple(branches))
 
 
 def staff_dependency(*roles: str) -> Callable:
     """FastAPI dependency returning the :class:`StaffPrincipal`, 401 without a valid token,
     403 when its role is not in ``roles`` (all staff roles when empty). Reads the
-    verification settings from ``request.app.state.settings``."""
+    verification settings from ``request.app.state.settings``.
+
+    The token comes from ``Authorization: Bearer`` or, for the pages, from the session
+    cookie (:mod:`counterflow_shared.web.session`); a cookie-authenticated request that
+    changes state must carry the session's CSRF token in ``X-CSRF-Token`` (403
+    ``csrf-failed`` otherwise)."""
 
     async def _dep(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> StaffPrincipal:
-        if creds is None:
-            raise Problem(401, "unauthorized", "Authentication required", "missing bearer token")
         s = request.app.state.settings
-        principal = decode_staff_token(creds.credentials, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
+        token = creds.credentials if creds is not None else request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Problem(401, "unauthorized", "Authentication required", "missing bearer token")
+        if creds is None and request.method not in SAFE_METHODS and not csrf_ok(token, request.headers.get(CSRF_HEADER), secret=s.jwt_secret):
+            raise Problem(403, "csrf-failed", "CSRF token missing or wrong", f"a request signed in by cookie needs the session's {CSRF_HEADER} header")
+        principal = decode_staff_token(token, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
         if roles and principal.role not in roles and principal.role != "admin":
             raise Problem(403, "forbidden", "Role not allowed", f"role {principal.role} may not do this (needs one of {', '.join(roles)})")
         return principal
@@ -95,3 +124,36 @@ def verify_secret(stored_hash: str, secret: str) -> bool:
         return _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class VerifiedSecrets:
+    """Per-process memo of Argon2 verifications of device secrets, bound to the stored hash.
+
+    The caller reads the device's current ``stored_hash`` on every request (one primary-key
+    read); an entry only spares the Argon2 check (tens of milliseconds by design) when both
+    the stored hash and the SHA-256 of the presented secret are those verified before. A
+    re-key or a revocation changes the stored hash, so the old secret fails at once on
+    every instance: there is nothing to invalidate and no time-to-live to wait out.
+    At most one Argon2 verification per device runs at a time, in a worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._verified: dict[str, tuple[str, bytes]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _hit(self, device_id: str, stored_hash: str, digest: bytes) -> bool:
+        entry = self._verified.get(device_id)
+        return entry is not None and entry[0] == stored_hash and hmac.compare_digest(entry[1], digest)
+
+    async def verify(self, device_id: str, stored_hash: str, secret: str) -> bool:
+        """Whether ``secret`` matches ``stored_hash`` (the device's hash as stored now)."""
+        digest = hashlib.sha256(secret.encode()).digest()
+        if self._hit(device_id, stored_hash, digest):
+            return True
+        async with self._locks.setdefault(device_id, asyncio.Lock()):
+            if self._hit(device_id, stored_hash, digest):
+                return True
+            if not await asyncio.to_thread(verify_secret, stored_hash, secret):
+                return False
+            self._verified[device_id] = (stored_hash, digest)
+            return True

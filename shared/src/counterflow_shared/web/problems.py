@@ -3,8 +3,10 @@
 Every error a service returns has a stable ``type`` URI per error kind
 (``https://counterflow.dev/problems/<slug>``), a human ``title``, the HTTP ``status``, a
 ``detail`` and, for input errors, ``errors`` naming each offending field
-(``[{"field": "body.amount", "message": "..."}]``). Unexpected exceptions become a 500
-problem without internals; they are logged with the trace id.
+(``[{"field": "body.amount", "message": "..."}]``). A database outage is a 503 with
+``Retry-After`` logged once per outage (:mod:`counterflow_shared.persistence.outage`); other
+unexpected exceptions become a 500 problem without internals, logged with the trace id.
+A :class:`Problem` with a ``retry_after_s`` extension gets a ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from counterflow_shared.persistence.outage import OUTAGE_CLASSES, OUTAGES, is_database_outage
 
 PROBLEM_BASE = "https://counterflow.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -82,7 +87,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc, request)
+        retry = exc.extra.get("retry_after_s")
+        return problem_response(exc, request, headers={"Retry-After": str(max(1, int(retry)))} if retry is not None else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,6 +107,33 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.warning("http.database_pool_exhausted", path=request.url.path)
         problem = Problem(503, "service-busy", "Service busy", "no database connection became free in time; nothing was applied, retry later")
         return problem_response(problem, request, headers={"Retry-After": "1"})
+
+    @app.exception_handler(DataError)
+    async def _unfit(request: Request, exc: DataError) -> JSONResponse:
+        # the last line of defence: the edge and the constrained types refuse such values
+        # with the field named; reaching here means a bound is missing, so it is logged
+        log.error("http.value_does_not_fit", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(Problem(422, "validation-error", "Request is invalid", "a value does not fit the column it is stored in; nothing was applied"), request)
+
+    @app.exception_handler(IntegrityError)
+    async def _clash(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests raced for the same key: the loser's transaction was rolled back
+        log.warning("http.integrity_conflict", path=request.url.path, error=str(exc.orig)[:200])
+        return problem_response(conflict("conflict", "the change conflicts with a concurrent one; nothing was applied, read and retry"), request)
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        # Registered per exception class (not on ``Exception``, whose handler Starlette
+        # runs in its outermost middleware and then re-raises, so every request would
+        # log a traceback); anything that is not an outage goes on to ``_crash``.
+        if not is_database_outage(exc):
+            raise exc
+        runtime = getattr(request.app.state, "runtime", None)
+        (runtime.outages if runtime is not None else OUTAGES).failed(exc, request.url.path)
+        problem = Problem(503, "database-unavailable", "Service unavailable", "the database cannot be reached; nothing was applied, retry later", retry_after_s=2)
+        return problem_response(problem, request, headers={"Retry-After": "2"})
+
+    for cls in OUTAGE_CLASSES:
+        app.add_exception_handler(cls, _outage)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

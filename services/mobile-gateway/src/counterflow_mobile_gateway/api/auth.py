@@ -32,6 +32,11 @@ async def register(request: Request, body: Annotated[RegisterCustomer, Body()], 
     return await customers.register(session, username=body.username, password=body.password, customer_id=body.customer_id, now=now)
 
 
+#: longest accepted form fields (characters): the registration limits, and a refresh token
+#: is 43 URL-safe characters (32 random bytes)
+_FORM_MAX = {"username": 200, "password": 200, "refresh_token": 256}
+
+
 @router.post(
     "/token",
     summary="OAuth 2.0 token endpoint (password and refresh_token grants)",
@@ -44,9 +49,9 @@ async def register(request: Request, body: Annotated[RegisterCustomer, Body()], 
                         "required": ["grant_type"],
                         "properties": {
                             "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
-                            "username": {"type": "string"},
-                            "password": {"type": "string"},
-                            "refresh_token": {"type": "string"},
+                            "username": {"type": "string", "maxLength": _FORM_MAX["username"]},
+                            "password": {"type": "string", "maxLength": _FORM_MAX["password"]},
+                            "refresh_token": {"type": "string", "maxLength": _FORM_MAX["refresh_token"]},
                         },
                     }
                 }
@@ -61,6 +66,9 @@ async def token(request: Request, session: SessionDep, authority: AuthorityDep) 
     now = datetime.now(UTC)
     _require_dev_idp(request)
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode(errors="replace")).items()}
+    for name, longest in _FORM_MAX.items():
+        if len(form.get(name, "")) > longest:
+            raise invalid(f"body.{name}", f"at most {longest} characters")
     grant = form.get("grant_type")
     ttl = request.app.state.settings.refresh_token_ttl_s
     if grant == "password":

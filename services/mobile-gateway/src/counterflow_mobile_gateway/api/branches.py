@@ -3,10 +3,11 @@ estimated waits, and free appointment slots."""
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from counterflow_shared.constraints import BankDate
 from counterflow_shared.runtime import RuntimeDep
 from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, Now, SessionDep
 from counterflow_mobile_gateway.domain import appointments, branches
@@ -33,8 +34,8 @@ async def slots(
     session: SessionDep,
     runtime: RuntimeDep,
     now: Now,
-    service_type: str = Query(min_length=1, max_length=64),
-    day: date = Query(alias="date", description="branch-local calendar date (YYYY-MM-DD)"),
+    service_type: Annotated[str, Query(min_length=1, max_length=64)],
+    day: Annotated[BankDate, Query(alias="date", description="branch-local calendar date (YYYY-MM-DD)")],
 ) -> dict:
     """Free slots (UTC instants plus local start) of ``date`` for ``service_type``."""
     return await appointments.slots_for_day(session, runtime, branch_id=branch_id, service_type=service_type, day=day, now=now)

@@ -24,7 +24,7 @@ def _cursor(item: dict) -> str:
 
 
 @router.get("", summary="Notification feed, newest first (keyset pages)")
-async def feed(customer: CurrentCustomer, session: SessionDep, limit: int = Query(50, ge=1, le=200), before: str | None = Query(None, description="next_before of the previous page")) -> dict:
+async def feed(customer: CurrentCustomer, session: SessionDep, limit: int = Query(50, ge=1, le=200), before: str | None = Query(None, max_length=128, description="next_before of the previous page")) -> dict:
     """``{"items": [...], "next_before": cursor or null}``."""
     cursor = None
     if before:

@@ -1,15 +1,17 @@
 """Request bodies of the customer API (pydantic). Unknown fields are refused so a typo
 is a 422 naming the field instead of a silently ignored value. Amounts use
-:data:`counterflow_shared.money.Amount`: decimal strings; a JSON float is refused."""
+:data:`counterflow_shared.money.CurrencyAmount`: decimal strings of ASCII digits, no
+more decimals than the currency's ISO 4217 minor unit; a JSON float is refused."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from counterflow_shared.events.payloads.common import Id
-from counterflow_shared.money import Amount, CurrencyCode
+from counterflow_shared.constraints import BankDateTime
+from counterflow_shared.money import CurrencyAmount, CurrencyCode
 
 
 class Body(BaseModel):
@@ -38,8 +40,8 @@ class RemoteTicketRequest(Body):
     branch_id: Id
     service_type: ServiceTypeName
     travel_time_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = None
-    amount: Annotated[Amount, Field(ge=0)] | None = None
     currency: CurrencyCode | None = None
+    amount: Annotated[CurrencyAmount, Field(ge=0)] | None = None
     needs: list[Literal["accessibility", "elderly", "asks_for_person"]] = Field(default_factory=list, max_length=3)
 
 
@@ -48,19 +50,19 @@ class AppointmentRequest(Body):
 
     branch_id: Id
     service_type: ServiceTypeName
-    starts_at: AwareDatetime
+    starts_at: BankDateTime
 
 
 class RescheduleRequest(Body):
     """Move an appointment to the slot starting at ``starts_at``."""
 
-    starts_at: AwareDatetime
+    starts_at: BankDateTime
 
 
 class DraftCompletion(Body):
     """Complete a hand-off draft; each field overrides the pre-filled value when given.
     ``amount`` is a decimal string in major units of ``currency``."""
 
-    amount: Annotated[Amount, Field(gt=0)] | None = None
     currency: CurrencyCode | None = None
+    amount: Annotated[CurrencyAmount, Field(gt=0)] | None = None
     payee: Annotated[str, Field(min_length=1, max_length=200)] | None = None

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.catalog import CHANNEL_RULES, CUSTOMER_SCORES
 from counterflow_shared.events.payloads.branches import BranchProfile
-from counterflow_shared.readmodel import CustomerScores
+from counterflow_shared.readmodel import CustomerScores, ReadModelGuard
 from counterflow_shared.rules import Decision, DecisionInput, decide, records
 from counterflow_shared.rules.active import ActiveRuleSet
 from counterflow_mobile_gateway.domain import branches, offers, tickets
@@ -59,12 +59,30 @@ def scores_of(runtime: "ServiceRuntime") -> CustomerScores:
     return CustomerScores(runtime.redis, runtime.settings.redis_prefix)
 
 
+def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
+    """The :class:`ReadModelGuard` of the gateway's read models (active rule set, customer
+    scores), created once per runtime."""
+    guard = runtime.state.get("readmodel_guard")
+    if guard is None:
+        s = runtime.settings
+        models = [
+            active_rules_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)),
+            scores_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CUSTOMER_SCORES.name), timeout_s=s.kafka_request_timeout_s * 4),
+        ]
+        guard = runtime.state["readmodel_guard"] = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
+    return guard
+
+
 async def build_read_models(runtime: "ServiceRuntime") -> None:
     """Start-up hook: replay ``channel.rules.v1`` and ``customer.scores.v1`` into an empty
     Redis (each read model once per Redis, by its marker key)."""
-    s = runtime.settings
-    await active_rules_of(runtime).ensure_built(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name))
-    await scores_of(runtime).ensure_built(s.kafka_bootstrap_servers, s.topic(CUSTOMER_SCORES.name), timeout_s=s.kafka_request_timeout_s * 4)
+    await read_model_guard(runtime).ensure()
+
+
+async def watch_read_models(runtime: "ServiceRuntime") -> None:
+    """Background loop: notice lost read models (Redis flushed or restarted) and rebuild
+    them from the compacted topics while serving."""
+    await read_model_guard(runtime).watch(runtime.settings.readmodel_check_s)
 
 
 async def decision_input(
@@ -141,6 +159,8 @@ async def request_service(
     """
     profile = await branches.profile_of(session, branch_id)
     branches.require_service(profile, service_type)
+    # never decide on lost read models: wait for their rebuild or answer 503 (ADR 0166)
+    await read_model_guard(runtime).require()
     request = await decision_input(session, runtime, profile, customer_id=customer_id, service_type=service_type, amount=amount, currency=currency, needs=needs, now=now)
     decision = decide(await active_rules_of(runtime).current(), request)
     links = {"branch_id": branch_id, "service_type": service_type, "customer_id": customer_id}

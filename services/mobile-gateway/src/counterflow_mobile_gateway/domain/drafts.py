@@ -1,8 +1,9 @@
 """Diversion hand-off: a customer accepted "do it in the app" at the kiosk
 (``channel.diversion.accepted`` with channel ``mobile``); a pre-filled draft (service
 type, amount, payee when known) waits in the app. Completing it publishes
-``mobile.draft.completed`` (which closes the diversion); a draft not completed by its
-``expires_at`` becomes ``expired`` and ``mobile.draft.expired`` is published.
+``mobile.draft.completed`` and ``channel.diversion.completed`` (which closes the
+diversion in ticketing's accounting); a draft not completed by its ``expires_at`` becomes
+``expired`` and ``mobile.draft.expired`` + ``channel.diversion.expired`` are published.
 
 Amounts are :class:`decimal.Decimal` in major units of ``currency`` (ISO 4217) end to
 end: the database column is an unconstrained ``numeric`` and JSON carries strings.
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted
 from counterflow_shared.events.payloads.mobile import DraftCompleted, DraftExpired
+from counterflow_shared.money import amount_text, check_minor_unit
 from counterflow_shared.web.problems import conflict, invalid, not_found
+from counterflow_mobile_gateway.domain import handoffs
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import drafts as repo
@@ -38,7 +41,7 @@ def draft_view(row: Any) -> dict[str, Any]:
         "diversion_id": row["diversion_id"],
         "branch_id": row["branch_id"],
         "service_type": row["service_type"],
-        "amount": format(amount, "f") if amount is not None else None,
+        "amount": amount_text(amount) if amount is not None else None,
         "currency": row["currency"],
         "payee": row["payee"],
         "status": row["status"],
@@ -68,6 +71,7 @@ async def on_diversion_accepted(session: AsyncSession, runtime: "ServiceRuntime"
         status="waiting",
         expires_at=expires_at,
         created_at=now,
+        accepted=event.model_dump(mode="json"),
     )
     if row is None:
         return []
@@ -105,14 +109,16 @@ async def complete(
     now: datetime,
 ) -> dict[str, Any]:
     """Complete a waiting draft, optionally with the amount / currency / payee the
-    customer confirmed or corrected; publishes ``mobile.draft.completed``.
+    customer confirmed or corrected; publishes ``mobile.draft.completed`` and the
+    diversion's ``channel.diversion.completed`` (``completed_by="mobile"``).
 
     The draft row is locked, so of two concurrent completions one wins and the other
     gets 409 (with the same ``Idempotency-Key`` the second gets the first's answer).
 
     Raises:
         Problem: 404; 409 ``draft-completed`` / ``draft-expired``; 422 ``body.currency``
-            when an amount has no currency.
+            when an amount has no currency, 422 ``body.amount`` when it has more decimals
+            than the currency's ISO 4217 minor unit.
     """
     row = await owned_draft(session, customer_id=customer_id, draft_id=draft_id, for_update=True)
     if row["status"] == "completed":
@@ -123,6 +129,11 @@ async def complete(
     final_currency = currency or row["currency"]
     if final_amount is not None and not final_currency:
         raise invalid("body.currency", "an amount needs its ISO 4217 currency")
+    if final_amount is not None:
+        try:
+            check_minor_unit(final_amount, final_currency)
+        except ValueError as exc:  # e.g. "0.005" for a CZK draft: refused, never rounded
+            raise invalid("body.amount" if amount is not None else "body.currency", str(exc)) from exc
     updated = await repo.update_draft(session, draft_id=draft_id, status="completed", amount=final_amount, currency=final_currency, payee=payee or row["payee"], completed_at=now)
     await runtime.publish(
         session,
@@ -137,15 +148,18 @@ async def complete(
         ),
         time=now,
     )
+    await handoffs.publish_closing(session, runtime, row["accepted"], completed=True, at=now, completed_by=MOBILE_CHANNEL)
     return draft_view(updated)
 
 
 async def expire_overdue(session: AsyncSession, runtime: "ServiceRuntime", *, now: datetime) -> list[Push]:
-    """Expire waiting drafts past ``expires_at`` (publishing ``mobile.draft.expired``)."""
+    """Expire waiting drafts past ``expires_at`` (publishing ``mobile.draft.expired`` and the
+    diversion's ``channel.diversion.expired`` at the draft's ``expires_at``)."""
     pushes = []
     for row in await repo.overdue(session, now=now):
         updated = await repo.update_draft(session, draft_id=row["draft_id"], status="expired")
         await runtime.publish(session, DraftExpired(draft_id=row["draft_id"], diversion_id=row["diversion_id"], customer_id=row["customer_id"], expired_at=now), time=now)
+        await handoffs.publish_closing(session, runtime, row["accepted"], completed=False, at=row["expires_at"])
         pushes.append(Push(row["customer_id"], "draft", draft_view(updated)))
     return pushes
 

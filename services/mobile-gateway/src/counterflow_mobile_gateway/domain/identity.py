@@ -123,7 +123,7 @@ class TokenAuthority:
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # ValueError: a key the header's algorithm cannot load
             raise unauthorized(f"invalid access token: {exc}") from exc
         if CUSTOMER_SCOPE not in str(claims.get("scope", "")).split():
             raise unauthorized("token lacks the customer scope")

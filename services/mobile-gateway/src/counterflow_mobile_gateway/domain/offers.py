@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.events.payloads.diversions import diversion_step
+from counterflow_shared.money import amount_text
 from counterflow_shared.rules import Decision
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_mobile_gateway.domain import tickets
@@ -45,7 +46,7 @@ def offer_view(row: Row) -> dict[str, Any]:
         "service_type": row.service_type,
         "channel": row.channel,
         "device_id": row.device_id,
-        "amount": None if row.amount is None else format(row.amount, "f"),
+        "amount": None if row.amount is None else amount_text(row.amount),
         "currency": row.currency,
         "fee_notice": row.fee_notice,
         "message": row.message,

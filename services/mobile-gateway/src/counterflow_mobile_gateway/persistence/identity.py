@@ -1,14 +1,16 @@
-"""Queries of the development identity provider: customers and refresh tokens."""
+"""Queries of the development identity provider: customers, refresh tokens and its
+persisted signing key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_mobile_gateway.persistence.tables import customers, refresh_tokens
+from counterflow_mobile_gateway.persistence.tables import customers, refresh_tokens, signing_keys
 
 
 async def add_customer(session: AsyncSession, *, customer_id: str, username: str, password_hash: str, now: datetime) -> bool:
@@ -44,3 +46,13 @@ async def use_refresh_token(session: AsyncSession, *, token_hash: str, now: date
         .returning(refresh_tokens.c.customer_id)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def stored_signing_key(session: AsyncSession, algorithm: str, generate: Callable[[], str], now: datetime) -> str:
+    """The persisted signing key (PEM) of ``algorithm``, created with ``generate()`` the
+    first time. ``INSERT .. ON CONFLICT DO NOTHING`` then a read: instances starting
+    together all end up with the one key that won."""
+    await session.execute(
+        pg_insert(signing_keys).values(algorithm=algorithm, private_key_pem=generate(), created_at=now).on_conflict_do_nothing(index_elements=[signing_keys.c.algorithm])
+    )
+    return (await session.execute(select(signing_keys.c.private_key_pem).where(signing_keys.c.algorithm == algorithm))).scalar_one()

@@ -1,12 +1,14 @@
 """Tables of the mobile-gateway service. The backbone tables (outbox, processed events,
 idempotency keys) are added to the same metadata so migrations cover them.
 
-All times are ``timestamptz`` in UTC. Amounts are unconstrained ``numeric`` (PostgreSQL
-keeps every digit and the scale given, so ``1234567890123456.78`` and ``0.000001`` come
-back exactly); the currency is its ISO 4217 code.
+All times are ``timestamptz`` in UTC. Amounts are the platform's money column
+``NUMERIC(20, 4)`` (:data:`counterflow_shared.money.MONEY_COLUMN`: every amount the shared
+money type admits is stored exactly); the currency is its ISO 4217 code.
 """
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+
+from counterflow_shared.money import MONEY_COLUMN
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
@@ -111,15 +113,34 @@ drafts = Table(
     Column("customer_id", String(64), nullable=False, index=True),
     Column("branch_id", String(64), nullable=False),
     Column("service_type", String(64), nullable=False),
-    Column("amount", Numeric(asdecimal=True), nullable=True),
+    Column("amount", MONEY_COLUMN, nullable=True),
     Column("currency", String(3), nullable=True),
     Column("payee", Text, nullable=True),
     Column("status", String(20), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("accepted", JSON, nullable=True),
     UniqueConstraint("diversion_id"),
 )
+
+#: Accepted ``appointment`` diversions waiting for the customer to book (issue 17): the
+#: booking completes the diversion, ``expires_at`` passing expires it. ``accepted`` is
+#: the ``channel.diversion.accepted`` step (JSON), the source of the closing step.
+appointment_handoffs = Table(
+    "appointment_handoffs",
+    metadata,
+    Column("diversion_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("accepted", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("appointment_id", String(64), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_appointment_handoffs_open", appointment_handoffs.c.customer_id, appointment_handoffs.c.branch_id, appointment_handoffs.c.status)
 
 notifications = Table(
     "notifications",
@@ -150,7 +171,7 @@ app_offers = Table(
     Column("service_type", String(64), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("device_id", String(64), nullable=True),
-    Column("amount", Numeric(asdecimal=True), nullable=True),
+    Column("amount", MONEY_COLUMN, nullable=True),
     Column("currency", String(3), nullable=True),
     Column("rule_set_version", Integer, nullable=False),
     Column("rule_id", String(200), nullable=False),
@@ -165,3 +186,14 @@ app_offers = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_app_offers_customer", app_offers.c.customer_id, app_offers.c.created_at)
+
+# The development identity provider's signing key when none is configured (ADR 0166):
+# generated once, shared by every instance and kept across restarts, so customer tokens
+# survive a restart. One row per algorithm.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("algorithm", String(8), primary_key=True),
+    Column("private_key_pem", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

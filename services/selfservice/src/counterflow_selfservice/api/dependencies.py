@@ -2,25 +2,21 @@
 authentication.
 
 Devices authenticate with ``Authorization: Bearer <device_id>:<secret>`` over TLS. The
-stored Argon2id hash is checked once per process and secret; later requests compare a
-SHA-256 digest of the secret in constant time, so a heartbeat does not pay Argon2's
-deliberate cost (tens of milliseconds) every 30 seconds. Retirement and rotation take
-effect at once: the row is read on every request and the cache entry is bound to the
-stored hash.
+row is read on every request and the Argon2id check is memoised per stored hash
+(:class:`counterflow_shared.web.auth.VerifiedSecrets`), so a heartbeat does not pay
+Argon2's deliberate cost every 30 seconds while retirement and rotation take effect at
+once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep
-from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
+from counterflow_shared.web.auth import StaffPrincipal, VerifiedSecrets, staff_dependency
 from counterflow_shared.web.problems import Problem
 from counterflow_selfservice.domain.context import Ctx, context_of
 from counterflow_selfservice.persistence import devices as device_repo
@@ -41,8 +37,8 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", "Authentication required", detail)
 
 
-def _cache(runtime: ServiceRuntime) -> dict[str, tuple[str, bytes]]:
-    return runtime.state.setdefault(_CACHE_KEY, {})
+def _verified(runtime: ServiceRuntime) -> VerifiedSecrets:
+    return runtime.state.setdefault(_CACHE_KEY, VerifiedSecrets())
 
 
 async def current_device(
@@ -67,14 +63,8 @@ async def current_device(
     stored_hash, retired = found
     if retired:
         raise _unauthorized("device credentials revoked (device retired)")
-    digest = hashlib.sha256(secret.encode()).digest()
-    cache = _cache(runtime)
-    cached = cache.get(device_id)
-    if cached is not None and cached[0] == stored_hash and hmac.compare_digest(cached[1], digest):
-        return device_id
-    if not await asyncio.to_thread(verify_secret, stored_hash, secret):
+    if not await _verified(runtime).verify(device_id, stored_hash, secret):
         raise _unauthorized("wrong device secret")
-    cache[device_id] = (stored_hash, digest)
     return device_id
 
 

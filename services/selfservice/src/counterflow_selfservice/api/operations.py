@@ -3,11 +3,11 @@ rotate credentials, view the fleet and the branch availability."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from counterflow_shared.constraints import BankDateTime, Id
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import Problem
 from counterflow_selfservice.api.dependencies import CtxDep, OperationsDep, StaffDep
@@ -75,14 +75,14 @@ async def _device_in_scope(ctx: CtxDep, staff: StaffPrincipal, device_id: str) -
 async def list_fleet(
     ctx: CtxDep,
     staff: StaffDep,
-    branch_id: Annotated[list[str] | None, Query(description="one or more branches")] = None,
+    branch_id: Annotated[list[Id] | None, Query(description="one or more branches", max_length=100)] = None,
     kind: DeviceKind | None = None,
-    zone: str | None = None,
+    zone: Annotated[str | None, Query(max_length=32)] = None,
     status_: Annotated[DeviceStatus | None, Query(alias="status")] = None,
-    service_type: Annotated[str | None, Query(description="can take this service type now")] = None,
+    service_type: Annotated[str | None, Query(max_length=64, description="can take this service type now")] = None,
     include_retired: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    after: Annotated[str | None, Query(description="continue after this device id")] = None,
+    after: Annotated[str | None, Query(max_length=64, description="continue after this device id")] = None,
 ) -> DeviceList:
     """Fleet status with filters; staff see the branches their token covers."""
     if branch_id:
@@ -158,7 +158,7 @@ async def list_transactions(
     ctx: CtxDep,
     staff: StaffDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[datetime | None, Query(description="only transactions that occurred before this time")] = None,
+    before: Annotated[BankDateTime | None, Query(description="only transactions that occurred before this time")] = None,
 ) -> list[TransactionOut]:
     """Transactions at the device (refused ones included), newest first."""
     await _device_in_scope(ctx, staff, device_id)

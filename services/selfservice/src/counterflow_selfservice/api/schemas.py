@@ -4,14 +4,16 @@ strings in major currency units; times are RFC 3339 with an offset."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from counterflow_shared.events.payloads.common import Id, ServiceType
 from counterflow_shared.events.payloads.devices import DeviceState
-from counterflow_shared.money import Amount, CurrencyCode
+from counterflow_shared.constraints import BankDateTime
+from counterflow_shared.money import MAX_SCALE, Amount, CurrencyAmount, CurrencyCode, PositiveAmount, check_minor_unit, decimal_places, minor_unit
 from counterflow_selfservice.domain.models import (
     Capabilities,
     CashUnit,
@@ -20,10 +22,17 @@ from counterflow_selfservice.domain.models import (
     TransactionKind,
 )
 
-PositiveAmount = Annotated[Amount, Field(gt=0)]
 UnitId = Annotated[str, Field(min_length=1, max_length=32)]
 Zone = Annotated[str, Field(min_length=1, max_length=32, examples=["self_service"])]
-OpeningHours = dict[str, list[list[str]]]
+#: ``{"mon": [["08:00", "18:00"]]}``: up to 7 days of up to 8 ``[opens, closes]`` pairs
+OpeningHours = Annotated[
+    dict[
+        Annotated[str, Field(max_length=3)],
+        Annotated[list[Annotated[list[Annotated[str, Field(max_length=5)]], Field(min_length=2, max_length=2)]], Field(max_length=8)],
+    ],
+    Field(max_length=7),
+]
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Prague"])]
 
 
 class Strict(BaseModel):
@@ -35,10 +44,27 @@ class Strict(BaseModel):
 class CapabilitiesIn(Strict):
     """What the device can do. ``max_amount``: per-transaction limit per currency."""
 
-    service_types: list[ServiceType] = Field(min_length=1)
-    max_amount: dict[CurrencyCode, PositiveAmount] = {}
-    denominations: list[PositiveAmount] = []
-    currencies: list[CurrencyCode] = []
+    service_types: list[ServiceType] = Field(min_length=1, max_length=32)
+    currencies: list[CurrencyCode] = Field(default=[], max_length=16)
+    max_amount: dict[CurrencyCode, PositiveAmount] = Field(default={}, max_length=16)
+    denominations: list[PositiveAmount] = Field(default=[], max_length=32)
+
+    @field_validator("max_amount")
+    @classmethod
+    def _limits_fit_their_currency(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in value.items():
+            check_minor_unit(amount, currency)
+        return value
+
+    @field_validator("denominations")
+    @classmethod
+    def _denominations_fit_a_currency(cls, value: list[Decimal], info: ValidationInfo) -> list[Decimal]:
+        currencies = info.data.get("currencies") or []
+        places = max((minor_unit(c) for c in currencies), default=MAX_SCALE)
+        for d in value:
+            if decimal_places(d) > places:
+                raise ValueError(f"denomination {d} has more decimal places than any of the device's currencies ({places}, ISO 4217 minor unit)")
+        return value
 
     def to_domain(self) -> Capabilities:
         """The domain form."""
@@ -50,17 +76,29 @@ class CapabilitiesIn(Strict):
         )
 
 
+def _fits_device_currencies(value: Decimal | None, capabilities: CapabilitiesIn | None) -> Decimal | None:
+    """``value`` if it has no more decimals than the widest minor unit of the device's
+    currencies (:data:`~counterflow_shared.money.MAX_SCALE` when it names none)."""
+    if value is None:
+        return None
+    currencies = set(capabilities.currencies) | set(capabilities.max_amount) if capabilities else set()
+    places = max((minor_unit(c) for c in currencies), default=MAX_SCALE)
+    if decimal_places(value) > places:
+        raise ValueError(f"has more decimal places than the device's currencies allow ({places}, ISO 4217 minor unit); it is not rounded")
+    return value
+
+
 class CashUnitConfig(Strict):
     """One cassette: notes of ``denomination`` (major units), ``capacity`` notes at
     most, ``low`` at or below ``low_threshold``, ``full`` at or above ``full_threshold``."""
 
     unit_id: UnitId
     currency: CurrencyCode
-    denomination: PositiveAmount
+    denomination: Annotated[CurrencyAmount, Field(gt=0)]
     capacity: int = Field(gt=0, le=100_000)
-    low_threshold: int = Field(ge=0)
-    full_threshold: int = Field(gt=0)
-    count: int = Field(default=0, ge=0)
+    low_threshold: int = Field(ge=0, le=100_000)
+    full_threshold: int = Field(gt=0, le=100_000)
+    count: int = Field(default=0, ge=0, le=100_000)
 
     def to_domain(self) -> CashUnit:
         """The domain form."""
@@ -77,10 +115,15 @@ class DeviceRegistration(Strict):
     kind: DeviceKind
     accessible: bool = False
     capabilities: CapabilitiesIn
-    time_zone: str = Field(examples=["Europe/Prague"])
+    time_zone: TimeZone
     opening_hours: OpeningHours | None = None
     typical_withdrawal: PositiveAmount | None = None
-    cash_units: list[CashUnitConfig] = []
+    cash_units: list[CashUnitConfig] = Field(default=[], max_length=16)
+
+    @field_validator("typical_withdrawal")
+    @classmethod
+    def _typical_fits_the_currencies(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        return _fits_device_currencies(value, info.data.get("capabilities"))
 
 
 class DeviceUpdate(Strict):
@@ -90,15 +133,20 @@ class DeviceUpdate(Strict):
     zone: Zone | None = None
     accessible: bool | None = None
     capabilities: CapabilitiesIn | None = None
-    time_zone: str | None = None
+    time_zone: TimeZone | None = None
     opening_hours: OpeningHours | None = None
     typical_withdrawal: PositiveAmount | None = None
+
+    @field_validator("typical_withdrawal")
+    @classmethod
+    def _typical_fits_the_currencies(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        return _fits_device_currencies(value, info.data.get("capabilities"))
 
 
 class CashUnitsConfig(Strict):
     """The whole cash unit configuration of a device (replaces the current one)."""
 
-    cash_units: list[CashUnitConfig]
+    cash_units: list[CashUnitConfig] = Field(max_length=16)
 
 
 class DeviceView(DeviceState):
@@ -138,9 +186,9 @@ class HeartbeatIn(Strict):
     counts of its units."""
 
     status: ReportedStatus
-    sent_at: AwareDatetime
+    sent_at: BankDateTime
     queue_length: int = Field(default=0, ge=0, le=1000)
-    cash_units: list[UnitCount] = []
+    cash_units: list[UnitCount] = Field(default=[], max_length=16)
 
 
 class HeartbeatAck(BaseModel):
@@ -158,12 +206,12 @@ class TransactionIn(Strict):
 
     transaction_id: Id
     kind: TransactionKind
-    amount: PositiveAmount | None = None
     currency: CurrencyCode | None = None
-    notes: list[UnitCount] | None = None
+    amount: Annotated[CurrencyAmount, Field(gt=0)] | None = None
+    notes: list[UnitCount] | None = Field(default=None, max_length=16)
     customer_id: Id | None = None
     diversion_id: Id | None = None
-    occurred_at: AwareDatetime
+    occurred_at: BankDateTime
 
 
 class TransactionOut(BaseModel):
@@ -196,8 +244,8 @@ class ReplenishmentOut(BaseModel):
 class ReplenishmentIn(Strict):
     """Counts of the replenished units after the replenishment."""
 
-    cash_units: list[UnitCount] = Field(min_length=1)
-    replenished_at: AwareDatetime
+    cash_units: list[UnitCount] = Field(min_length=1, max_length=16)
+    replenished_at: BankDateTime
 
 
 class AvailableDevice(BaseModel):

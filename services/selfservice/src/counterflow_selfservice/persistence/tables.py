@@ -1,7 +1,7 @@
 """Tables of the selfservice service. The backbone tables (outbox, processed events,
 idempotency keys) are added to the same metadata so migrations cover them.
 
-Amounts are ``NUMERIC(18, 2)`` in major currency units; times are ``timestamptz`` (UTC).
+Amounts are ``NUMERIC(20, 4)`` (:data:`counterflow_shared.money.MONEY_COLUMN`) in major currency units; times are ``timestamptz`` (UTC).
 """
 
 from sqlalchemy import (
@@ -15,12 +15,13 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
-    Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
     func,
 )
+
+from counterflow_shared.money import MONEY_COLUMN
 
 from counterflow_shared.persistence.db import make_base
 from counterflow_shared.persistence.tables import add_backbone_tables
@@ -29,7 +30,7 @@ Base = make_base()
 metadata = Base.metadata
 backbone = add_backbone_tables(metadata)
 
-MONEY = Numeric(18, 2)
+MONEY = MONEY_COLUMN
 
 devices = Table(
     "devices",

@@ -6,17 +6,17 @@ response is sent: a client never receives a ticket number whose transaction coul
 fail to commit, and its next request sees the write.
 
 Kiosk credentials: ``Authorization: Bearer <kiosk_id>:<secret>`` (HTTP Basic with the
-same id and secret is accepted too). The secret is checked against its Argon2id hash;
-a successful check is remembered in-process for ``kiosk_auth_cache_s`` seconds under the
-SHA-256 of the secret, so Argon2 (tens of milliseconds by design) stays off the hot path.
+same id and secret is accepted too). The kiosk row is read in the request's transaction
+on every request (one primary-key read) and the Argon2id check is memoised per stored
+hash (:class:`counterflow_shared.web.auth.VerifiedSecrets`): Argon2 (tens of
+milliseconds by design) stays off the hot path, and a re-key or deactivation takes
+effect at once on every instance.
 Staff: bearer JWTs (:mod:`counterflow_shared.web.auth`) with ``role`` and ``branches``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  # noqa: F401 - RuntimeDep re-exported
-from counterflow_shared.web.auth import StaffPrincipal, staff_dependency, verify_secret
+from counterflow_shared.web.auth import StaffPrincipal, VerifiedSecrets, staff_dependency
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
@@ -72,43 +72,49 @@ def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
     return kiosk_id, secret
 
 
-async def current_kiosk(request: Request, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
+@dataclass(frozen=True)
+class KioskCredentials:
+    """The kiosk id and secret a request presents (not yet verified)."""
+
+    kiosk_id: str
+    secret: str
+
+
+async def kiosk_credentials(authorization: Annotated[str | None, Header()] = None) -> KioskCredentials:
+    """Parse the kiosk credentials (401/403 when malformed); the one-transaction kiosk path
+    reads the kiosk row in its own read statement and checks them with :func:`verify_kiosk`."""
+    return KioskCredentials(*_kiosk_credentials(authorization))
+
+
+async def verify_kiosk(runtime: ServiceRuntime, kiosk: Any, credentials: KioskCredentials) -> KioskPrincipal:
+    """The principal of ``kiosk`` (its row: ``active``, ``secret_hash``, ``branch_id``, or
+    ``None``) when ``credentials`` match it; 401 otherwise."""
+    verified: VerifiedSecrets = runtime.state.setdefault("kiosk_secrets", VerifiedSecrets())
+    if kiosk is None or not kiosk.active or not await verified.verify(credentials.kiosk_id, kiosk.secret_hash, credentials.secret):
+        raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
+    return KioskPrincipal(credentials.kiosk_id, kiosk.branch_id)
+
+
+async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
     """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
-    kiosk_id, secret = _kiosk_credentials(authorization)
-    principal = await _verified_kiosk(runtime, kiosk_id, secret)
+    credentials = KioskCredentials(*_kiosk_credentials(authorization))
+    principal = await verify_kiosk(runtime, await branches_repo.get_kiosk(session, credentials.kiosk_id), credentials)
     if request.method == "POST":
-        minute = int(time.time() // 60)
-        limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-        if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
-            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+        await enforce_rate_limit(runtime, principal.kiosk_id)
     return principal
 
 
-async def _verified_kiosk(runtime: ServiceRuntime, kiosk_id: str, secret: str) -> KioskPrincipal:
-    """Check a kiosk secret, at most one Argon2 verification per kiosk at a time and in a
-    worker thread (it is CPU-bound by design and must not block the event loop)."""
-    cache: dict[str, tuple[str, str, float]] = runtime.state.setdefault("kiosk_auth_cache", {})
-    locks: dict[str, asyncio.Lock] = runtime.state.setdefault("kiosk_auth_locks", {})
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-
-    def cached() -> KioskPrincipal | None:
-        hit = cache.get(kiosk_id)
-        return KioskPrincipal(kiosk_id, hit[1]) if hit and hit[0] == digest and hit[2] > time.monotonic() else None
-
-    if (found := cached()) is not None:
-        return found
-    async with locks.setdefault(kiosk_id, asyncio.Lock()):
-        if (found := cached()) is not None:
-            return found
-        async with runtime.sessions() as session:
-            kiosk = await branches_repo.get_kiosk(session, kiosk_id)
-        if kiosk is None or not kiosk.active or not await asyncio.to_thread(verify_secret, kiosk.secret_hash, secret):
-            raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
-        cache[kiosk_id] = (digest, kiosk.branch_id, time.monotonic() + runtime.settings.kiosk_auth_cache_s)  # type: ignore[attr-defined]
-        return KioskPrincipal(kiosk_id, kiosk.branch_id)
+async def enforce_rate_limit(runtime: ServiceRuntime, kiosk_id: str) -> None:
+    """Count one request of ``kiosk_id``; 429 (with ``Retry-After`` to the next UTC minute)
+    over ``kiosk_requests_per_minute``."""
+    minute = int(time.time() // 60)
+    limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
+    if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
+        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
 
 
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
+KioskCredentialsDep = Annotated[KioskCredentials, Depends(kiosk_credentials)]
 
 
 def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
@@ -129,6 +135,7 @@ def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
 
 TellerDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager"))]
 LobbyDep = Annotated[StaffPrincipal, Depends(_staff("lobby_manager", "operations"))]
+BranchStaffDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager", "operations"))]
 OperationsDep = Annotated[StaffPrincipal, Depends(_staff("operations"))]
 StaffDep = Annotated[StaffPrincipal, Depends(_staff())]
 

@@ -4,11 +4,11 @@ Writes need role ``operations`` covering the branch; reads any staff role."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from counterflow_shared.constraints import BankDate
 from counterflow_ticketing.api.deps import CtxDep, OperationsDep, StaffDep, TxDep
 from counterflow_ticketing.api.schemas import BranchIn, CounterIn, KioskIn, ServiceTypeIn
 from counterflow_ticketing.domain import branches
@@ -38,7 +38,7 @@ async def get_branch(branch_id: str, staff: StaffDep, session: TxDep) -> dict[st
 
 
 @router.get("/branches/{branch_id}/schedule", summary="A local day's opening intervals and appointment slots in UTC")
-async def schedule(branch_id: str, staff: StaffDep, session: TxDep, day: date = Query(alias="date")) -> dict[str, Any]:
+async def schedule(branch_id: str, staff: StaffDep, session: TxDep, day: Annotated[BankDate, Query(alias="date")]) -> dict[str, Any]:
     """Local wall-clock hours converted through the branch's IANA zone (DST days included)."""
     staff.require_branch(branch_id)
     return await branches.day_schedule(session, branch_id, day)

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from counterflow_shared.constraints import INT32_MAX, BankDateTime, Id, PositiveInt32, VersionPath
 from counterflow_shared.rules.whatif import DEFAULT_SERVICE_TIME_S, Assumptions
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
+from counterflow_shared.web.edge import body_limit
 from counterflow_shared.web.problems import invalid, not_found
 from counterflow_ticketing.api.deps import CtxDep, TxDep
 from counterflow_ticketing.domain import rules_governance as gov
@@ -47,7 +49,7 @@ class DecisionIn(BaseModel):
 class RollbackIn(BaseModel):
     """``to_version``: default the version active before the current one."""
 
-    to_version: int | None = Field(default=None, ge=1)
+    to_version: PositiveInt32 | None = None
 
 
 class WhatIfIn(BaseModel):
@@ -56,17 +58,17 @@ class WhatIfIn(BaseModel):
     assumptions (seconds, counters per branch)."""
 
     records: list[dict[str, Any]] | None = Field(default=None, max_length=200_000)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-    branch_id: str | None = None
-    against: int | None = Field(default=None, ge=1, description="compare with this version instead of the active one")
+    since: BankDateTime | None = None
+    until: BankDateTime | None = None
+    branch_id: Id | None = None
+    against: PositiveInt32 | None = Field(default=None, description="compare with this version instead of the active one")
     counters: int = Field(default=3, ge=1, le=200)
-    counters_by_branch: dict[str, int] = {}
-    service_time_s: dict[str, Annotated[float, Field(gt=0)]] = {}
+    counters_by_branch: dict[Id, Annotated[int, Field(ge=1, le=200)]] = Field(default={}, max_length=10_000)
+    service_time_s: dict[Id, Annotated[float, Field(gt=0, le=24 * 3600)]] = Field(default={}, max_length=64)
     default_accept: float = Field(default=0.3, ge=0, le=1)
 
 
-@router.post("/sets", status_code=201, summary="Propose a new rule set version (maker)")
+@router.post("/sets", status_code=201, openapi_extra=body_limit(2 * 1024 * 1024), summary="Propose a new rule set version (maker)")
 async def propose(body: ProposeIn, actor: Maker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """422 ``invalid-rule-set`` names every bad field (``body.document.rules[2].when.amount.max``) and its rule."""
     if (body.document is None) == (body.yaml is None):
@@ -90,13 +92,13 @@ async def active(actor: Operations, session: TxDep) -> dict[str, Any]:
 
 
 @router.get("/sets/{version}", summary="One version with its document")
-async def show(version: int, actor: Reader, session: TxDep) -> dict[str, Any]:
+async def show(version: VersionPath, actor: Reader, session: TxDep) -> dict[str, Any]:
     """The stored version (its document is immutable)."""
     return gov.version_view(await gov.require_version(session, version))
 
 
 @router.get("/sets/{version}/diff", summary="What changed against another version (default: the active one)")
-async def diff(version: int, actor: Reader, session: TxDep, against: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
+async def diff(version: VersionPath, actor: Reader, session: TxDep, against: int | None = Query(default=None, ge=1, le=INT32_MAX)) -> dict[str, Any]:
     """Rules added / removed / changed per field, settings, default, overrides."""
     row = await gov.require_version(session, version)
     base = await gov.require_version(session, against) if against is not None else await rules_repo.active_version(session)
@@ -104,7 +106,7 @@ async def diff(version: int, actor: Reader, session: TxDep, against: int | None 
 
 
 @router.get("/sets/{version}/audit", summary="Audit trail of a version")
-async def audit(version: int, actor: Reader, session: TxDep) -> dict[str, Any]:
+async def audit(version: VersionPath, actor: Reader, session: TxDep) -> dict[str, Any]:
     """Who did what when, with the changes."""
     await gov.require_version(session, version)
     return {"version": version, "entries": await gov.audit_view(session, version)}
@@ -117,19 +119,19 @@ async def audit_all(actor: Reader, session: TxDep) -> dict[str, Any]:
 
 
 @router.post("/sets/{version}/approve", summary="Approve (and activate) a proposed version (checker)")
-async def approve(version: int, body: DecisionIn, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
+async def approve(version: VersionPath, body: DecisionIn, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """403 ``maker-checker`` when the approver proposed it; 409 when it is not proposed."""
     return await gov.approve(session, ctx.publish, version=version, actor=actor, comment=body.comment, activate_now=body.activate, now=ctx.now)
 
 
 @router.post("/sets/{version}/reject", summary="Reject a proposed version (checker)")
-async def reject(version: int, body: DecisionIn, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
+async def reject(version: VersionPath, body: DecisionIn, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """403 ``maker-checker`` when the approver proposed it; 409 when it is not proposed."""
     return await gov.reject(session, version=version, actor=actor, comment=body.comment, now=ctx.now)
 
 
 @router.post("/sets/{version}/activate", summary="Activate an approved version")
-async def activate(version: int, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
+async def activate(version: VersionPath, actor: Checker, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """Publishes ``channel.ruleset.activated``; 409 unless the version is approved."""
     return await gov.activate(session, ctx.publish, version=version, actor=actor, now=ctx.now)
 
@@ -140,8 +142,8 @@ async def rollback(body: RollbackIn, actor: Checker, session: TxDep, ctx: CtxDep
     return await gov.rollback(session, ctx.publish, actor=actor, to_version=body.to_version, now=ctx.now)
 
 
-@router.post("/sets/{version}/what-if", summary="What this version would have done with recorded traffic, beside the active one")
-async def what_if(version: int, body: WhatIfIn, actor: Reader, session: TxDep) -> dict[str, Any]:
+@router.post("/sets/{version}/what-if", openapi_extra=body_limit(64 * 1024 * 1024), summary="What this version would have done with recorded traffic, beside the active one")
+async def what_if(version: VersionPath, body: WhatIfIn, actor: Reader, session: TxDep) -> dict[str, Any]:
     """Offers per rule, expected accepted (from propensity), expected counter load and
     waits, for both sets; deterministic."""
     assumptions = Assumptions(
@@ -160,9 +162,9 @@ async def rates(
     actor: Operations,
     session: TxDep,
     ctx: CtxDep,
-    since: AwareDatetime | None = Query(default=None, description="default: 7 days ago"),
-    until: AwareDatetime | None = Query(default=None, description="default: now"),
-    branch_id: str | None = None,
+    since: Annotated[BankDateTime | None, Query(description="default: 7 days ago")] = None,
+    until: Annotated[BankDateTime | None, Query(description="default: now")] = None,
+    branch_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Offered, accepted, declined, completed, expired and rates per (rule, branch)."""
     until_: datetime = until or ctx.now

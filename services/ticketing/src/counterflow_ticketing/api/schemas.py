@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, time
-from typing import Literal
+from datetime import time
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from counterflow_shared.money import CurrencyCode, NonNegativeAmount
+from counterflow_shared.constraints import BankDate, Id
+from counterflow_shared.money import CurrencyAmount, CurrencyCode
 
 
 class Body(BaseModel):
@@ -38,15 +39,16 @@ class BranchIn(Body):
 
     name: str = Field(min_length=1, max_length=200)
     time_zone: str = Field(min_length=1, max_length=64, examples=["Europe/Prague"])
-    opening_hours: list[OpeningHoursIn] = []
-    closed_days: list[date] = []
-    zones: list[ZoneIn] = []
-    services: list[str] = []
+    opening_hours: list[OpeningHoursIn] = Field(default=[], max_length=7 * 8)
+    closed_days: list[BankDate] = Field(default=[], max_length=1000)
+    zones: list[ZoneIn] = Field(default=[], max_length=16)
+    services: list[Id] = Field(default=[], max_length=64)
     max_wait_s: float | None = Field(default=None, gt=60, le=4 * 3600)
     no_show_after_calls: int | None = Field(default=None, ge=1, le=10)
     appointment_capacity_per_slot: int = Field(default=1, ge=1, le=50)
     appointment_slot_minutes: int = Field(default=15, ge=5, le=240)
     active: bool = True
+    language: Literal["en", "zh_CN"] = Field(default="en", description="default language of the branch's pages and calling-display announcements")
 
 
 class ServiceTypeIn(Body):
@@ -67,7 +69,7 @@ class CounterIn(Body):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["cash", "non_cash", "vip_room"]
     zone: Literal["cash", "non_cash", "wealth", "vip_room"]
-    skills: list[str] = Field(min_length=1)
+    skills: list[Id] = Field(min_length=1, max_length=64)
     active: bool = True
 
 
@@ -84,9 +86,9 @@ class ServiceRequestIn(Body):
     service_type: str = Field(min_length=1, max_length=64)
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
     appointment_id: str | None = Field(default=None, min_length=1, max_length=64)
-    amount: NonNegativeAmount | None = None
     currency: CurrencyCode | None = None
-    needs: list[Literal["accessibility", "elderly", "asks_for_person"]] = []
+    amount: Annotated[CurrencyAmount, Field(ge=0)] | None = None
+    needs: list[Literal["accessibility", "elderly", "asks_for_person"]] = Field(default=[], max_length=3)
 
 
 class FinishIn(Body):

@@ -62,6 +62,7 @@ async def put_branch(session: AsyncSession, ctx: Ctx, *, branch_id: str, spec: d
             "appointment_capacity_per_slot": spec.get("appointment_capacity_per_slot", 1),
             "appointment_slot_minutes": spec.get("appointment_slot_minutes", 15),
             "active": spec.get("active", True),
+            "language": spec.get("language") or "en",
             "updated_at": ctx.now,
         },
     )
@@ -99,6 +100,7 @@ async def branch_view(session: AsyncSession, branch_id: str) -> dict[str, Any]:
         "appointment_capacity_per_slot": b.appointment_capacity_per_slot,
         "appointment_slot_minutes": b.appointment_slot_minutes,
         "active": b.active,
+        "language": b.language,
         "opening_hours": [{"weekday": h.weekday, "opens": h.opens.isoformat(), "closes": h.closes.isoformat()} for h in await branches_repo.get_opening_hours(session, branch_id)],
         "zones": [{"zone": z.zone, "name": z.name} for z in await branches_repo.get_zones(session, branch_id)],
         "services": [s.service_type for s in await branches_repo.get_branch_services(session, branch_id)],
@@ -136,16 +138,23 @@ async def put_counter(session: AsyncSession, *, branch_id: str, counter_id: str,
     """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
-    existing = await branches_repo.get_counter(session, counter_id)
-    if existing is not None and existing.branch_id != branch_id:
-        raise invalid("path.counter_id", f"counter {counter_id} belongs to branch {existing.branch_id}")
-    await branches_repo.upsert_counter(session, {"counter_id": counter_id, "branch_id": branch_id, **spec})
+    if not await branches_repo.upsert_counter(session, {"counter_id": counter_id, "branch_id": branch_id, **spec}):
+        raise invalid("path.counter_id", f"counter {counter_id} belongs to another branch")
     return counter_view(await branches_repo.get_counter(session, counter_id))
 
 
 async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str) -> dict[str, Any]:
-    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored."""
+    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. The old
+    secret stops working at once on every instance (the kiosk row is read on each request).
+
+    Raises:
+        Problem: 404 branch; 422 ``path.kiosk_id`` when the id belongs to another branch
+            (a kiosk never moves between branches: the other branch's kiosk and secret are
+            left untouched).
+    """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
-    await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": await asyncio.to_thread(hash_secret, secret), "active": True})
+    secret_hash = await asyncio.to_thread(hash_secret, secret)
+    if not await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": secret_hash, "active": True}):
+        raise invalid("path.kiosk_id", f"kiosk {kiosk_id} belongs to another branch")
     return {"kiosk_id": kiosk_id, "branch_id": branch_id}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, delete, literal, select, update
+from sqlalchemy import Select, String, Table, bindparam, delete, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,10 +142,27 @@ def _row_of(table: Any, values: tuple) -> Any:
     return SimpleNamespace(**dict(zip(table.c.keys(), values, strict=True)))
 
 
-async def upsert_counter(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert or update a counter (service point)."""
-    stmt = insert(counters).values(**values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[counters.c.counter_id], set_={k: stmt.excluded[k] for k in values if k != "counter_id"}))
+async def _upsert_owned(session: AsyncSession, table: Table, key: str, values: dict[str, Any]) -> bool:
+    """Insert a row of a branch-owned ``table`` or update it, in one statement that never
+    moves the row to another branch: the update applies only where the stored
+    ``branch_id`` is the given one, so two branches racing for a new id cannot both win.
+
+    Returns:
+        ``False`` when the id belongs to another branch (nothing written).
+    """
+    stmt = insert(table).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c[key]],
+        set_={k: stmt.excluded[k] for k in values if k not in (key, "branch_id")},
+        where=table.c.branch_id == stmt.excluded.branch_id,
+    ).returning(table.c[key])
+    return (await session.execute(stmt)).first() is not None
+
+
+async def upsert_counter(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert or update a counter (service point) of ``values["branch_id"]``; ``False``
+    when the id belongs to another branch (see :func:`_upsert_owned`)."""
+    return await _upsert_owned(session, counters, "counter_id", values)
 
 
 async def get_counter(session: AsyncSession, counter_id: str) -> Row | None:
@@ -191,10 +208,11 @@ async def set_teller_session_status(session: AsyncSession, session_id: str, stat
     await session.execute(update(teller_sessions).where(teller_sessions.c.session_id == session_id).values(**values))
 
 
-async def upsert_kiosk(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert or update a kiosk credential (``secret_hash`` is an Argon2id hash)."""
-    stmt = insert(kiosks).values(**values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[kiosks.c.kiosk_id], set_={k: stmt.excluded[k] for k in values if k != "kiosk_id"}))
+async def upsert_kiosk(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a kiosk credential of ``values["branch_id"]`` or re-key it (``secret_hash`` is
+    an Argon2id hash); ``False`` when the id belongs to another branch (see
+    :func:`_upsert_owned`)."""
+    return await _upsert_owned(session, kiosks, "kiosk_id", values)
 
 
 async def get_kiosk(session: AsyncSession, kiosk_id: str) -> Row | None:

@@ -18,6 +18,7 @@ from counterflow_ticketing.persistence.tables import (
     diversions,
     service_time_stats,
     tickets,
+    wait_models,
 )
 
 # Hot-path statements (issuing a ticket), built once: SQLAlchemy then reuses their cache
@@ -30,6 +31,17 @@ _NEXT_SEQUENCE = text(
     "RETURNING last_number"
 ).bindparams(bindparam("day", type_=Date))
 _INSERT_TICKET = sa_insert(tickets).returning(*tickets.c)
+
+
+def of_day(day: date) -> Any:
+    """The business-day predicate: tickets of the branch-local business ``day``.
+
+    Every queue query (position, wait estimate, call-next, load) carries it, so tickets
+    of another day never count even before the end-of-day close
+    (:mod:`counterflow_ticketing.domain.business_day`) has expired them. In hand-written
+    SQL it is ``tickets.business_date = :day``.
+    """
+    return tickets.c.business_date == day
 
 
 def call_order(urgent_before: datetime) -> tuple[Any, ...]:
@@ -89,11 +101,13 @@ async def take_next_waiting(
     skills: Sequence[str],
     counter_id: str,
     urgent_before: datetime,
+    day: date,
     *,
     own_routes: Collection[str] = (),
     served_routes: Collection[tuple[str, str]] = (),
 ) -> Row | None:
-    """Lock the first waiting ticket in call order that ``counter_id`` may serve.
+    """Lock the first waiting ticket of business ``day`` in call order that
+    ``counter_id`` may serve.
 
     Routing (:mod:`counterflow_ticketing.domain.routing`): a ticket routed by a channel
     rule (``route_to`` set, no ``route_fallback``) is taken only by a counter that takes
@@ -114,6 +128,7 @@ async def take_next_waiting(
         select(tickets)
         .where(
             tickets.c.branch_id == branch_id,
+            of_day(day),
             tickets.c.status == "waiting",
             tickets.c.skill.in_(list(skills)),
             or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
@@ -127,9 +142,10 @@ async def take_next_waiting(
 
 
 async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetime) -> int:
-    """Waiting tickets of the same branch and skill before ``ticket`` in call order."""
+    """Waiting tickets of the same branch, business day and skill before ``ticket`` in call order."""
     stmt = select(func.count()).where(
         tickets.c.branch_id == ticket.branch_id,
+        of_day(ticket.business_date),
         tickets.c.status == "waiting",
         tickets.c.skill == ticket.skill,
         tuple_(*call_order(urgent_before)) < tuple_(*call_key(ticket, urgent_before)),
@@ -137,11 +153,11 @@ async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetim
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def waiting_by_service_type(session: AsyncSession, branch_id: str) -> dict[str, int]:
-    """Waiting tickets of the branch per service type."""
+async def waiting_by_service_type(session: AsyncSession, branch_id: str, day: date) -> dict[str, int]:
+    """Waiting tickets of the branch on business ``day`` per service type."""
     stmt = (
         select(tickets.c.service_type, func.count())
-        .where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting")
+        .where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting")
         .group_by(tickets.c.service_type)
     )
     return {st: int(n) for st, n in (await session.execute(stmt)).all()}
@@ -153,10 +169,13 @@ async def busy_counters(session: AsyncSession, branch_id: str) -> set[str]:
     return {c for (c,) in (await session.execute(stmt)).all() if c}
 
 
-async def front_due_at(session: AsyncSession, branch_id: str, skill: str) -> datetime | None:
-    """The earliest ``due_at`` among waiting tickets of ``skill`` (``None`` when empty)."""
-    stmt = select(func.min(tickets.c.due_at)).where(tickets.c.branch_id == branch_id, tickets.c.status == "waiting", tickets.c.skill == skill)
-    return (await session.execute(stmt)).scalar_one()
+async def front_of_queue(session: AsyncSession, branch_id: str, skill: str, day: date) -> tuple[datetime | None, datetime | None]:
+    """The earliest ``due_at`` and the earliest ``queued_at`` among waiting tickets of
+    ``skill`` on business ``day`` (``(None, None)`` when none waits): both keys of
+    :func:`call_order`, so a ticket put before both is called first."""
+    stmt = select(func.min(tickets.c.due_at), func.min(tickets.c.queued_at)).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting", tickets.c.skill == skill)
+    due, queued = (await session.execute(stmt)).one()
+    return due, queued
 
 
 async def get_learned_time(session: AsyncSession, branch_id: str, service_type: str, teller_id: str) -> Row | None:
@@ -179,34 +198,37 @@ async def put_learned_time(session: AsyncSession, values: dict[str, Any]) -> Non
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[service_time_stats.c.branch_id, service_time_stats.c.service_type, service_time_stats.c.teller_id],
-            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "updated_at": stmt.excluded.updated_at},
+            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "mean_sq_s": stmt.excluded.mean_sq_s, "updated_at": stmt.excluded.updated_at},
         )
     )
 
 
-async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float]:
+async def get_wait_model(session: AsyncSession, branch_id: str) -> dict[str, Any] | None:
+    """The branch's stored wait model state (locked for update), ``None`` before any."""
+    stmt = select(wait_models.c.state).where(wait_models.c.branch_id == branch_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def put_wait_model(session: AsyncSession, branch_id: str, state: dict[str, Any], at: datetime) -> None:
+    """Insert or replace the branch's wait model state."""
+    stmt = insert(wait_models).values(branch_id=branch_id, state=state, updated_at=at)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[wait_models.c.branch_id], set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at}))
+
+
+async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float, int]:
     """Tickets of the branch issued in ``[since, now]`` that left without service
-    (no-show, cancelled, diverted) and the total seconds all of them spent waiting until
-    called, finished or ``now`` (the exposure), for the abandonment-rate estimate.
+    (no-show, cancelled, diverted), the total seconds all of them spent waiting until
+    called, finished or ``now`` (the exposure), for the abandonment-rate estimate, and
+    how many of them had priority (> 0), for the overtaking rate.
     ``now`` is the domain clock's instant (a simulated clock may stand before rows of an
     earlier run, which are then left out)."""
     left = func.count().filter(tickets.c.status.in_(("no_show", "cancelled", "diverted")))
     waited_until = func.coalesce(tickets.c.called_at, tickets.c.finished_at, now)
     exposure = func.coalesce(func.sum(func.extract("epoch", waited_until - tickets.c.issued_at)), 0)
-    stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
-    n, seconds = (await session.execute(stmt)).one()
-    return int(n), float(seconds or 0.0)
-
-
-async def sla_counts(session: AsyncSession, branch_id: str, since: datetime, now: datetime, target_s: float) -> tuple[int, int]:
-    """``(called within target_s, called)`` among tickets called in ``[since, now]``
-    (``now``: the domain clock's instant)."""
-    waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
-    stmt = select(func.count().filter(waited <= target_s), func.count()).where(
-        tickets.c.branch_id == branch_id, tickets.c.called_at.is_not(None), tickets.c.called_at >= since, tickets.c.called_at <= now
-    )
-    ok, total = (await session.execute(stmt)).one()
-    return int(ok), int(total)
+    prioritised = func.count().filter(tickets.c.priority > 0)
+    stmt = select(left, exposure, prioritised).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
+    n, seconds, high = (await session.execute(stmt)).one()
+    return int(n), float(seconds or 0.0), int(high)
 
 
 async def upsert_appointment(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -253,6 +275,19 @@ async def get_diversion(session: AsyncSession, diversion_id: str, *, lock: bool 
     return (await session.execute(stmt)).first()
 
 
+async def abandoned_diversions(session: AsyncSession, *, before: datetime, limit: int = 200) -> Sequence[Row]:
+    """Accepted diversions whose ``expires_at`` is before ``before`` (locked, skipping rows
+    another instance holds), oldest first."""
+    stmt = (
+        select(diversions)
+        .where(diversions.c.status == "accepted", diversions.c.expires_at < before)
+        .order_by(diversions.c.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).all()
+
+
 async def update_diversion(session: AsyncSession, diversion_id: str, values: dict[str, Any]) -> Row:
     """Update a diversion and return the new row."""
     stmt = update(diversions).where(diversions.c.diversion_id == diversion_id).values(**values).returning(*diversions.c)
@@ -265,3 +300,26 @@ async def active_branch_ids(session: AsyncSession) -> list[str]:
     return [b for (b,) in (await session.execute(stmt)).all()]
 
 
+
+
+async def stale_branches(session: AsyncSession) -> list[tuple[str, date]]:
+    """``(branch_id, earliest business date)`` of branches with waiting or called tickets
+    (what the end-of-day close looks at; served by ``ix_tickets_branch_status``)."""
+    stmt = select(tickets.c.branch_id, func.min(tickets.c.business_date)).where(tickets.c.status.in_(("waiting", "called"))).group_by(tickets.c.branch_id)
+    return [(b, d) for b, d in (await session.execute(stmt)).all()]
+
+
+async def expire_before(session: AsyncSession, branch_id: str, day: date, now: datetime) -> list[Row]:
+    """Mark every waiting or called ticket of ``branch_id`` from a business date before
+    ``day`` ``expired`` (``finished_at = now``) and return the updated rows, in number order.
+
+    One ``UPDATE .. RETURNING``: two instances closing together serialise on the row
+    locks, and the second finds the rows no longer waiting or called, so each ticket
+    expires (and gets its event) once."""
+    stmt = (
+        update(tickets)
+        .where(tickets.c.branch_id == branch_id, tickets.c.business_date < day, tickets.c.status.in_(("waiting", "called")))
+        .values(status="expired", finished_at=now)
+        .returning(*tickets.c)
+    )
+    return sorted((await session.execute(stmt)).all(), key=lambda r: (r.business_date, r.arrival))
