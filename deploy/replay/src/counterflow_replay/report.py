@@ -162,7 +162,7 @@ def headline_text(s: dict[str, Any]) -> str:
     opens = s.get("replay", {}).get("call_centre_fit", {}).get("opens", "08:00")
     pw = h.get("peak_hour_wait_mean_s") or {}
     if peak is not None and pw.get("no_diversion") is not None and pw.get("rules") is not None:
-        parts.append(f"In the busiest hour ({_clock(peak, opens)}), the shipped rules took the mean counter wait from {pw['no_diversion'] / 60:.0f} to {pw['rules'] / 60:.0f} minutes.")
+        parts.append(f"In the busiest hour ({_clock(peak, opens)}), the shipped rules took the mean counter wait from {fmt(pw['no_diversion'], 'min')} to {fmt(pw['rules'], 'min')}.")
     cut = h.get("wait_cut_share")
     parts.append(
         f"Over the day they cut the mean counter wait from {fmt(nd['counter_wait_mean_s'], 'min')} to {fmt(ru['counter_wait_mean_s'], 'min')}"
