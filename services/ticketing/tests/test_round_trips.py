@@ -136,4 +136,4 @@ async def test_an_offer_stays_within_budget_and_commits_its_event(service: Servi
         values = (await s.execute(select(outbox.c.value).where(outbox.c.headers["ce_type"].as_string() == "channel.diversion.offered.v1"))).scalars().all()
         decisions = (await s.execute(select(func.count()).select_from(rule_decisions).where(rule_decisions.c.diversion_id == diversion_id))).scalar_one()
     events = [json.loads(v)["data"] for v in values if json.loads(v)["data"]["diversion_id"] == diversion_id]
-    assert len(events) == 1 and events[0]["amount"] == "500.0000" and decisions == 1
+    assert len(events) == 1 and events[0]["amount"] == "500.00" and decisions == 1
