@@ -35,6 +35,7 @@ from counterflow_shared.persistence.outage import OutageLog, is_database_outage
 from counterflow_shared.persistence.retention import retention_loop
 from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
+from counterflow_shared.web.docs import install_offline_docs
 from counterflow_shared.web.edge import EdgeGuard, document_edge
 from counterflow_shared.web.health import Check, check_redis, health_router
 from counterflow_shared.web.overload import InFlightLimit
@@ -272,7 +273,8 @@ def create_service_app(
     """Build the FastAPI app of a service with every default wired in.
 
     Routers are mounted as given (they carry their own ``/v1`` prefixes); ``/healthz``,
-    ``/readyz`` and ``/openapi.json`` come for free.
+    ``/readyz``, ``/openapi.json`` and Swagger UI at ``/docs`` (vendored, no CDN) come
+    for free.
     """
     configure_logging(service=spec.name, level=settings.log_level, json=settings.log_json)
     configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
@@ -295,8 +297,9 @@ def create_service_app(
             await runtime.aclose()
             log.info("service.stopped", service=spec.name)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    install_offline_docs(app)
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)

@@ -161,6 +161,9 @@ class ServiceSettings(BaseSettings):
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"
+    #: pages: offer the development sign-in (pick a role and branches; the service mints
+    #: a staff token with ``jwt_secret``). Never on in production: ``make up`` turns it on.
+    dev_sign_in: bool = False
     clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
     clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
     metrics_port: int = 9464

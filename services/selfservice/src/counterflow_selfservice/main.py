@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_selfservice.api.pages import kit
+from counterflow_selfservice.api.pages import router as pages_router
 from counterflow_selfservice.api.routes import routers
 from counterflow_selfservice.background import diversion_expiry, offline_watchdog
 from counterflow_selfservice.metrics import sample_devices
@@ -28,8 +30,8 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: SelfServiceSettings | None = None, *, group_suffix: str = "") -> FastAPI:
-    """Build the selfservice app (ATMs, cash recyclers and kiosks)."""
-    return create_service_app(
+    """Build the selfservice app (ATMs, cash recyclers and kiosks) with its fleet page."""
+    app = create_service_app(
         SPEC,
         settings or get_settings(),
         title="Counterflow selfservice",
@@ -37,3 +39,6 @@ def create_app(settings: SelfServiceSettings | None = None, *, group_suffix: str
         routers=routers,
         group_suffix=group_suffix,
     )
+    kit.install(app)
+    app.include_router(pages_router)
+    return app

@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
 from counterflow_shared.web.health import check_redis
+from counterflow_ticketing.api.pages import kit
+from counterflow_ticketing.api.pages import router as pages_router
 from counterflow_ticketing.api.routes import routers
 from counterflow_ticketing.events.handlers import handlers, read_model_guard, rebuild_read_models, seed, watch_read_models
 from counterflow_ticketing.events.day_close import business_day_close_loop
@@ -42,9 +44,10 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
 
     At start-up the standard service types are seeded and the Redis read models are
     rebuilt from the compacted topics when Redis is empty; later losses (Redis flushed or
-    restarted) are noticed and rebuilt while serving (``read_model_guard``).
+    restarted) are noticed and rebuilt while serving (``read_model_guard``). The pages
+    (lobby console, calling display, teller workstation, rules) are served beside the API.
     """
-    return create_service_app(
+    app = create_service_app(
         SPEC,
         settings or get_settings(),
         title="Counterflow ticketing",
@@ -54,3 +57,6 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
         group_suffix=group_suffix,
         extra_checks={"redis": check_redis, "read_models": _read_models_ready},  # read models and displays live in Redis
     )
+    kit.install(app)
+    app.include_router(pages_router)
+    return app
