@@ -114,6 +114,10 @@ class ServiceSettings(BaseSettings):
             configures its own identity provider's values).
         clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
             under this service's own ``topic_prefix``).
+        metrics_port: port of the ``/metrics`` listener of a worker process (an API
+            process serves ``/metrics`` on its HTTP port); 0 turns it off.
+        metrics_sample_interval_s: seconds between samples of the gauges read from the
+            database (outbox backlog, business gauges).
     """
 
     model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
@@ -157,8 +161,13 @@ class ServiceSettings(BaseSettings):
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"
+    #: pages: offer the development sign-in (pick a role and branches; the service mints
+    #: a staff token with ``jwt_secret``). Never on in production: ``make up`` turns it on.
+    dev_sign_in: bool = False
     clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
     clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
+    metrics_port: int = 9464
+    metrics_sample_interval_s: float = 10.0
 
     def model_post_init(self, __context: object) -> None:  # noqa: D401 - pydantic hook
         """Derive ``database_url`` from the platform template and ``clock_key`` from the

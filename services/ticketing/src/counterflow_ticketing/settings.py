@@ -47,6 +47,10 @@ class TicketingSettings(ServiceSettings):
     load_check_interval_s: float = 5.0
     load_material_change_s: float = 60.0
     sla_target_s: float = 600.0
+    #: the lobby console's live stream re-reads the branch state this often (seconds)
+    lobby_refresh_s: float = 1.0
+    #: where staff find the selfservice fleet page (a link on the home page)
+    selfservice_page_url: str = "http://127.0.0.1:8102"
     sla_window_s: float = 3600.0
     display_stream_length: int = 1000
     offer_ttl_s: float = 1800.0

@@ -135,6 +135,7 @@ def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
 
 TellerDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager"))]
 LobbyDep = Annotated[StaffPrincipal, Depends(_staff("lobby_manager", "operations"))]
+BranchStaffDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager", "operations"))]
 OperationsDep = Annotated[StaffPrincipal, Depends(_staff("operations"))]
 StaffDep = Annotated[StaffPrincipal, Depends(_staff())]
 

@@ -37,10 +37,12 @@ from counterflow_shared.rules.engine import RuleSet
 class BranchLoad:
     """What the load loop last measured of a branch: ``abandon_rate`` (1/s, leaving rate
     of one waiting customer) and ``sla_share`` (share served within the SLA target in
-    the SLA window, ``None`` when nobody was served in it)."""
+    the SLA window, ``None`` when nobody was served in it) and ``overtake_rate`` (1/s,
+    arrival rate of tickets with priority, which overtake priority-0 tickets)."""
 
     abandon_rate: float = 0.0
     sla_share: float | None = None
+    overtake_rate: float = 0.0
 
 
 @dataclass
@@ -74,7 +76,7 @@ class ReadModels:
 
     async def put_branch_load(self, branch_id: str, load: BranchLoad) -> None:
         """Store the branch's last measured :class:`BranchLoad`."""
-        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share}))
+        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share, "overtake_rate": load.overtake_rate}))
 
     async def branch_load(self, branch_id: str) -> BranchLoad:
         """The branch's last measured :class:`BranchLoad` (defaults before the first)."""
@@ -132,6 +134,11 @@ class ReadModels:
         """The rules engine's view of the branch's devices (by device id)."""
         return device_views((await self.redis.hgetall(self.key("branch-devices", branch_id))).values())
 
+    async def device_states(self, branch_id: str) -> list[DeviceState]:
+        """The last known state of every device of the branch (one ``HGETALL``), by id."""
+        raws = await self.redis.hgetall(self.key("branch-devices", branch_id))
+        return sorted((DeviceState.model_validate_json(raw) for raw in raws.values() if raw), key=lambda s: s.device_id)
+
     async def add_display_call(self, branch_id: str, fields: dict[str, str], maxlen: int) -> str:
         """Append a call to the branch's calling-display stream; returns its stream id."""
         return await self.redis.xadd(self.key("display", branch_id), fields, maxlen=maxlen, approximate=True)
@@ -140,6 +147,12 @@ class ReadModels:
         """Stream id of the branch's latest call (``"0-0"`` when none): where a new display starts."""
         last = await self.redis.xrevrange(self.key("display", branch_id), count=1)
         return last[0][0] if last else "0-0"
+
+    async def display_before_last(self, branch_id: str, calls: int) -> str:
+        """The stream id to read after so that the last ``calls`` calls come first
+        (``"0-0"`` when the stream holds no more than that)."""
+        got = await self.redis.xrevrange(self.key("display", branch_id), count=calls + 1)
+        return got[-1][0] if len(got) == calls + 1 else "0-0"
 
     async def read_display(self, branch_id: str, last_id: str, block_ms: int) -> list[tuple[str, dict[str, str]]]:
         """Calls after stream id ``last_id``, waiting up to ``block_ms`` milliseconds."""
