@@ -3,7 +3,7 @@ SHELL := /bin/bash
 LOCAL := deploy/local
 PY := .venv/bin/python
 
-.PHONY: demo test up down status deps bench topics clean-state contract
+.PHONY: demo test up down status deps bench topics clean-state contract screenshots
 
 ## demo: the main job: start the platform and replay a real bank's day through it
 demo: deps
@@ -31,6 +31,10 @@ down:
 status:
 	@$(LOCAL)/infra.sh status
 	@$(LOCAL)/services.sh status
+
+## screenshots: photograph every page into docs/screenshots (the browser tour of tests/browser/test_screens.py)
+screenshots:
+	@CF_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(LOCAL)/test.sh tests/browser/test_screens.py $(ARGS)
 
 ## bench: every benchmark; one JSON file per benchmark under bench/results/
 bench: deps

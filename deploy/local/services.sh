@@ -15,7 +15,8 @@ start_one() {
   local name=$1 module=$2 port=$3 prefix=$4 pidf="$RUN_DIR/$1.pid"
   if pid_alive "$pidf"; then return 0; fi
   "$PY" -m "$module" migrate >>"$LOG_DIR/$name.log" 2>&1 || die "$name migrations failed, see $LOG_DIR/$name.log"
-  env "${prefix}_HTTP_PORT=$port" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
+  # the local platform offers the development sign-in of the pages (docs/pages.md)
+  env "${prefix}_HTTP_PORT=$port" "${prefix}_DEV_SIGN_IN=${CF_DEV_SIGN_IN:-true}" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
   echo $! > "$pidf"
 }
 
@@ -45,7 +46,18 @@ case "${1:-status}" in
     for s in "${SERVICES[@]}"; do start_one $s; done
     for s in "${SERVICES[@]}"; do wait_ready $s; done
     echo "services:"
-    for s in "${SERVICES[@]}"; do set -- $s; printf '  %-15s http://127.0.0.1:%s  (docs: /docs, health: /readyz)\n' "$1" "$3"; done ;;
+    for s in "${SERVICES[@]}"; do set -- $s; printf '  %-15s http://127.0.0.1:%s  (docs: /docs, health: /readyz)\n' "$1" "$3"; done
+    echo "pages (sign in at /signin: pick a role, a staff id and the branch ids; docs/pages.md):"
+    echo "  home             http://127.0.0.1:8101/               links to every page of your branches"
+    echo "  lobby console    http://127.0.0.1:8101/branches/<branch_id>/lobby          (lobby_manager, operations)"
+    echo "  calling display  http://127.0.0.1:8101/branches/<branch_id>/display        (no sign-in)"
+    echo "  teller           http://127.0.0.1:8101/counters/<counter_id>/workstation   (teller, lobby_manager)"
+    echo "  rules            http://127.0.0.1:8101/rules                               (operations, approver, analyst)"
+    echo "  device fleet     http://127.0.0.1:8102/branches/<branch_id>/fleet          (any staff of the branch)"
+    branches=$(curl -s -H "Authorization: Bearer $("$PY" -c 'from counterflow_shared.settings import ServiceSettings as S; from counterflow_shared.web.auth import issue_staff_token as t; s=S(); print(t(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject="make-up", role="operations", branches=["*"]))' 2>/dev/null)" http://127.0.0.1:8101/v1/branches 2>/dev/null | "$PY" -c 'import json,sys
+try: print(" ".join(b["branch_id"] for b in json.load(sys.stdin)[:5]))
+except Exception: print("")' 2>/dev/null)
+    [ -n "$branches" ] && echo "  branches: $branches" ;;
   stop)
     for s in "${SERVICES[@]}"; do set -- $s; stop_one "$1" "$2"; done ;;
   status)

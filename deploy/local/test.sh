@@ -3,6 +3,7 @@
 # test, stop what this run started (and only that).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$REPO_ROOT/deploy/local/bootstrap.sh"
+"$REPO_ROOT/deploy/local/browser.sh"
 started="$(mktemp)"
 cleanup() {
   local comps; comps=$(tr '\n' ' ' < "$started")

@@ -13,6 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
@@ -24,6 +25,10 @@ from counterflow_shared.web.edge import DEFAULT_MAX_BODY_BYTES, EdgeGuard, body_
 from counterflow_shared.web.problems import install_problem_handlers
 
 SECRET, ISSUER, AUDIENCE = "test-secret-0123456789-0123456789", "idp", "staff"
+
+
+class Out(BaseModel):
+    n: int
 
 
 class Thing(BaseModel):
@@ -201,3 +206,29 @@ async def test_a_valid_staff_token_still_passes(client):
     token = issue_staff_token(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, subject="ops-1", role="operations", branches=["A"])
     assert decode_staff_token(token, secret=SECRET, issuer=ISSUER, audience=AUDIENCE).branches == ("A",)
     assert (await client.get("/staff", headers={"Authorization": f"Bearer {token}"})).json() == {"sub": "ops-1"}
+
+
+# -- the fuzzing runner finds what it is meant to find ---------------------------------
+
+
+async def test_the_fuzz_runner_reports_server_errors_and_schema_breaking_responses():
+    from counterflow_shared.testing import fuzz_openapi
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/crash/{n}")
+    async def crash(n: int) -> dict:
+        if n % 2:
+            raise RuntimeError("boom")
+        return {}
+
+    @app.get("/liar", responses={200: {"model": Out}}, response_class=JSONResponse)
+    async def liar():  # noqa: ANN201 - the undeclared return lets it break its documented schema
+        return JSONResponse({"n": "not a number"})
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as client:
+        sent, failures = await fuzz_openapi(client, app, {"anonymous": {}}, examples=10)
+    assert sent > 0
+    assert any("GET /crash/{n} -> 500" in f for f in failures), failures
+    assert any("GET /liar -> 200" in f for f in failures), failures

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -133,3 +134,83 @@ async def test_two_relays_never_publish_the_same_row_concurrently(backbone_db, i
     got = await _read_all(infrastructure.kafka_bootstrap_servers, f"{prefix}customer.scores.v1", 300)
     assert len(got) == 300 and len({e.id for e in got}) == 300
     assert sum(r.status.published for r in relays) == 300
+
+
+async def test_a_relay_publishes_another_process_commit_on_its_notification_not_a_poll(backbone_db, infrastructure):
+    """Issue 15: the commit of another process (here a separate Python process with its own
+    connection) wakes this process's relay through LISTEN/NOTIFY. The relay's fallback poll
+    is set to 60 s, so a publication within the test's time can only come from the
+    notification; no poll round happens meanwhile."""
+    import subprocess
+    import sys
+
+    from counterflow_shared.events.outbox import notify_trigger_ddl, outbox_rows
+
+    engine, sessions, tables = backbone_db
+    async with engine.begin() as conn:
+        for statement in notify_trigger_ddl():
+            await conn.execute(text(statement))
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    await ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix, topics=[CUSTOMER_SCORES])
+    relay = OutboxRelay(
+        session_factory=sessions, outbox=tables["outbox"], bootstrap_servers=infrastructure.kafka_bootstrap_servers, client_id="t", poll_interval_s=60.0, listen_url=str(engine.url.render_as_string(hide_password=False))
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.listening.wait(), 10)
+        await asyncio.sleep(0.3)  # the wake-up that follows LISTEN has found nothing
+        polls, published = relay.polls, relay.status.published
+        (row,) = outbox_rows([_scored(42)], topic_prefix=prefix)
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        script = (
+            "import asyncio, asyncpg, json, sys\n"
+            "async def main():\n"
+            "    c = await asyncpg.connect(sys.argv[1])\n"
+            "    await c.execute('INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5::json)', sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].encode(), sys.argv[6])\n"
+            "    await c.close()\n"
+            "asyncio.run(main())\n"
+        )
+        args = [sys.executable, "-c", script, dsn, row["event_id"], row["topic"], row["key"], row["value"].decode(), json.dumps(row["headers"])]
+        done = await asyncio.to_thread(subprocess.run, args, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+        async def sent() -> bool:
+            return relay.status.published > published
+
+        await eventually(sent, timeout_s=20, what="the other process's row published")
+        assert relay.notifications >= 1 and relay.polls == polls
+        (got,) = [e for e in await _read_all(infrastructure.kafka_bootstrap_servers, f"{prefix}{CUSTOMER_SCORES.name}", 1) if e.id == row["event_id"]]
+        assert got.data["customer_id"] == "C42"
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def test_an_idle_relay_probes_once_per_poll_without_a_transaction(backbone_db, infrastructure):
+    """An idle relay costs one autocommit round trip per fallback poll (no BEGIN/COMMIT)."""
+    from sqlalchemy import event
+
+    engine, sessions, tables = backbone_db
+    statements: list[str] = []
+
+    def on_execute(_c, _cur, statement, *_a):  # noqa: ANN001, ANN202
+        statements.append(statement)
+
+    relay = OutboxRelay(session_factory=sessions, outbox=tables["outbox"], bootstrap_servers=infrastructure.kafka_bootstrap_servers, client_id="t", poll_interval_s=0.2)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: _true_after(relay, 1), timeout_s=10, what="first poll")
+        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        polls = relay.polls
+        await asyncio.sleep(1.5)
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+        rounds = relay.polls - polls
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 15)
+    # one probe statement per poll, never the claiming SELECT .. FOR UPDATE (which needs a transaction)
+    assert rounds >= 3 and len(statements) == rounds and all("outbox" in s and "FOR UPDATE" not in s for s in statements)
+
+
+async def _true_after(relay: OutboxRelay, polls: int) -> bool:
+    return relay.polls >= polls

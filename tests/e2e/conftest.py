@@ -6,15 +6,18 @@ another module activates, never reach it."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from counterflow_shared.testing import delete_redis_prefix, drop_database, migrated_database, running_app
+from counterflow_shared.events.kafka import delete_topics, ensure_topics
+from counterflow_shared.testing import _in_thread, delete_redis_prefix, drop_database, migrated_database, running_app
 from counterflow_shared.web.auth import issue_staff_token
 
 from counterflow_ticketing import main as ticketing_main
@@ -48,6 +51,27 @@ async def ticketing(infrastructure: Any, topic_prefix: str):  # noqa: ANN201
     finally:
         await delete_redis_prefix(settings.redis_url, settings.redis_prefix)
         drop_database(name)
+
+
+def own_topics(bootstrap: str) -> Iterator[str]:
+    """A fresh topic prefix with every catalog topic created, deleted afterwards: a test
+    module's own topics (the rule sets it activates are global, so they reach no other
+    module). Use as the body of a session-scoped ``topic_prefix`` fixture."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    created = _in_thread(asyncio.run, ensure_topics(bootstrap, prefix=prefix))
+    yield prefix
+    _in_thread(asyncio.run, delete_topics(bootstrap, created))
+
+
+async def activate_rules(tclient: Any, settings: TicketingSettings, doc: dict[str, Any]) -> int:
+    """Propose ``doc`` as one staff member, approve (and activate) it as another; returns
+    the active version."""
+    r = await tclient.post("/v1/rules/sets", json={"document": doc, "comment": "e2e"}, headers=staff(settings, "operations", "*", "maker-e2e"))
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    r = await tclient.post(f"/v1/rules/sets/{version}/approve", json={"comment": "ok"}, headers=staff(settings, "approver", "*", "checker-e2e"))
+    assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    return version
 
 
 def staff(settings: TicketingSettings, role: str, branch_id: str, subject: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ the rule sets activated here reach no other test."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,23 +17,19 @@ import pytest
 from sqlalchemy import text
 
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS
-from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.events.payloads.common import Tier
 from counterflow_shared.events.payloads.scores import CustomerScored
-from counterflow_shared.testing import _in_thread, delete_redis_prefix, eventually
+from counterflow_shared.testing import delete_redis_prefix, eventually
 
 from counterflow_mobile_gateway.domain import channel
 
-from .conftest import gateway_test_support, open_branch, staff
+from .conftest import activate_rules, gateway_test_support, open_branch, own_topics
 
 
 @pytest.fixture(scope="session")
 def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
     """Topics of this module's own (the rule sets it activates are global)."""
-    prefix = f"t{uuid.uuid4().hex[:10]}."
-    created = _in_thread(asyncio.run, ensure_topics(infrastructure.kafka_bootstrap_servers, prefix=prefix))
-    yield prefix
-    _in_thread(asyncio.run, delete_topics(infrastructure.kafka_bootstrap_servers, created))
+    yield from own_topics(infrastructure.kafka_bootstrap_servers)
 
 
 _support = gateway_test_support()
@@ -43,16 +38,6 @@ database, redis_prefix, gateway, client, kit, producer = _support.database, _sup
 
 def _doc(*rules: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": 1, "name": "e2e", "settings": {"min_counter_wait_s": 0, "min_time_saved_s": 0}, "rules": list(rules)}
-
-
-async def _activate(tclient: Any, tsettings: Any, doc: dict[str, Any]) -> int:
-    """Propose as one staff member, approve (and activate) as another."""
-    r = await tclient.post("/v1/rules/sets", json={"document": doc, "comment": "e2e"}, headers=staff(tsettings, "operations", "*", "maker-e2e"))
-    assert r.status_code == 201, r.text
-    version = r.json()["version"]
-    r = await tclient.post(f"/v1/rules/sets/{version}/approve", json={"comment": "ok"}, headers=staff(tsettings, "approver", "*", "checker-e2e"))
-    assert r.status_code == 200 and r.json()["status"] == "active", r.text
-    return version
 
 
 async def _tier_known(app: Any, customer_id: str) -> bool:
@@ -82,7 +67,7 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
     await eventually(load_known, timeout_s=60, what="the branch profile and a load snapshot reached the gateway")
 
     scoped = {"branches": [branch_id]}
-    version_a = await _activate(tclient, tsettings, _doc({"id": "a-boost", "when": {**scoped, "service_types": ["cash_withdrawal"]}, "then": {"type": "ticket", "priority_boost": 2}}))
+    version_a = await activate_rules(tclient, tsettings, _doc({"id": "a-boost", "when": {**scoped, "service_types": ["cash_withdrawal"]}, "then": {"type": "ticket", "priority_boost": 2}}))
 
     async def ask(**extra: Any) -> tuple[int, dict[str, Any]]:
         r = await client.post("/v1/tickets", json={"branch_id": branch_id, "service_type": "cash_withdrawal", "amount": "1500", "currency": "CZK", **extra}, headers=customer.headers)
@@ -110,7 +95,7 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
     assert (await client.post(f"/v1/tickets/{first['id']}/cancel", headers=customer.headers)).status_code == 200
 
     # B: identified customers are handed off to the app; the gateway answers with the offer
-    version_b = await _activate(tclient, tsettings, _doc({"id": "b-to-app", "when": {**scoped, "known_customer": True, "tiers": ["premium"]}, "then": {"type": "offer_mobile", "fee_notice": "free in the app"}}))
+    version_b = await activate_rules(tclient, tsettings, _doc({"id": "b-to-app", "when": {**scoped, "known_customer": True, "tiers": ["premium"]}, "then": {"type": "offer_mobile", "fee_notice": "free in the app"}}))
     status, offered = await eventually(lambda: decided_by(version_b, "b-to-app"), timeout_s=60, interval_s=0.3, what="rule set B in the gateway's decision")
     offer = offered["offer"]
     assert status == 200 and offered["kind"] == "offer" and offered["decision"]["kind"] == "offer"

@@ -31,9 +31,9 @@ def issued(branch_id: str, *, number: str, position: int, wait: float, issued_at
     )
 
 
-def called(ticket: TicketIssued, *, counter_id: str, call_count: int = 1) -> TicketCalled:
+def called(ticket: TicketIssued, *, counter_id: str, call_count: int = 1, counter_name: str | None = None) -> TicketCalled:
     data = ticket.model_dump()
-    data.update(status=TicketStatus.CALLED, position=None, estimated_wait_s=None, counter_id=counter_id, call_count=call_count, occurred_at=datetime.now(UTC))
+    data.update(status=TicketStatus.CALLED, position=None, estimated_wait_s=None, counter_id=counter_id, counter_name=counter_name, call_count=call_count, occurred_at=datetime.now(UTC))
     return TicketCalled(**data)
 
 
@@ -98,9 +98,10 @@ async def test_remote_ticket_end_to_end_through_kafka(client, producer, topic_pr
         leave = await stream.wait_for(lambda ev, d: ev == "notification" and d["kind"] == "time_to_leave", what="time to leave (600 s wait <= 600 s travel + 120 s margin)")
         assert leave[0][1]["data"]["number"] == "A004"
 
-        await kit.emit(producer, topic_prefix, called(mine, counter_id="C3"))
+        await kit.emit(producer, topic_prefix, called(mine, counter_id="C3", counter_name="Window 3"))
         note = await stream.wait_for(lambda ev, d: ev == "notification" and d["kind"] == "called", what="called notification")
-        assert note[0][1]["data"]["counter_id"] == "C3" and "A004" in note[0][1]["body"] and "C3" in note[0][1]["body"]
+        assert note[0][1]["data"]["counter_id"] == "C3" and "A004" in note[0][1]["body"]
+        assert note[0][1]["body"].endswith("please go to Window 3.") and note[0][1]["data"]["counter_name"] == "Window 3"  # as the customer sees it
         state = await ticket_state(client, customer, pending["id"])
         assert state["status"] == "called" and state["counter_id"] == "C3" and state["position"] is None
 

@@ -42,6 +42,11 @@ CASES = [
     ("transactions", {"transaction_id": "t1", "kind": "deposit", "amount": "20000", "currency": "CZK", "notes": [{"unit_id": "C1", "count": 200}], "occurred_at": "NOW"}, "body.notes.0.count"),
     ("transactions", {"transaction_id": "t1", "kind": "bill_payment", "amount": "100", "currency": "CZK", "occurred_at": "NOW"}, "body.kind"),
     ("transactions", {"transaction_id": "t1", "kind": "withdrawal", "currency": "CZK", "occurred_at": "NOW"}, "body.amount"),
+    # amounts that do not fit the money type: refused, never rounded or overflowing (issue 16)
+    *(
+        ("transactions", {"transaction_id": "t1", "kind": "withdrawal", "amount": bad, "currency": "CZK", "occurred_at": "NOW"}, "body.amount")
+        for bad in ("12345678901234567.89", "1E+16", "1E+20", "99999999999999999", "1E+200000", "1_000", "\u0663", "0.123456")
+    ),
     ("replenishments", {"cash_units": [{"unit_id": "C1", "count": 500}], "replenished_at": "NOW"}, "body.cash_units.0.count"),
     ("replenishments", {"cash_units": [{"unit_id": "X9", "count": 5}], "replenished_at": "NOW"}, "body.cash_units.0.unit_id"),
     ("replenishments", {"cash_units": [{"unit_id": "C1", "count": 5}], "replenished_at": "FUTURE"}, "body.replenished_at"),
@@ -89,6 +94,40 @@ async def test_bad_operator_input_names_the_field(client, staff):
     body["opening_hours"] = {"mon": [["18:00", "08:00"]]}
     r = await client.post("/v1/devices", json=body, headers=staff)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.opening_hours.mon.0"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"denomination": "0.005"}, "body.cash_units.0.denomination"),
+        ({"denomination": "12345678901234567.89"}, "body.cash_units.0.denomination"),
+        ({"denomination": "1E+20"}, "body.cash_units.0.denomination"),
+        ({"typical_withdrawal": "2.665"}, "body.typical_withdrawal"),
+        ({"typical_withdrawal": "99999999999999999"}, "body.typical_withdrawal"),
+        ({"max_amount": {"CZK": "0.001"}}, "body.capabilities.max_amount"),
+    ],
+)
+async def test_device_amounts_that_do_not_fit_their_currency_are_422_never_rounded(client, staff, change, field):
+    body = recycler(uid("D"), uid("B"))
+    if "denomination" in change:
+        body["cash_units"][0]["denomination"] = change["denomination"]
+    elif "max_amount" in change:
+        body["capabilities"]["max_amount"] = change["max_amount"]
+    else:
+        body.update(change)
+    r = await client.post("/v1/devices", json=body, headers=staff)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"].startswith(field), r.json()
+    assert (await client.get(f"/v1/devices/{body['device_id']}", headers=staff)).status_code == 404
+
+
+async def test_device_amounts_read_back_exactly(client, staff):
+    body = recycler(uid("D"), uid("B"), denomination="0.50")
+    body["typical_withdrawal"] = "2.65"
+    r = await client.post("/v1/devices", json=body, headers=staff)
+    assert r.status_code == 201, r.text
+    device = (await client.get(f"/v1/devices/{body['device_id']}", headers=staff)).json()
+    assert device["typical_withdrawal"] == "2.65" and device["cash_units"][0]["denomination"] == "0.50"
 
 
 async def _snapshot(app, device_id: str) -> tuple:  # noqa: ANN001

@@ -83,3 +83,14 @@ def test_withdrawals_need_a_unit_above_low_and_a_typical_amount():
     assert serves_withdrawals([_unit("A", "100", 50)], "CZK", Decimal("1000"))
     assert not serves_withdrawals([_unit("A", "100", 10)], "CZK", Decimal("100"))  # low
     assert not serves_withdrawals([_unit("A", "1000", 11)], "CZK", Decimal("20000"))  # cannot pay
+
+
+def test_withdrawal_obstacle_says_notes_when_the_cash_is_there_but_the_notes_are_too_large():
+    from counterflow_selfservice.domain.cash import withdrawal_obstacle
+
+    only_500s = [_unit("A", "500", 50)]  # 25,000 CZK in 500s
+    assert withdrawal_obstacle(only_500s, "CZK", Decimal("100")) == "notes"  # the 100 CZK default typical withdrawal
+    assert withdrawal_obstacle(only_500s, "CZK", Decimal("1000")) is None
+    assert withdrawal_obstacle([_unit("A", "500", 5)], "CZK", Decimal("1000")) == "cash"  # low unit
+    assert withdrawal_obstacle([_unit("A", "500", 11)], "CZK", Decimal("20000")) == "cash"  # 5,500 CZK < 20,000
+    assert withdrawal_obstacle(only_500s, "EUR", Decimal("100")) == "cash"  # no unit of the currency

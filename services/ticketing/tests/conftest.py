@@ -135,7 +135,8 @@ async def make_branch(
     kiosk_id = f"{branch_id}-k1"
     r = await service.client.put(f"/v1/branches/{branch_id}/kiosks/{kiosk_id}", json={"secret": KIOSK_SECRET}, headers=ops)
     assert r.status_code == 200, r.text
-    teller = service.staff("teller", [branch_id], subject=f"teller-{branch_id}")
+    # the teller of the first counter's session (a teller acts only at their own counter)
+    teller = service.staff("teller", [branch_id], subject=f"teller-{ids[0]}" if ids else f"teller-{branch_id}")
     if open_sessions:
         for cid in ids:
             r = await service.client.post(f"/v1/counters/{cid}/session/open", headers=service.staff("teller", [branch_id], subject=f"teller-{cid}"))

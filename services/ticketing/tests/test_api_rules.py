@@ -110,5 +110,11 @@ async def test_teller_sessions_one_per_counter_and_calls_need_an_open_one(servic
     assert (await service.client.post(f"/v1/counters/{counter}/session/open", headers=anna)).status_code == 201
     taken = await service.client.post(f"/v1/counters/{counter}/session/open", headers=ben)
     assert taken.status_code == 409 and taken.json()["teller_id"] == "anna"
+    # another teller of the branch cannot act at anna's counter; the lobby manager can
+    for action in ("call-next", "session/pause", "session/close"):
+        r = await service.client.post(f"/v1/counters/{counter}/{action}", headers=ben)
+        assert r.status_code == 403 and r.json()["type"].endswith("/not-your-counter") and r.json()["teller_id"] == "anna", (action, r.text)
+    for action in ("pause", "resume"):
+        assert (await service.client.post(f"/v1/counters/{counter}/session/{action}", headers=branch.lobby)).status_code == 200
     assert (await service.client.post(f"/v1/counters/{counter}/session/close", headers=anna)).json()["status"] == "closed"
     assert (await service.client.post(f"/v1/counters/{counter}/session/open", headers=ben)).status_code == 201

@@ -4,12 +4,15 @@ specific call of a ticket another counter just took is a 409 naming that counter
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from counterflow_ticketing.persistence.tables import backbone
 
 from .conftest import Service, make_branch, take_ticket
+
+ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)]
 
 
 async def _called_events(service: Service, ticket_ids: list[str]) -> dict[str, int]:
@@ -50,8 +53,8 @@ async def test_calling_a_ticket_another_counter_took_is_409_naming_it(service: S
     a, b = branch.counters
     ticket = await take_ticket(service, branch)
     replies = await asyncio.gather(
-        service.client.post(f"/v1/counters/{a}/tickets/{ticket['ticket_id']}/call", headers=service.staff("teller", [branch.branch_id])),
-        service.client.post(f"/v1/counters/{b}/tickets/{ticket['ticket_id']}/call", headers=service.staff("teller", [branch.branch_id])),
+        service.client.post(f"/v1/counters/{a}/tickets/{ticket['ticket_id']}/call", headers=service.staff("teller", [branch.branch_id], subject=f"teller-{a}")),
+        service.client.post(f"/v1/counters/{b}/tickets/{ticket['ticket_id']}/call", headers=service.staff("teller", [branch.branch_id], subject=f"teller-{b}")),
     )
     codes = sorted(r.status_code for r in replies)
     assert codes == [200, 409], [r.text for r in replies]
@@ -83,19 +86,24 @@ async def test_life_cycle_recall_no_show_and_serve(service: Service) -> None:
     assert (await service.client.post(f"/v1/counters/{counter}/call-next", headers=h)).json()["ticket"] is None
 
 
-async def test_transfer_to_the_front_of_another_queue(service: Service) -> None:
-    branch = await make_branch(service, counters=[["cash"], ["payments"]])
+async def test_transfer_to_the_front_of_another_queue(service: Service, clock) -> None:  # noqa: ANN001
+    branch = await make_branch(service, counters=[["cash"], ["payments"]], hours=ALL_DAY)
     cash, payments = branch.counters
-    h = service.staff("teller", [branch.branch_id])
+    at_cash = service.staff("teller", [branch.branch_id], subject=f"teller-{cash}")
+    at_payments = service.staff("teller", [branch.branch_id], subject=f"teller-{payments}")
+    start = datetime.now(UTC)
+    clock(start)
     waiting = await take_ticket(service, branch, "transfer")
+    # an hour later the waiting ticket is urgent (aged past the branch's maximum wait)
+    clock(start + timedelta(hours=1))
     moving = await take_ticket(service, branch, "cash_withdrawal")
-    await service.client.post(f"/v1/counters/{cash}/call-next", headers=h)
-    r = await service.client.post(f"/v1/counters/{cash}/tickets/{moving['ticket_id']}/transfer", json={"service_type": "transfer", "position": "front"}, headers=h)
+    await service.client.post(f"/v1/counters/{cash}/call-next", headers=at_cash)
+    r = await service.client.post(f"/v1/counters/{cash}/tickets/{moving['ticket_id']}/transfer", json={"service_type": "transfer", "position": "front"}, headers=at_cash)
     assert r.status_code == 200, r.text
     moved = r.json()["ticket"]
     assert (moved["status"], moved["position"], moved["number"]) == ("waiting", 1, moving["number"])
-    nxt = (await service.client.post(f"/v1/counters/{payments}/call-next", headers=h)).json()["ticket"]
-    assert nxt["ticket_id"] == moving["ticket_id"]
+    nxt = (await service.client.post(f"/v1/counters/{payments}/call-next", headers=at_payments)).json()["ticket"]
+    assert nxt["ticket_id"] == moving["ticket_id"]  # the front means the front, even before an urgent ticket
     assert waiting["ticket_id"] != nxt["ticket_id"]
     counts = await _called_events(service, [moving["ticket_id"]])
     assert counts[moving["ticket_id"]] == 2  # once at the cash counter, once after the transfer

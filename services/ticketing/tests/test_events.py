@@ -14,6 +14,7 @@ from counterflow_shared.events.payloads import mobile
 from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.rules import Decision
+from counterflow_shared.rules.active import ActiveRuleSet
 from counterflow_shared.testing import eventually, running_app
 from counterflow_ticketing.domain import intake
 from counterflow_ticketing.domain.context import readmodels_of
@@ -46,6 +47,9 @@ async def test_remote_ticket_request_is_answered_on_the_ticket_topic(service: Se
     )
     (issued,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.ticket.issued.v1", remote_request_id=ok))
     assert issued.data["origin"] == "remote" and issued.data["number"] == "B001" and issued.data["position"] == 1
+    # the event carries the whole wait forecast the ticket shows (a counter is free: 0 s, sure)
+    assert (issued.data["estimated_wait_p10_s"], issued.data["estimated_wait_s"], issued.data["estimated_wait_p90_s"]) == (0.0, 0.0, 0.0)
+    assert issued.data["p_called_within_sla"] == 1.0
     (rejected,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.remote_ticket.rejected.v1", remote_request_id=bad))
     assert "wealth_management" in rejected.data["reason"]
     await send(service.settings, mobile.RemoteTicketCancelled(request_id=ok, customer_id="c-remote", branch_id=branch.branch_id, cancelled_at=now))
@@ -86,7 +90,7 @@ async def _tier_is(rm: ReadModels, customer: str, tier: str) -> bool:
 
 async def test_read_models_are_rebuilt_from_compacted_topics_when_redis_is_empty(service: Service) -> None:
     customer = f"c-{uuid.uuid4().hex[:8]}"
-    doc = {"rules": [], "note": customer}
+    doc = {"schema_version": 1, "name": f"rebuild {customer}", "rules": [{"id": "plain", "then": {"type": "ticket"}}]}
     await send(
         service.settings,
         CustomerScored(customer_id=customer, score=0.5, percentile=0.5, tier="premium", propensity={}, model_version="t", computed_at=utc(2024, 1, 1)),
@@ -101,7 +105,9 @@ async def test_read_models_are_rebuilt_from_compacted_topics_when_redis_is_empty
     await rebuild_read_models(fake_runtime)
     try:
         assert (await fresh.score(customer))[0] == "premium"
-        assert await fresh.rule_set(f"s-{customer}") == doc
+        scoped = ActiveRuleSet(service.runtime.redis, key_prefix=fresh_prefix, scope=f"s-{customer}")
+        assert await scoped.rebuild(service.settings.kafka_bootstrap_servers, service.settings.topic("channel.rules.v1")) >= 1
+        assert (await scoped.activation())["document"] == doc and (await scoped.current()).version == 3
     finally:
         keys = [k async for k in service.runtime.redis.scan_iter(match=fresh_prefix + "*")]
         await service.runtime.redis.delete(*keys)
@@ -165,14 +171,14 @@ async def test_an_api_only_instance_decides_with_the_sla_share_the_worker_measur
     SLA share and abandonment rate must reach the API through Redis, not process memory."""
     branch = await make_branch(service, counters=[["cash"]])
     served = await take_ticket(service, branch)
-    h = service.staff("teller", [branch.branch_id])
     counter = branch.counters[0]
+    h = service.staff("teller", [branch.branch_id], subject=f"teller-{counter}")
     assert (await service.client.post(f"/v1/counters/{counter}/call-next", headers=h)).json()["ticket"]["ticket_id"] == served["ticket_id"]
 
     # the worker (this app's load loop) measures the branch: one customer called within the target
     async def measured():
-        load = await readmodels_of(service.runtime).decision_state(branch.branch_id)
-        return load[2] if load[2].sla_share == 1.0 else None
+        load = await readmodels_of(service.runtime).branch_load(branch.branch_id)
+        return load if load.sla_share == 1.0 else None
 
     await eventually(measured, timeout_s=30, what="SLA share of the branch in Redis")
 

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .conftest import KIOSK_SECRET, make_branch
+from .conftest import KIOSK_SECRET, make_branch, take_ticket
 
 
 async def test_an_operations_user_of_one_branch_cannot_take_over_anothers_kiosk_or_counter(service):
@@ -108,3 +108,36 @@ async def test_a_kiosk_request_with_100000_needs_is_refused_before_it_is_read(se
     assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
     r = await service.client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal", "needs": ["elderly"] * 4}, headers=branch.kiosk)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.needs"
+
+
+async def test_no_write_route_reaches_a_ticket_counter_or_kiosk_of_another_branch(service):
+    """Every write route of ticketing that takes a branch-owned id, called by branch A's
+    staff (an admin token covering A only, so no role check stops it first) or A's kiosk
+    with B's ids: refused, and B's ticket, counter and kiosk are as they were."""
+    a, b = await make_branch(service), await make_branch(service)
+    b_ticket = await take_ticket(service, b)
+    b_kiosk = b.kiosk["Authorization"].split()[1].split(":")[0]
+    a_staff = service.staff("admin", [a.branch_id])
+    before = (await service.client.get(f"/v1/branches/{b.branch_id}/tickets/{b_ticket['ticket_id']}", headers=b.lobby)).json()
+    t, ac, bc = b_ticket["ticket_id"], a.counters[0], b.counters[0]
+    attempts = [
+        *(("POST", f"/v1/counters/{ac}/tickets/{t}/{op}", a_staff, None) for op in ("call", "recall", "start", "no-show", "finish")),
+        ("POST", f"/v1/counters/{ac}/tickets/{t}/transfer", a_staff, {"position": "front"}),
+        *(("POST", f"/v1/counters/{bc}/{op}", a_staff, None) for op in ("session/open", "session/pause", "session/resume", "session/close", "call-next")),
+        *(("POST", f"/v1/counters/{bc}/tickets/{t}/{op}", a_staff, None) for op in ("call", "recall", "start", "no-show", "finish")),
+        *(("POST", f"/v1/branches/{a.branch_id}/tickets/{t}/{op}", a_staff, None) for op in ("cancel", "divert")),
+        ("POST", f"/v1/branches/{a.branch_id}/tickets/{t}/transfer", a_staff, {"position": "front"}),
+        ("POST", f"/v1/kiosk/tickets/{t}/cancel", a.kiosk, None),
+        ("PUT", f"/v1/branches/{a.branch_id}/counters/{bc}", a_staff, {"name": "Mine", "kind": "cash", "zone": "cash", "skills": ["cash"]}),
+        ("PUT", f"/v1/branches/{a.branch_id}/kiosks/{b_kiosk}", a_staff, {"secret": "takeover-secret-0123456789"}),
+    ]
+    a_ticket = await take_ticket(service, a)
+    attempts.append(("POST", f"/v1/counters/{ac}/tickets/{a_ticket['ticket_id']}/transfer", a_staff, {"counter_id": bc}))
+    for method, url, headers, body in attempts:
+        r = await service.client.request(method, url, headers=headers, json=body)
+        assert r.status_code in (403, 404, 409, 422), (method, url, r.status_code, r.text)
+        assert r.status_code != 500
+    after = (await service.client.get(f"/v1/branches/{b.branch_id}/tickets/{b_ticket['ticket_id']}", headers=b.lobby)).json()
+    assert (after["status"], after.get("position")) == (before["status"], before.get("position"))
+    r = await service.client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal"}, headers=b.kiosk)
+    assert r.status_code == 201 and r.json()["ticket"]["branch_id"] == b.branch_id

@@ -64,9 +64,29 @@ class ServiceSettings(BaseSettings):
         service_name: CloudEvents ``source`` and OpenTelemetry ``service.name``.
         database_url: SQLAlchemy async URL of the service's own database.
         kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
-        db_pool_size: database connections per process (as many again as overflow).
-        db_pool_timeout_s: longest wait for a database connection (seconds) before a 503.
+        db_pool_size: database connections per process (ADR 0152: a few; a request holds
+            one for two round trips, so 5 connections carry thousands of requests/s).
+        db_max_overflow: extra connections opened under a burst (closed when returned).
+        db_pool_timeout_s: longest wait for a database connection (seconds, at most 1)
+            before a 503 with ``Retry-After``.
+        db_pool_recycle_s: connections older than this are replaced (seconds; instead of
+            a pre-ping round trip on every checkout).
         db_connect_timeout_s: longest wait for a new database connection to open (seconds).
+        max_in_flight: HTTP requests handled at once by one process; one more is refused
+            at once with 503 + ``Retry-After`` (ADR 0152) instead of queueing into timeouts.
+        outbox_sent_retention_s: seconds sent outbox rows are kept for inspection before
+            the retention loop deletes them (default 1 h; 0: the relay deletes them as soon
+            as the broker acknowledged them).
+        processed_events_retention_s: seconds a consumer remembers an event id; must exceed
+            the topics' retention (Kafka's default ``retention.ms`` is 7 days) so a
+            redelivery from the log is always recognised. Default 8 days.
+        idempotency_retention_s: seconds an ``Idempotency-Key`` and its response are kept
+            (at least 24 h, the IETF Idempotency-Key draft's suggestion). Default 48 h.
+        decision_retention_days: days decision records (``rule_decisions``, audit data)
+            are kept before the retention loop deletes them. Default 3,653 (ten years: the
+            longest record-keeping period EU banking rules commonly ask for, e.g. AMLD
+            art. 40 keeps five years and extends to ten).
+        retention_interval_s: how often the retention loop runs (seconds).
         redis_max_connections / redis_pool_timeout_s: Redis pool size, and the longest
             wait for a connection (seconds).
         http_host / http_port: where uvicorn listens.
@@ -75,7 +95,8 @@ class ServiceSettings(BaseSettings):
         embedded_workers: run the outbox relay and the event consumers inside the API
             process (the local default); on Kubernetes the API and the workers run as
             separate Deployments and this is ``False`` for the API.
-        relay_poll_interval_s: seconds between outbox polls when idle (seconds).
+        relay_poll_interval_s: fallback outbox poll when no notification arrives (seconds,
+            at most 1; commits wake the relay through LISTEN/NOTIFY).
         relay_batch_size: outbox rows published per round trip.
         kafka_request_timeout_s: bound on any single broker call, so that nothing hangs
             while the broker is down (seconds).
@@ -93,6 +114,10 @@ class ServiceSettings(BaseSettings):
             configures its own identity provider's values).
         clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
             under this service's own ``topic_prefix``).
+        metrics_port: port of the ``/metrics`` listener of a worker process (an API
+            process serves ``/metrics`` on its HTTP port); 0 turns it off.
+        metrics_sample_interval_s: seconds between samples of the gauges read from the
+            database (outbox backlog, business gauges).
     """
 
     model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
@@ -107,16 +132,24 @@ class ServiceSettings(BaseSettings):
     otel_endpoint: str = Field(default_factory=lambda: platform_settings().otel_endpoint)
     log_level: str = Field(default_factory=lambda: platform_settings().log_level)
     log_json: bool = Field(default_factory=lambda: platform_settings().log_json)
-    db_pool_size: int = 20
-    db_pool_timeout_s: float = 10.0
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_pool_timeout_s: float = Field(default=1.0, gt=0, le=1.0)
+    db_pool_recycle_s: float = 1800.0
     db_connect_timeout_s: float = 3.0
+    max_in_flight: int = 64
+    outbox_sent_retention_s: float = 3600.0
+    processed_events_retention_s: float = 8 * 86400.0
+    idempotency_retention_s: float = Field(default=48 * 3600.0, ge=24 * 3600.0)
+    decision_retention_days: int = 3653
+    retention_interval_s: float = 300.0
     redis_max_connections: int = 200
     redis_pool_timeout_s: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     http_max_body_bytes: int = 64 * 1024
     embedded_workers: bool = True
-    relay_poll_interval_s: float = 0.02
+    relay_poll_interval_s: float = Field(default=1.0, gt=0, le=1.0)
     relay_batch_size: int = 500
     kafka_request_timeout_s: float = 5.0
     consumer_max_retries: int = 3
@@ -128,8 +161,13 @@ class ServiceSettings(BaseSettings):
     jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
     jwt_issuer: str = "counterflow-dev-idp"
     jwt_audience: str = "counterflow-staff"
+    #: pages: offer the development sign-in (pick a role and branches; the service mints
+    #: a staff token with ``jwt_secret``). Never on in production: ``make up`` turns it on.
+    dev_sign_in: bool = False
     clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
     clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
+    metrics_port: int = 9464
+    metrics_sample_interval_s: float = 10.0
 
     def model_post_init(self, __context: object) -> None:  # noqa: D401 - pydantic hook
         """Derive ``database_url`` from the platform template and ``clock_key`` from the

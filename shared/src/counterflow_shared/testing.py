@@ -337,6 +337,58 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory, infrastructure: Plat
     broker.stop()
 
 
+async def fuzz_openapi(client: httpx.AsyncClient, app: Any, credentials: dict[str, dict[str, str]], *, examples: int = 8) -> tuple[int, list[str]]:
+    """Schemathesis over ``app``'s OpenAPI document, sent through ``client`` (the running
+    app, in-process) once per credential in ``credentials`` (``{label: headers}``).
+
+    Cases are generated from each operation's schema (``examples`` per operation and
+    credential, derandomised so a run is repeatable); each response is checked for a
+    server error (5xx) and against its documented schema. Server-sent-event streams are
+    left out (they never end; their own tests cover them).
+
+    Returns:
+        ``(requests sent, failures)``; each failure names the credential, the operation
+        and what broke.
+    """
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    failures: list[str] = []
+    sent = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.endswith("/stream"):
+            continue
+        cases: list[Any] = []
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=examples, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        def collect(case: Any) -> None:
+            cases.append(case)
+
+        collect()
+        for label, headers in credentials.items():
+            for case in cases:
+                kwargs = case.as_transport_kwargs(base_url=str(client.base_url), headers=headers)
+                body = kwargs.pop("data", None)  # a form as a dict, anything else as raw bytes
+                form, content = (body, None) if isinstance(body, dict) else (None, body)
+                try:
+                    response = await client.request(
+                        kwargs.pop("method"), kwargs.pop("url"), params=kwargs.get("params"), headers=kwargs.get("headers"), json=kwargs.get("json"), data=form, content=content
+                    )
+                except httpx.LocalProtocolError:
+                    continue  # the client itself refuses to send it (e.g. a header "Bearer " with a trailing space)
+                sent += 1
+                try:
+                    case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+                except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - schemathesis raises a FailureGroup; collected so one run reports every failing operation
+                    failures.append(f"{label} {operation.method.upper()} {operation.path} -> {response.status_code}: {str(exc)[:400]}")
+    return sent, failures
+
+
 class PrivatePostgres:
     """A PostgreSQL server of a test's own (Debian binaries under
     ``/usr/lib/postgresql/<version>/bin``), for tests that stop the database: the shared
@@ -402,3 +454,31 @@ class PrivatePostgres:
         except subprocess.CalledProcessError:
             pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def scrape(base_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """GET ``<base_url>/metrics`` and parse it (Prometheus text format) into
+    ``{sample name: [(labels, value), ...]}``; every declared family name is a key too
+    (with an empty list while it has no sample).
+
+    Raises:
+        httpx.HTTPStatusError: the endpoint did not answer 200.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"{base_url}/metrics", timeout=10.0)
+    response.raise_for_status()
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(response.text):
+        samples.setdefault(family.name, [])  # declared, maybe without samples yet
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return samples
+
+
+def sample_value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float | None:
+    """The value of the one sample of ``name`` whose labels include ``labels`` (``None``
+    when there is none)."""
+    found = [v for lab, v in samples.get(name, []) if all(lab.get(k) == want for k, want in labels.items())]
+    assert len(found) <= 1, f"{len(found)} samples of {name} match {labels}"
+    return found[0] if found else None

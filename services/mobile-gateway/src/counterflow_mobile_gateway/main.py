@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceRuntime, ServiceSpec, create_service_app
+from counterflow_shared.web.health import check_redis
 from counterflow_mobile_gateway.api.routes import routers
 from counterflow_mobile_gateway.domain.channel import build_read_models, read_model_guard, watch_read_models
 from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
@@ -18,7 +19,7 @@ from counterflow_mobile_gateway.persistence import identity as identity_repo
 from counterflow_mobile_gateway.domain.sweeper import sweeper
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
-from counterflow_mobile_gateway.persistence.tables import backbone
+from counterflow_mobile_gateway.persistence.tables import backbone, rule_decisions
 from counterflow_mobile_gateway.settings import MobileGatewaySettings, get_settings
 
 PACKAGE_DIR = Path(__file__).parent
@@ -29,6 +30,7 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
     background=(sweeper, watch_read_models),
+    retained_tables=(rule_decisions,),
 )
 
 
@@ -77,8 +79,8 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
         description="The backend of the mobile and web bank: customer auth, branch info, remote tickets, appointments, hand-off drafts, notifications.",
         routers=routers,
         on_startup=(build_read_models,),
-        extra_checks={"read_models": _read_models_ready},
         group_suffix=group_suffix,
+        extra_checks={"redis": check_redis, "read_models": _read_models_ready},  # read models and SSE live in Redis
     )
     app.state.authority = token_authority(settings)
     inner = app.router.lifespan_context

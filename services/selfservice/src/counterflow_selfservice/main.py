@@ -8,8 +8,11 @@ from fastapi import FastAPI
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_selfservice.api.pages import kit
+from counterflow_selfservice.api.pages import router as pages_router
 from counterflow_selfservice.api.routes import routers
 from counterflow_selfservice.background import diversion_expiry, offline_watchdog
+from counterflow_selfservice.metrics import sample_devices
 from counterflow_selfservice.events.handlers import handlers
 from counterflow_selfservice.persistence.tables import backbone
 from counterflow_selfservice.settings import SelfServiceSettings, get_settings
@@ -22,12 +25,13 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("selfservice"): handlers},
     background=(offline_watchdog, diversion_expiry),
+    samplers=(sample_devices,),
 )
 
 
 def create_app(settings: SelfServiceSettings | None = None, *, group_suffix: str = "") -> FastAPI:
-    """Build the selfservice app (ATMs, cash recyclers and kiosks)."""
-    return create_service_app(
+    """Build the selfservice app (ATMs, cash recyclers and kiosks) with its fleet page."""
+    app = create_service_app(
         SPEC,
         settings or get_settings(),
         title="Counterflow selfservice",
@@ -35,3 +39,6 @@ def create_app(settings: SelfServiceSettings | None = None, *, group_suffix: str
         routers=routers,
         group_suffix=group_suffix,
     )
+    kit.install(app)
+    app.include_router(pages_router)
+    return app

@@ -30,9 +30,16 @@ class SelfServiceSettings(ServiceSettings):
         default_typical_withdrawal: the "typical withdrawal" (major units) of a device
             with no withdrawal history yet; afterwards the median of its recent
             withdrawals is used.
+        holiday_country / holiday_subdivision: whose public holidays the cash forecast
+            knows (ISO 3166 code and subdivision of the ``holidays`` package); the
+            default is the Czech Republic, where the reference bank's branches are.
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_SELFSERVICE_", extra="ignore")
+    #: the fleet page's live stream re-reads the branch's devices this often (seconds)
+    fleet_refresh_s: float = 2.0
+    #: where staff find the ticketing pages (the header's home link)
+    ticketing_page_url: str = "http://127.0.0.1:8101"
 
     service_name: str = "selfservice"
     database_name: str = "counterflow_selfservice"
@@ -45,6 +52,8 @@ class SelfServiceSettings(ServiceSettings):
     mean_transaction_s: float = 90.0
     forecast_refit_s: float = 3600.0
     default_typical_withdrawal: Decimal = Decimal("100")
+    holiday_country: str = "CZ"
+    holiday_subdivision: str | None = None
 
 
 def get_settings() -> SelfServiceSettings:

@@ -119,14 +119,16 @@ def export_window(
     branch_id: str | None = typer.Option(None, help="one branch only"),
 ) -> None:
     """Print the decision records of ``[since, until)`` as recorded traffic (JSON lines),
-    the input of ``what-if --traffic``."""
+    the input of ``what-if --traffic``; each line also keeps what was decided under
+    ``decision`` (rule id and version, kind, channel, device, ticket / offer, vetoes and
+    devices not offered), which the what-if ignores."""
     if since.tzinfo is None or until.tzinfo is None:
         typer.echo("since and until need a UTC offset, e.g. 2026-11-24T00:00:00+00:00", err=True)
         raise typer.Exit(2)
 
     from counterflow_ticketing.persistence import rules_repo
 
-    for record in asyncio.run(_in_transaction(lambda s: rules_repo.decision_inputs(s, since=since, until=until, branch_id=branch_id))):
+    for record in asyncio.run(_in_transaction(lambda s: rules_repo.decision_records(s, since=since, until=until, branch_id=branch_id))):
         record.pop("used", None)
         typer.echo(json.dumps(record, sort_keys=True))
 

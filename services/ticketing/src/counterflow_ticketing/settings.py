@@ -23,6 +23,11 @@ class TicketingSettings(ServiceSettings):
         sla_target_s / sla_window_s: SLA definition for snapshots and rules (seconds).
         display_stream_length: calls kept per branch for calling-display resumption.
         offer_ttl_s: an accepted diversion not completed within this expires (seconds).
+        diversion_grace_s / diversion_sweep_s: an accepted diversion still open this long
+            after its expiry is expired by ticketing (the backstop, issue 17), checked
+            every ``diversion_sweep_s`` seconds. 900 s: far beyond the followers' own
+            sweeps (selfservice and the gateway expire within seconds), so the backstop
+            acts only when a follower lost the diversion or was down.
         day_close_check_s: the end-of-day close loop wakes at the next local midnight of a
             branch with live tickets, and at least this often (seconds).
     """
@@ -42,9 +47,15 @@ class TicketingSettings(ServiceSettings):
     load_check_interval_s: float = 5.0
     load_material_change_s: float = 60.0
     sla_target_s: float = 600.0
+    #: the lobby console's live stream re-reads the branch state this often (seconds)
+    lobby_refresh_s: float = 1.0
+    #: where staff find the selfservice fleet page (a link on the home page)
+    selfservice_page_url: str = "http://127.0.0.1:8102"
     sla_window_s: float = 3600.0
     display_stream_length: int = 1000
     offer_ttl_s: float = 1800.0
+    diversion_grace_s: float = 900.0
+    diversion_sweep_s: float = 60.0
     day_close_check_s: float = 60.0
 
 

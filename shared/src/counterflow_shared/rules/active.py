@@ -8,7 +8,9 @@ The service's consumer handler (:meth:`ActiveRuleSet.handler`) writes each
 activation (by ``activated_at``) always wins, a redelivered or older one is ignored, so a
 rollback (an older *version* activated later) still replaces the current one. Each
 instance checks the hash's small ``stamp`` field on every decision (one Redis round trip)
-and recompiles only when it changed. When Redis starts empty, :meth:`ActiveRuleSet.ensure_built`
+and recompiles only when it changed; the stamp read can ride on a caller's pipeline
+(:meth:`ActiveRuleSet.queue_stamp`), so the kiosk pays no extra round trip. Ticketing
+and the mobile gateway both use this one read model (ADR 0154). When Redis starts empty, :meth:`ActiveRuleSet.ensure_built`
 replays the compacted topic.
 """
 
@@ -75,19 +77,33 @@ class ActiveRuleSet:
             log.info("rules.activated", scope=self.scope, version=event.version, rollback=event.rollback)
         return bool(stored)
 
+    def queue_stamp(self, pipe: Any) -> None:
+        """Queue the read of the version stamp on a Redis pipeline (the caller's one round
+        trip); pass the pipeline's answer for it to :meth:`compiled_for`."""
+        pipe.hget(self.key, "stamp")
+
+    async def compiled_for(self, stamp: str | None) -> RuleSet | None:
+        """The compiled rule set of version ``stamp`` (read with :meth:`queue_stamp`):
+        the cached one while the stamp is unchanged, else the stored activation compiled
+        once (one more round trip, once per version and process)."""
+        return await self._resolve(stamp)
+
     async def current(self) -> RuleSet | None:
         """The compiled active rule set (``None`` when none was ever activated)."""
-        stamp = await self.redis.hget(self.key, "stamp")
+        return await self._resolve(await self.redis.hget(self.key, "stamp"))
+
+    async def _resolve(self, stamp: str | None) -> RuleSet | None:
         if stamp is None:
             self._stamp, self._compiled = None, None
             return None
         if stamp != self._stamp:
-            raw = await self.redis.hget(self.key, "payload")
+            # stamp and payload in one read: they always belong to the same activation
+            stored_stamp, raw = await self.redis.hmget(self.key, ["stamp", "payload"])
             if raw is None:
                 return self._compiled
             event = RuleSetActivated.model_validate_json(raw)
             self._compiled = load_rule_set(event.document, version=event.version, rule_set_id=event.rule_set_id)
-            self._stamp = stamp
+            self._stamp = stored_stamp
         return self._compiled
 
     async def activation(self) -> dict[str, Any] | None:

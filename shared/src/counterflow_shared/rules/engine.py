@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from counterflow_shared.rules.model import Decision, DecisionInput, DeviceView, input_to_record
-from counterflow_shared.rules.protections import ProtectionSettings, best_device, eligible_devices, veto_diversion
+from counterflow_shared.rules.protections import ProtectionSettings, best_device, devices_not_offered, eligible_devices, veto_diversion
 from counterflow_shared.rules.schema import OFFER_TYPES
 
 _CHANNEL_OF_OFFER = {"offer_mobile": "mobile", "offer_appointment": "appointment"}
@@ -169,6 +169,12 @@ def _compile_conditions(when: dict[str, Any]) -> tuple[tuple[Check, ...], tuple[
     if "counter_wait_s" in when:
         rng = when["counter_wait_s"]
         checks.append(lambda c: _in_range(c.request.counter_wait_s, rng))
+    if "counter_wait_p90_s" in when:
+        rng_p90 = when["counter_wait_p90_s"]
+        checks.append(lambda c: _in_range(c.request.counter_wait_p90_s, rng_p90))
+    if "p_called_within_sla" in when:
+        rng_p = when["p_called_within_sla"]
+        checks.append(lambda c: _in_range(c.request.p_called_within_sla, rng_p))
     if "sla_share" in when:
         rng_sla = when["sla_share"]
         checks.append(lambda c: _in_range(c.request.sla_share, rng_sla))
@@ -302,7 +308,7 @@ def compile_rule_set(document: dict[str, Any], *, version: int, rule_set_id: str
     return RuleSet(rule_set_id=rule_set_id, version=version, name=document["name"], document=document, base=base, by_branch=by_branch)
 
 
-def _ticket(rule_set: RuleSet, rule_id: str, action: Action, request: DecisionInput, uses: tuple[str, ...], vetoes: list[str], why: str) -> Decision:
+def _ticket(rule_set: RuleSet, rule_id: str, action: Action, request: DecisionInput, uses: tuple[str, ...], vetoes: list[str], why: str, settings: ProtectionSettings) -> Decision:
     return Decision(
         kind="ticket",
         rule_set_version=rule_set.version,
@@ -315,6 +321,7 @@ def _ticket(rule_set: RuleSet, rule_id: str, action: Action, request: DecisionIn
         inputs={**input_to_record(request), "used": list(uses)},
         message=action.message,
         vetoes=tuple(vetoes),
+        devices_not_offered=devices_not_offered(request, settings, None),
     )
 
 
@@ -337,7 +344,7 @@ def evaluate(rule_set: RuleSet, request: DecisionInput) -> Decision:
             continue
         action = rule.action
         if action.type not in OFFER_TYPES:
-            return _ticket(rule_set, rule.id, action, request, rule.uses, vetoes, f"rule {rule.id}: {rule.description or action.type}")
+            return _ticket(rule_set, rule.id, action, request, rule.uses, vetoes, f"rule {rule.id}: {rule.description or action.type}", policy.settings)
         device: DeviceView | None = None
         if action.type == "offer_device":
             device = best_device(ctx.eligible(rule.device_kinds, rule.device_queue_max))
@@ -359,5 +366,6 @@ def evaluate(rule_set: RuleSet, request: DecisionInput) -> Decision:
             offer_ttl_s=action.offer_ttl_s or policy.settings.default_offer_ttl_s,
             message=action.message,
             vetoes=tuple(vetoes),
+            devices_not_offered=devices_not_offered(request, policy.settings, device.device_id if device is not None else None),
         )
-    return _ticket(rule_set, "default", policy.default, request, (), vetoes, "no rule matched: default")
+    return _ticket(rule_set, "default", policy.default, request, (), vetoes, "no rule matched: default", policy.settings)

@@ -25,6 +25,8 @@ class DeviceView:
         cash_available: dispensable cash per currency (major units, Decimal).
         expected_wait_s: expected wait at the device (seconds).
         forecast_cash_out_at: when it is expected to run out (aware UTC) or ``None``.
+        unavailable: why a service type it is capable of is not in ``service_types`` now
+            (``status``, ``closed``, ``cash``, ``notes``, ``full``), as selfservice says.
     """
 
     device_id: str
@@ -39,6 +41,7 @@ class DeviceView:
     forecast_cash_out_at: datetime | None = None
     accessible: bool = False
     zone: str = "self_service"
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ class DecisionInput:
         tier: customer tier (``None`` for anonymous walk-ins).
         propensity: channel -> probability of accepting (``self_service``, ``mobile``, ``appointment``).
         needs: customer needs flags (``accessibility``, ``elderly``, ``asks_for_person``).
-        counter_wait_s: estimated counter wait for this service now (seconds; ``None`` unknown).
+        counter_wait_s: estimated (median) counter wait for this service now (seconds; ``None`` unknown).
+        counter_wait_p90_s: 90th percentile of that wait (seconds; ``None`` unknown).
+        p_called_within_sla: probability (0..1) of being called within the SLA target (``None`` unknown).
         devices: self-service devices of the branch.
         now: aware UTC instant of the request; ``local_time``/``day_type`` are derived by the caller
             from the branch time zone (``day_type``: ``weekday``, ``saturday``, ``sunday``, ``holiday``).
@@ -69,6 +74,8 @@ class DecisionInput:
     propensity: dict[str, float] = field(default_factory=dict)
     needs: frozenset[str] = frozenset()
     counter_wait_s: float | None = None
+    counter_wait_p90_s: float | None = None
+    p_called_within_sla: float | None = None
     devices: tuple[DeviceView, ...] = ()
     local_time: str | None = None
     day_type: str | None = None
@@ -98,6 +105,7 @@ class Decision:
     offer_ttl_s: int | None = None
     message: str | None = None
     vetoes: tuple[str, ...] = ()
+    devices_not_offered: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the decision record)."""
@@ -142,6 +150,7 @@ def device_to_record(device: DeviceView) -> dict[str, Any]:
         "forecast_cash_out_at": _iso(device.forecast_cash_out_at),
         "accessible": device.accessible,
         "zone": device.zone,
+        "unavailable": dict(device.unavailable),
     }
 
 
@@ -160,6 +169,8 @@ def input_to_record(request: DecisionInput) -> dict[str, Any]:
         "propensity": dict(request.propensity),
         "needs": sorted(request.needs),
         "counter_wait_s": request.counter_wait_s,
+        "counter_wait_p90_s": request.counter_wait_p90_s,
+        "p_called_within_sla": request.p_called_within_sla,
         "devices": [device_to_record(d) for d in request.devices],
         "local_time": request.local_time,
         "day_type": request.day_type,
@@ -208,6 +219,7 @@ def device_from_record(data: dict[str, Any], where: str = "device") -> DeviceVie
             forecast_cash_out_at=_aware(data.get("forecast_cash_out_at"), f"{where}.forecast_cash_out_at"),
             accessible=bool(data.get("accessible", False)),
             zone=str(data.get("zone") or "self_service"),
+            unavailable={str(k): str(v) for k, v in (data.get("unavailable") or {}).items()},
         )
     except KeyError as exc:
         raise ValueError(f"{where}.{exc.args[0]}: is required") from exc
@@ -237,6 +249,8 @@ def input_from_record(data: dict[str, Any]) -> DecisionInput:
         propensity={str(k): float(v) for k, v in (data.get("propensity") or {}).items()},
         needs=frozenset(data.get("needs") or ()),
         counter_wait_s=float(data["counter_wait_s"]) if data.get("counter_wait_s") is not None else None,
+        counter_wait_p90_s=float(data["counter_wait_p90_s"]) if data.get("counter_wait_p90_s") is not None else None,
+        p_called_within_sla=float(data["p_called_within_sla"]) if data.get("p_called_within_sla") is not None else None,
         devices=tuple(device_from_record(d, f"devices[{i}]") for i, d in enumerate(data.get("devices") or ())),
         local_time=data.get("local_time"),
         day_type=data.get("day_type"),
@@ -260,7 +274,16 @@ def decide(rule_set: Any, request: DecisionInput) -> Decision:
         RuleSetInvalid: ``rule_set`` is a document that does not validate.
     """
     if rule_set is None:
-        return Decision(kind="ticket", rule_set_version=0, rule_id="default", explanation="no active rule set", inputs=input_to_record(request))
+        from counterflow_shared.rules.protections import ProtectionSettings, devices_not_offered
+
+        return Decision(
+            kind="ticket",
+            rule_set_version=0,
+            rule_id="default",
+            explanation="no active rule set",
+            inputs=input_to_record(request),
+            devices_not_offered=devices_not_offered(request, ProtectionSettings(), None),
+        )
     from counterflow_shared.rules.engine import RuleSet, evaluate
 
     if not isinstance(rule_set, RuleSet):

@@ -134,6 +134,63 @@ def best_device(devices: tuple[DeviceView, ...]) -> DeviceView | None:
     return min(devices, key=lambda d: (d.queue_length, d.expected_wait_s, d.device_id))
 
 
+def why_not_offered(device: DeviceView, request: DecisionInput, settings: ProtectionSettings) -> list[str]:
+    """Every reason ``device`` cannot be offered for ``request`` under the protections
+    (empty: it could be; then only the rules did not choose it). Reasons, in order:
+
+    * ``branch`` another branch's device (nothing else is said);
+    * ``status`` not in service; ``closed`` outside its opening hours; ``service_type`` it
+      cannot do this service at all;
+    * ``cash`` too little cash (in the request's currency, for the amount, or low units),
+      ``notes`` cash enough but its notes cannot make a typical withdrawal (selfservice's
+      verdict, e.g. only 500s loaded and a typical withdrawal of 100);
+    * ``forecast`` forecast to run out of cash within ``cash_out_horizon_s``;
+    * ``amount_limit`` above its per-transaction limit; ``accessibility`` not accessible
+      and the customer needs it;
+    * ``queue`` its queue does not save ``min_time_saved_s`` against the counter wait, or
+      ``counter_wait_unknown``.
+    """
+    if device.branch_id != request.branch_id:
+        return ["branch"]
+    reasons: list[str] = []
+    st = request.service_type
+    if device.status not in IN_SERVICE:
+        reasons.append("status")
+    elif st not in device.service_types:
+        reasons.append(device.unavailable.get(st, "service_type"))
+    cash_service = st in settings.cash_service_types
+    if cash_service and "cash" not in reasons:
+        left = device.cash_available.get(request.currency or "", Decimal(0))
+        if request.currency is None or left <= 0 or (request.amount is not None and left < request.amount):
+            reasons.append("cash")
+    if cash_service and device.forecast_cash_out_at is not None and device.forecast_cash_out_at <= request.now + timedelta(seconds=settings.cash_out_horizon_s):
+        reasons.append("forecast")
+    if request.amount is not None and request.currency is not None:
+        limit = device.max_amount.get(request.currency)
+        if limit is not None and request.amount > limit:
+            reasons.append("amount_limit")
+    if "accessibility" in request.needs and not device.accessible:
+        reasons.append("accessibility")
+    if request.counter_wait_s is None:
+        reasons.append("counter_wait_unknown")
+    elif device.expected_wait_s + settings.min_time_saved_s > request.counter_wait_s:
+        reasons.append("queue")
+    return reasons
+
+
+def devices_not_offered(request: DecisionInput, settings: ProtectionSettings, offered: str | None) -> tuple[dict[str, Any], ...]:
+    """``{"device_id", "kind", "reasons"}`` for every device of the request's branch but
+    the ``offered`` one, reasons from :func:`why_not_offered`; a device the protections
+    allow gets ``["rules"]`` (no rule chose it: no device rule matched, another rule or a
+    device with a shorter queue came first)."""
+    out = []
+    for device in request.devices:
+        if device.device_id == offered or device.branch_id != request.branch_id:
+            continue
+        out.append({"device_id": device.device_id, "kind": device.kind, "reasons": why_not_offered(device, request, settings) or ["rules"]})
+    return tuple(out)
+
+
 def veto_diversion(request: DecisionInput, settings: ProtectionSettings, action_type: str, device: DeviceView | None) -> str | None:
     """Why an offer of ``action_type`` must not be made (``None`` = allowed).
 

@@ -29,7 +29,9 @@ def decision_table(metadata: MetaData) -> Table:
     ``channel``, ``device_id``, ``rule_set_version`` (0 = no active set), ``rule_id``,
     ``inputs`` (JSON: the recorded ``DecisionInput`` plus ``used``), ``diversion_id`` /
     ``ticket_id`` (what the decision produced; the mobile gateway stores its remote
-    request id as ``ticket_id``).
+    request id as ``ticket_id``), ``detail`` (JSON, :func:`decision_detail`: every veto
+    with its reason, why each device was not offered, what the customer was told; null
+    in records written before issue 17).
     """
     return Table(
         DECISIONS_TABLE,
@@ -47,9 +49,40 @@ def decision_table(metadata: MetaData) -> Table:
         Column("inputs", JSON, nullable=False),
         Column("diversion_id", String(64)),
         Column("ticket_id", String(64)),
+        Column("detail", JSON),
+        Index("ix_rule_decisions_ticket", "ticket_id"),
+        Index("ix_rule_decisions_diversion", "diversion_id"),
         Index("ix_rule_decisions_branch_time", "branch_id", "decided_at"),
         Index("ix_rule_decisions_time", "decided_at"),
     )
+
+
+def decision_detail(decision: Decision) -> dict[str, Any]:
+    """What a decision record keeps beside its inputs (issue 17):
+
+    * ``vetoes``: ``[{"rule_id", "reason"}]``, every offer the protections refused, in
+      evaluation order (reasons of :func:`~counterflow_shared.rules.protections.veto_diversion`);
+    * ``devices_not_offered``: ``[{"device_id", "kind", "reasons"}]``
+      (:func:`~counterflow_shared.rules.protections.devices_not_offered`);
+    * ``explanation``, ``fee_notice``, ``message``, ``offer_ttl_s`` (seconds),
+      ``priority_boost``, ``route_to``, ``expected_accept`` (probability): what the
+      customer was told and why.
+    """
+    vetoes = []
+    for veto in decision.vetoes:
+        rule_id, _, reason = veto.partition(":")
+        vetoes.append({"rule_id": rule_id, "reason": reason})
+    return {
+        "vetoes": vetoes,
+        "devices_not_offered": list(decision.devices_not_offered),
+        "explanation": decision.explanation,
+        "fee_notice": decision.fee_notice,
+        "message": decision.message,
+        "offer_ttl_s": decision.offer_ttl_s,
+        "priority_boost": decision.priority_boost,
+        "route_to": decision.route_to,
+        "expected_accept": decision.expected_accept,
+    }
 
 
 def decision_row(
@@ -85,6 +118,7 @@ def decision_row(
         "inputs": inputs,
         "diversion_id": diversion_id,
         "ticket_id": ticket_id,
+        "detail": decision_detail(decision),
     }
 
 

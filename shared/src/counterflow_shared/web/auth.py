@@ -27,6 +27,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.session import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
 STAFF_ROLES = ("teller", "lobby_manager", "operations", "approver", "analyst", "admin")
 _hasher = PasswordHasher()
@@ -90,13 +91,21 @@ def decode_staff_token(token: str, *, secret: str, issuer: str, audience: str) -
 def staff_dependency(*roles: str) -> Callable:
     """FastAPI dependency returning the :class:`StaffPrincipal`, 401 without a valid token,
     403 when its role is not in ``roles`` (all staff roles when empty). Reads the
-    verification settings from ``request.app.state.settings``."""
+    verification settings from ``request.app.state.settings``.
+
+    The token comes from ``Authorization: Bearer`` or, for the pages, from the session
+    cookie (:mod:`counterflow_shared.web.session`); a cookie-authenticated request that
+    changes state must carry the session's CSRF token in ``X-CSRF-Token`` (403
+    ``csrf-failed`` otherwise)."""
 
     async def _dep(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> StaffPrincipal:
-        if creds is None:
-            raise Problem(401, "unauthorized", "Authentication required", "missing bearer token")
         s = request.app.state.settings
-        principal = decode_staff_token(creds.credentials, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
+        token = creds.credentials if creds is not None else request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Problem(401, "unauthorized", "Authentication required", "missing bearer token")
+        if creds is None and request.method not in SAFE_METHODS and not csrf_ok(token, request.headers.get(CSRF_HEADER), secret=s.jwt_secret):
+            raise Problem(403, "csrf-failed", "CSRF token missing or wrong", f"a request signed in by cookie needs the session's {CSRF_HEADER} header")
+        principal = decode_staff_token(token, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
         if roles and principal.role not in roles and principal.role != "admin":
             raise Problem(403, "forbidden", "Role not allowed", f"role {principal.role} may not do this (needs one of {', '.join(roles)})")
         return principal

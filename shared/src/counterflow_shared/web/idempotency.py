@@ -28,6 +28,23 @@ def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
+def check_key(key: str) -> None:
+    """Raise 422 naming ``header.Idempotency-Key`` unless it has 1..200 characters."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Problem(422, "validation-error", "Request is invalid", f"header.Idempotency-Key: must be 1..{MAX_KEY_LENGTH} characters", errors=[{"field": "header.Idempotency-Key", "message": "bad length"}])
+
+
+def reused_key() -> Problem:
+    """The 422 ``idempotency-key-reused`` problem (same key, another body)."""
+    return Problem(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused with a different request",
+        "this Idempotency-Key was already used with a different request body",
+        errors=[{"field": "header.Idempotency-Key", "message": "reused with a different body"}],
+    )
+
+
 async def run_idempotent(
     session: AsyncSession,
     table: Table,
@@ -53,8 +70,7 @@ async def run_idempotent(
     if key is None:
         status, payload = await compute()
         return JSONResponse(payload, status_code=status)
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise Problem(422, "validation-error", "Request is invalid", f"header.Idempotency-Key: must be 1..{MAX_KEY_LENGTH} characters", errors=[{"field": "header.Idempotency-Key", "message": "bad length"}])
+    check_key(key)
     fingerprint = request_fingerprint(body)
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     inserted = (
@@ -65,13 +81,7 @@ async def run_idempotent(
     if inserted is None:
         row = (await session.execute(select(table).where(table.c.scope == scope, table.c.key == key))).one()
         if row.request_hash != fingerprint:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency-Key reused with a different request",
-                "this Idempotency-Key was already used with a different request body",
-                errors=[{"field": "header.Idempotency-Key", "message": "reused with a different body"}],
-            )
+            raise reused_key()
         return JSONResponse(json.loads(row.response_body), status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
     status, payload = await compute()
     await session.execute(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.mobile import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
 from counterflow_shared.web.problems import conflict, invalid, not_found
-from counterflow_mobile_gateway.domain import branches
+from counterflow_mobile_gateway.domain import branches, handoffs
 from counterflow_mobile_gateway.domain.slots import Slot, day_slots, find_slot, free_slots
 from counterflow_mobile_gateway.persistence import appointments as repo
 
@@ -98,7 +98,8 @@ async def _take_slot(session: AsyncSession, runtime: "ServiceRuntime", profile: 
 
 
 async def book(session: AsyncSession, runtime: "ServiceRuntime", *, customer_id: str, branch_id: str, service_type: str, starts_at: datetime, now: datetime) -> dict[str, Any]:
-    """Book a free slot; publishes ``mobile.appointment.booked``.
+    """Book a free slot; publishes ``mobile.appointment.booked`` and, when the customer
+    accepted an ``appointment`` offer at this branch, its ``channel.diversion.completed``.
 
     Raises:
         Problem: 404 branch; 422 service / slot; 409 ``slot-full`` or ``branch-inactive``.
@@ -119,6 +120,7 @@ async def book(session: AsyncSession, runtime: "ServiceRuntime", *, customer_id:
         updated_at=now,
     )
     await runtime.publish(session, AppointmentBooked(**_event_fields(row, now)), time=now)
+    await handoffs.on_booked(session, runtime, customer_id=customer_id, branch_id=branch_id, service_type=service_type, appointment_id=row["appointment_id"], now=now)
     return appointment_view(row)
 
 

@@ -1,8 +1,9 @@
 """Diversion hand-off: a customer accepted "do it in the app" at the kiosk
 (``channel.diversion.accepted`` with channel ``mobile``); a pre-filled draft (service
 type, amount, payee when known) waits in the app. Completing it publishes
-``mobile.draft.completed`` (which closes the diversion); a draft not completed by its
-``expires_at`` becomes ``expired`` and ``mobile.draft.expired`` is published.
+``mobile.draft.completed`` and ``channel.diversion.completed`` (which closes the
+diversion in ticketing's accounting); a draft not completed by its ``expires_at`` becomes
+``expired`` and ``mobile.draft.expired`` + ``channel.diversion.expired`` are published.
 
 Amounts are :class:`decimal.Decimal` in major units of ``currency`` (ISO 4217) end to
 end: the database column is an unconstrained ``numeric`` and JSON carries strings.
@@ -21,6 +22,7 @@ from counterflow_shared.events.payloads.diversions import DiversionAccepted
 from counterflow_shared.events.payloads.mobile import DraftCompleted, DraftExpired
 from counterflow_shared.money import amount_text, check_minor_unit
 from counterflow_shared.web.problems import conflict, invalid, not_found
+from counterflow_mobile_gateway.domain import handoffs
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import drafts as repo
@@ -69,6 +71,7 @@ async def on_diversion_accepted(session: AsyncSession, runtime: "ServiceRuntime"
         status="waiting",
         expires_at=expires_at,
         created_at=now,
+        accepted=event.model_dump(mode="json"),
     )
     if row is None:
         return []
@@ -106,7 +109,8 @@ async def complete(
     now: datetime,
 ) -> dict[str, Any]:
     """Complete a waiting draft, optionally with the amount / currency / payee the
-    customer confirmed or corrected; publishes ``mobile.draft.completed``.
+    customer confirmed or corrected; publishes ``mobile.draft.completed`` and the
+    diversion's ``channel.diversion.completed`` (``completed_by="mobile"``).
 
     The draft row is locked, so of two concurrent completions one wins and the other
     gets 409 (with the same ``Idempotency-Key`` the second gets the first's answer).
@@ -144,15 +148,18 @@ async def complete(
         ),
         time=now,
     )
+    await handoffs.publish_closing(session, runtime, row["accepted"], completed=True, at=now, completed_by=MOBILE_CHANNEL)
     return draft_view(updated)
 
 
 async def expire_overdue(session: AsyncSession, runtime: "ServiceRuntime", *, now: datetime) -> list[Push]:
-    """Expire waiting drafts past ``expires_at`` (publishing ``mobile.draft.expired``)."""
+    """Expire waiting drafts past ``expires_at`` (publishing ``mobile.draft.expired`` and the
+    diversion's ``channel.diversion.expired`` at the draft's ``expires_at``)."""
     pushes = []
     for row in await repo.overdue(session, now=now):
         updated = await repo.update_draft(session, draft_id=row["draft_id"], status="expired")
         await runtime.publish(session, DraftExpired(draft_id=row["draft_id"], diversion_id=row["diversion_id"], customer_id=row["customer_id"], expired_at=now), time=now)
+        await handoffs.publish_closing(session, runtime, row["accepted"], completed=False, at=row["expires_at"])
         pushes.append(Push(row["customer_id"], "draft", draft_view(updated)))
     return pushes
 

@@ -1,4 +1,5 @@
-"""The gateway's periodic work: expire overdue drafts and send appointment reminders.
+"""The gateway's periodic work: expire overdue drafts and appointment hand-offs, send
+appointment reminders.
 
 Runs as a background loop of every worker instance; rows are claimed with
 ``FOR UPDATE SKIP LOCKED`` so several instances never handle the same one twice.
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from counterflow_shared.persistence.db import session_scope
-from counterflow_mobile_gateway.domain import drafts
+from counterflow_mobile_gateway.domain import drafts, handoffs
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push, fanout_of
 from counterflow_mobile_gateway.persistence import appointments as appointment_repo
@@ -29,6 +30,7 @@ async def sweep_once(runtime: "ServiceRuntime", *, now: datetime | None = None) 
     lead = timedelta(seconds=runtime.settings.appointment_reminder_lead_s)
     async with session_scope(runtime.sessions) as session:
         pushes = await drafts.expire_overdue(session, runtime, now=now)
+        await handoffs.expire_overdue(session, runtime, now=now)
         for row in await appointment_repo.due_reminders(session, now=now, until=now + lead):
             profile = await branch_repo.get_profile(session, branch_id=row["branch_id"])
             zone = ZoneInfo(profile["time_zone"]) if profile else UTC

@@ -302,8 +302,9 @@ async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, ev
     calls = event.call_count if event is not None else 0
     if row["status"] == "called" and event is not None and row["calls_notified"] < max(calls, 1):
         counter = event.counter_id or ""
+        shown = event.counter_name or f"counter {counter}"  # the name on the counter and the display (issue 17)
         notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.CALLED, title="You are called",
-                                 body=f"Ticket {row['number']}: please go to counter {counter}.", data={**data, "counter_id": counter}, now=now))
+                                 body=f"Ticket {row['number']}: please go to {shown}.", data={**data, "counter_id": counter, **({"counter_name": event.counter_name} if event.counter_name else {})}, now=now))
         flags["calls_notified"] = max(calls, 1)
     return flags, notes
 

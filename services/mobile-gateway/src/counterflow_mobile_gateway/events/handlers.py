@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.rules.active import ACTIVATED_TYPE
-from counterflow_mobile_gateway.domain import branches, channel, drafts, tickets
+from counterflow_mobile_gateway.domain import branches, channel, drafts, handoffs, tickets
 from counterflow_mobile_gateway.events.fanout import Push, fanout_of
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         await branches.record_load(session, payload)  # type: ignore[arg-type]
 
     async def on_accepted(session: AsyncSession, envelope: Envelope, payload: BaseModel):
-        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=await runtime.clock.now()))  # type: ignore[arg-type]
+        now = await runtime.clock.now()
+        await handoffs.expect_booking(session, payload, now=now)  # type: ignore[arg-type]
+        return after(await drafts.on_diversion_accepted(session, runtime, payload, now=now))  # type: ignore[arg-type]
 
     scores = channel.scores_of(runtime)
 

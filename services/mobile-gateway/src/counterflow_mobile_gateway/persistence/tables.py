@@ -120,8 +120,27 @@ drafts = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("accepted", JSON, nullable=True),
     UniqueConstraint("diversion_id"),
 )
+
+#: Accepted ``appointment`` diversions waiting for the customer to book (issue 17): the
+#: booking completes the diversion, ``expires_at`` passing expires it. ``accepted`` is
+#: the ``channel.diversion.accepted`` step (JSON), the source of the closing step.
+appointment_handoffs = Table(
+    "appointment_handoffs",
+    metadata,
+    Column("diversion_id", String(64), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("accepted", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("appointment_id", String(64), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_appointment_handoffs_open", appointment_handoffs.c.customer_id, appointment_handoffs.c.branch_id, appointment_handoffs.c.status)
 
 notifications = Table(
     "notifications",

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from counterflow_selfservice.api import device, operations
+from counterflow_selfservice.api import device, fleet, operations
 
-routers: list[APIRouter] = [operations.router, device.router]
+routers: list[APIRouter] = [operations.router, fleet.router, device.router]

@@ -7,7 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from counterflow_shared.events.payloads.common import ServiceType
-from counterflow_selfservice.domain.cash import serves_withdrawals, takes_deposits
+from counterflow_selfservice.domain.cash import takes_deposits, withdrawal_obstacle
 from counterflow_selfservice.domain.models import SERVING_STATUSES, Device
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -46,26 +46,40 @@ def typical_withdrawal(device: Device, default: Decimal) -> Decimal:
     return default
 
 
-def available_service_types(device: Device, now: datetime, default_typical: Decimal) -> list[str]:
-    """Service types the device can take now (empty when not serving or closed).
-
-    Cash withdrawals need a currency whose units are not all low and can pay a typical
-    withdrawal (:func:`~.cash.serves_withdrawals`); deposits need a unit with room.
-    """
-    if device.status not in SERVING_STATUSES or not is_open(device, now):
-        return []
+def unavailable_reasons(device: Device, now: datetime, default_typical: Decimal) -> dict[str, str]:
+    """Why each service type the device is capable of cannot be taken now (service type
+    -> reason; absent = available): ``status`` (not serving), ``closed`` (outside its
+    opening hours), ``cash`` / ``notes`` for withdrawals
+    (:func:`~.cash.withdrawal_obstacle`, in every currency; ``notes`` when that is the
+    obstacle in some currency), ``full`` for deposits (no unit with room). Ticketing shows
+    these in its decision records (why a device was not offered)."""
+    capable = device.capabilities.service_types
+    if device.status not in SERVING_STATUSES:
+        return {st: "status" for st in capable}
+    if not is_open(device, now):
+        return {st: "closed" for st in capable}
     typical = typical_withdrawal(device, default_typical)
     currencies = device.capabilities.currencies or sorted({u.currency for u in device.cash_units})
-    out = []
-    for service_type in device.capabilities.service_types:
+    out = {}
+    for service_type in capable:
         if service_type == ServiceType.CASH_WITHDRAWAL:
-            if not any(serves_withdrawals(device.cash_units, c, typical) for c in currencies):
-                continue
-        elif service_type == ServiceType.CASH_DEPOSIT:
-            if not any(takes_deposits(device.cash_units, c) for c in currencies):
-                continue
-        out.append(service_type)
+            obstacles = [withdrawal_obstacle(device.cash_units, c, typical) for c in currencies]
+            if obstacles and None not in obstacles:
+                out[service_type] = "notes" if "notes" in obstacles else "cash"
+            elif not obstacles:
+                out[service_type] = "cash"
+        elif service_type == ServiceType.CASH_DEPOSIT and not any(takes_deposits(device.cash_units, c) for c in currencies):
+            out[service_type] = "full"
     return out
+
+
+def available_service_types(device: Device, now: datetime, default_typical: Decimal) -> list[str]:
+    """Service types the device can take now (empty when not serving or closed): those
+    without a :func:`unavailable_reasons` entry. Cash withdrawals need a currency whose
+    units are not all low and can pay a typical withdrawal (:func:`~.cash.serves_withdrawals`);
+    deposits need a unit with room."""
+    blocked = unavailable_reasons(device, now, default_typical)
+    return [st for st in device.capabilities.service_types if st not in blocked]
 
 
 def expected_wait_s(device: Device, mean_transaction_s: float) -> float:

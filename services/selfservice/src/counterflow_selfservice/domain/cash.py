@@ -89,6 +89,20 @@ def can_pay(units: Iterable[CashUnit], currency: str, amount: Decimal) -> bool:
     return True
 
 
+def withdrawal_obstacle(units: Iterable[CashUnit], currency: str, typical: Decimal) -> str | None:
+    """Why the device should not be offered for cash withdrawals in ``currency``, or
+    ``None`` when it should (:func:`serves_withdrawals`): ``cash`` when every unit of the
+    currency is low or the cash it holds is below a typical withdrawal, ``notes`` when it
+    holds enough cash but its notes cannot make a typical withdrawal (e.g. only 500s and a
+    typical withdrawal of 100)."""
+    own = [u for u in units if u.currency == currency]
+    if not any(u.status in (ReplenishmentStatus.OK, ReplenishmentStatus.FULL) for u in own):
+        return "cash"
+    if can_pay(own, currency, typical):
+        return None
+    return "notes" if sum((u.denomination * u.count for u in own), Decimal(0)) >= typical else "cash"
+
+
 def serves_withdrawals(units: Iterable[CashUnit], currency: str, typical: Decimal) -> bool:
     """Whether the device should be offered for cash withdrawals in ``currency``.
 
@@ -97,10 +111,7 @@ def serves_withdrawals(units: Iterable[CashUnit], currency: str, typical: Decima
     whose units are all low keeps serving the customers in front of it, but diversion
     does not send more: the low threshold is where replenishment is due.
     """
-    own = [u for u in units if u.currency == currency]
-    if not any(u.status in (ReplenishmentStatus.OK, ReplenishmentStatus.FULL) for u in own):
-        return False
-    return can_pay(own, currency, typical)
+    return withdrawal_obstacle(units, currency, typical) is None
 
 
 def takes_deposits(units: Iterable[CashUnit], currency: str) -> bool:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import structlog
 
-from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionCompleted, DiversionExpired, DiversionStatus
+from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionCompleted, DiversionExpired, closing_step
 from counterflow_selfservice.domain.context import Ctx
 from counterflow_selfservice.domain.models import DEVICE_CHANNELS
 from counterflow_selfservice.persistence import devices as device_repo
@@ -37,6 +37,7 @@ async def expect(ctx: Ctx, accepted: DiversionAccepted) -> bool:
         log.warning("diversion.unknown_device", diversion_id=accepted.diversion_id, device_id=accepted.device_id)
         return False
     expires_at = accepted.expires_at or accepted.occurred_at + timedelta(seconds=ctx.settings.diversion_window_s)
+    await diversion_repo.serialize_matching(ctx.session, accepted.device_id)
     inserted = await diversion_repo.insert(
         ctx.session,
         diversion_id=accepted.diversion_id,
@@ -83,6 +84,7 @@ async def complete_for(ctx: Ctx, record: TransactionRecord) -> ExpectedDiversion
     """
     if not record.succeeded:
         return None
+    await diversion_repo.serialize_matching(ctx.session, record.device_id)
     expected = await diversion_repo.claim_match(
         ctx.session,
         device_id=record.device_id,
@@ -99,15 +101,7 @@ async def complete_for(ctx: Ctx, record: TransactionRecord) -> ExpectedDiversion
 
 async def _complete(ctx: Ctx, expected: ExpectedDiversion, record: TransactionRecord) -> None:
     await diversion_repo.close(ctx.session, expected.diversion_id, status=diversion_repo.COMPLETED, at=ctx.now, transaction_id=record.transaction_id)
-    payload = DiversionCompleted.model_validate(
-        {
-            **expected.accepted,
-            "status": DiversionStatus.COMPLETED.value,
-            "transaction_id": record.transaction_id,
-            "completed_by": COMPLETED_BY,
-            "occurred_at": record.occurred_at.isoformat(),
-        }
-    )
+    payload = closing_step(DiversionCompleted, expected.accepted, at=record.occurred_at, transaction_id=record.transaction_id, completed_by=COMPLETED_BY)
     await ctx.publish(ctx.session, payload)
     log.info("diversion.completed", diversion_id=expected.diversion_id, device_id=expected.device_id, transaction_id=record.transaction_id)
 
@@ -118,9 +112,7 @@ async def expire_due(ctx: Ctx, *, limit: int = 200) -> int:
     due = await diversion_repo.claim_due(ctx.session, now=ctx.now, limit=limit)
     for expected in due:
         await diversion_repo.close(ctx.session, expected.diversion_id, status=diversion_repo.EXPIRED, at=ctx.now)
-        payload = DiversionExpired.model_validate(
-            {**expected.accepted, "status": DiversionStatus.EXPIRED.value, "occurred_at": expected.expires_at.isoformat()}
-        )
+        payload = closing_step(DiversionExpired, expected.accepted, at=expected.expires_at)
         await ctx.publish(ctx.session, payload)
     if due:
         log.info("diversion.expired", count=len(due))

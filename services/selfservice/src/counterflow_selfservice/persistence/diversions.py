@@ -36,6 +36,15 @@ def _expected(row: Any) -> ExpectedDiversion:
     return ExpectedDiversion(**{f.name: getattr(row, f.name) for f in fields(ExpectedDiversion)})
 
 
+async def serialize_matching(session: AsyncSession, device_id: str) -> None:
+    """Serialise, until the transaction ends, the two ways a diversion meets its
+    transaction at ``device_id`` (the accepted event arriving, a transaction reported):
+    without it each transaction can miss the other's uncommitted row and the diversion is
+    never completed (seen end to end, issue 17). A transaction-scoped advisory lock on the
+    device, one round trip."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("diversion-match:" + device_id))))
+
+
 async def insert(session: AsyncSession, *, diversion_id: str, device_id: str, branch_id: str, customer_id: str | None, service_type: str, accepted: dict[str, Any], accepted_at: datetime, expires_at: datetime) -> bool:
     """Expect the diverted customer; ``False`` when the diversion is already known."""
     stmt = (

@@ -88,6 +88,13 @@ async def list_for_device(session: AsyncSession, device_id: str, *, limit: int =
     return [_record(r) for r in (await session.execute(stmt)).all()]
 
 
+async def list_for_branch(session: AsyncSession, branch_id: str, *, limit: int = 50) -> list[TransactionRecord]:
+    """The branch's latest transactions at any device, newest first."""
+    t = device_transactions
+    stmt = select(t).where(t.c.branch_id == branch_id).order_by(t.c.occurred_at.desc(), t.c.transaction_id.desc()).limit(limit)
+    return [_record(r) for r in (await session.execute(stmt)).all()]
+
+
 async def daily_net_withdrawals(session: AsyncSession, device_id: str, currency: str, time_zone: str, since: datetime) -> dict[date, float]:
     """Successful withdrawals minus deposits per local day since ``since`` (major units).
 

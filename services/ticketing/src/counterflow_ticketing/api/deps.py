@@ -26,7 +26,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_shared.runtime import RuntimeDep, SessionDep  # noqa: F401 - RuntimeDep re-exported
+from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  # noqa: F401 - RuntimeDep re-exported
 from counterflow_shared.web.auth import StaffPrincipal, VerifiedSecrets, staff_dependency
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
@@ -72,23 +72,49 @@ def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
     return kiosk_id, secret
 
 
+@dataclass(frozen=True)
+class KioskCredentials:
+    """The kiosk id and secret a request presents (not yet verified)."""
+
+    kiosk_id: str
+    secret: str
+
+
+async def kiosk_credentials(authorization: Annotated[str | None, Header()] = None) -> KioskCredentials:
+    """Parse the kiosk credentials (401/403 when malformed); the one-transaction kiosk path
+    reads the kiosk row in its own read statement and checks them with :func:`verify_kiosk`."""
+    return KioskCredentials(*_kiosk_credentials(authorization))
+
+
+async def verify_kiosk(runtime: ServiceRuntime, kiosk: Any, credentials: KioskCredentials) -> KioskPrincipal:
+    """The principal of ``kiosk`` (its row: ``active``, ``secret_hash``, ``branch_id``, or
+    ``None``) when ``credentials`` match it; 401 otherwise."""
+    verified: VerifiedSecrets = runtime.state.setdefault("kiosk_secrets", VerifiedSecrets())
+    if kiosk is None or not kiosk.active or not await verified.verify(credentials.kiosk_id, kiosk.secret_hash, credentials.secret):
+        raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
+    return KioskPrincipal(credentials.kiosk_id, kiosk.branch_id)
+
+
 async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
     """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
-    kiosk_id, secret = _kiosk_credentials(authorization)
-    kiosk = await branches_repo.get_kiosk(session, kiosk_id)
-    verified: VerifiedSecrets = runtime.state.setdefault("kiosk_secrets", VerifiedSecrets())
-    if kiosk is None or not kiosk.active or not await verified.verify(kiosk_id, kiosk.secret_hash, secret):
-        raise Problem(401, "unauthorized", "Authentication required", "unknown kiosk or wrong secret")
-    principal = KioskPrincipal(kiosk_id, kiosk.branch_id)
+    credentials = KioskCredentials(*_kiosk_credentials(authorization))
+    principal = await verify_kiosk(runtime, await branches_repo.get_kiosk(session, credentials.kiosk_id), credentials)
     if request.method == "POST":
-        minute = int(time.time() // 60)
-        limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-        if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
-            raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+        await enforce_rate_limit(runtime, principal.kiosk_id)
     return principal
 
 
+async def enforce_rate_limit(runtime: ServiceRuntime, kiosk_id: str) -> None:
+    """Count one request of ``kiosk_id``; 429 (with ``Retry-After`` to the next UTC minute)
+    over ``kiosk_requests_per_minute``."""
+    minute = int(time.time() // 60)
+    limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
+    if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
+        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+
+
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
+KioskCredentialsDep = Annotated[KioskCredentials, Depends(kiosk_credentials)]
 
 
 def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
@@ -109,6 +135,7 @@ def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
 
 TellerDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager"))]
 LobbyDep = Annotated[StaffPrincipal, Depends(_staff("lobby_manager", "operations"))]
+BranchStaffDep = Annotated[StaffPrincipal, Depends(_staff("teller", "lobby_manager", "operations"))]
 OperationsDep = Annotated[StaffPrincipal, Depends(_staff("operations"))]
 StaffDep = Annotated[StaffPrincipal, Depends(_staff())]
 

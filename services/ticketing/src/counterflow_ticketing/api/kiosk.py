@@ -10,27 +10,38 @@ from fastapi import APIRouter
 
 from counterflow_shared.web.edge import body_limit
 from counterflow_shared.web.problems import invalid
-from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskDep, TxDep, idempotent
+from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskCredentialsDep, KioskDep, RuntimeDep, TxDep, enforce_rate_limit, idempotent, verify_kiosk
 from counterflow_ticketing.api.schemas import ServiceRequestIn
-from counterflow_ticketing.domain import intake, queue
-from counterflow_ticketing.persistence import tickets_repo
+from counterflow_ticketing.domain import intake, kiosk_request, queue
+from counterflow_ticketing.domain.context import ctx_for
+from counterflow_ticketing.persistence import branches_repo, tickets_repo
 from counterflow_shared.web.problems import not_found
 
 router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
 
 
 @router.post("/service-requests", status_code=201, openapi_extra=body_limit(4 * 1024), summary="Request a service: a ticket or a diversion offer")
-async def request_service(body: ServiceRequestIn, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+async def request_service(body: ServiceRequestIn, credentials: KioskCredentialsDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": {number, position, estimated_wait_s, priority, ...}}``
-    or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``."""
+    or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``.
+
+    Without an appointment: one Redis and two PostgreSQL round trips
+    (:mod:`counterflow_ticketing.domain.kiosk_request`); an appointment check-in takes the
+    general transactional path."""
     if (body.amount is None) != (body.currency is None) and body.amount is not None:
         raise invalid("body.currency", "required with amount")
     request = body.model_dump(mode="json", exclude_none=True)
+    if not request.get("appointment_id"):
+        return await kiosk_request.request_service(runtime, credentials=credentials, request=request, idempotency_key=idempotency_key)
+    async with runtime.sessions() as session, session.begin():
+        kiosk = await verify_kiosk(runtime, await branches_repo.get_kiosk(session, credentials.kiosk_id), credentials)
+        await enforce_rate_limit(runtime, kiosk.kiosk_id)
+        ctx = await ctx_for(runtime)
 
-    async def compute() -> tuple[int, Any]:
-        return 201, await intake.request_service(session, ctx, branch_id=kiosk.branch_id, kiosk_id=kiosk.kiosk_id, request=request)
+        async def compute() -> tuple[int, Any]:
+            return 201, await intake.request_service(session, ctx, branch_id=kiosk.branch_id, kiosk_id=kiosk.kiosk_id, request=request)
 
-    return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:service-requests", key=idempotency_key, body=request, compute=compute)
+        return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:service-requests", key=idempotency_key, body=request, compute=compute)
 
 
 @router.post("/offers/{diversion_id}/accept", summary="The customer accepts the offered channel")

@@ -8,3 +8,9 @@ routers: list[APIRouter] = [operations.router, kiosk.router, teller.router, lobb
 
 from counterflow_ticketing.api.rules import router as rules_router  # noqa: E402 - channel rules governance (issue 7)
 routers.append(rules_router)
+
+from counterflow_ticketing.api.decisions import router as decisions_router  # noqa: E402 - reading decisions back (issue 17)
+routers.append(decisions_router)
+
+from counterflow_ticketing.api.sla import router as sla_router  # noqa: E402 - SLA per branch and service type (issue 17)
+routers.append(sla_router)

@@ -48,6 +48,7 @@ class BranchIn(Body):
     appointment_capacity_per_slot: int = Field(default=1, ge=1, le=50)
     appointment_slot_minutes: int = Field(default=15, ge=5, le=240)
     active: bool = True
+    language: Literal["en", "zh_CN"] = Field(default="en", description="default language of the branch's pages and calling-display announcements")
 
 
 class ServiceTypeIn(Body):

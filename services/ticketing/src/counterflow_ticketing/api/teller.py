@@ -1,6 +1,7 @@
 """Teller workstation API (``/v1/counters/{counter_id}``): session open / pause / resume /
 close, call next, call a specific ticket, recall, start, finish, no-show, transfer. Staff
-tokens with role ``teller`` or ``lobby_manager`` covering the counter's branch. Every
+tokens with role ``teller`` or ``lobby_manager`` covering the counter's branch; a teller
+acts only at the counter of their own open session (403 ``not-your-counter``). Every
 POST honours ``Idempotency-Key``."""
 
 from __future__ import annotations
@@ -11,21 +12,37 @@ from typing import Any
 from fastapi import APIRouter
 
 from counterflow_shared.web.auth import StaffPrincipal
+from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, TellerDep, TxDep, idempotent
 from counterflow_ticketing.api.schemas import FinishIn, TransferIn
 from counterflow_ticketing.domain import counters, queue
 from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.persistence import branches_repo
 
 router = APIRouter(prefix="/v1/counters/{counter_id}", tags=["teller"])
 
 
-async def _authorised(session: Any, counter_id: str, staff: StaffPrincipal) -> None:
+async def _authorised(session: Any, counter_id: str, staff: StaffPrincipal, *, opening: bool = False) -> None:
+    """The counter exists in the staff member's branches, and a teller never acts at a
+    counter whose live (open or paused) session is another teller's; a lobby manager may
+    act at any counter of the branch. Without a live session the action itself answers
+    (409 ``counter-not-open``; opening one: 409 ``counter-occupied``). One more read per
+    teller action (the live session).
+
+    Raises:
+        Problem: 404 unknown counter; 403 ``forbidden-branch``; 403 ``not-your-counter``.
+    """
     counter = await counters.counter_or_404(session, counter_id)
     staff.require_branch(counter.branch_id)
+    if opening or staff.role != "teller":
+        return
+    live = await branches_repo.live_session_of_counter(session, counter_id)
+    if live is not None and live.teller_id != staff.subject:
+        raise Problem(403, "not-your-counter", "Not your counter", f"counter {counter_id} is {live.teller_id}'s open session; {staff.subject} acts only at the counter of their own", teller_id=live.teller_id)
 
 
 async def _run(session: Any, staff: StaffPrincipal, counter_id: str, action: str, key: str | None, body: Any, compute: Callable[[], Awaitable[Any]], status: int = 200) -> Any:
-    await _authorised(session, counter_id, staff)
+    await _authorised(session, counter_id, staff, opening=action == "open")
 
     async def wrapped() -> tuple[int, Any]:
         result = await compute()
@@ -78,8 +95,6 @@ async def _wrap(aw: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def _call(session: Any, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
-    from counterflow_ticketing.persistence import branches_repo
-
     live = await branches_repo.live_session_of_counter(session, counter_id)
     return await queue.call_ticket(session, ctx, counter_id=counter_id, ticket_id=ticket_id, teller_id=live.teller_id if live else "")
 

@@ -62,6 +62,7 @@ async def put_branch(session: AsyncSession, ctx: Ctx, *, branch_id: str, spec: d
             "appointment_capacity_per_slot": spec.get("appointment_capacity_per_slot", 1),
             "appointment_slot_minutes": spec.get("appointment_slot_minutes", 15),
             "active": spec.get("active", True),
+            "language": spec.get("language") or "en",
             "updated_at": ctx.now,
         },
     )
@@ -99,6 +100,7 @@ async def branch_view(session: AsyncSession, branch_id: str) -> dict[str, Any]:
         "appointment_capacity_per_slot": b.appointment_capacity_per_slot,
         "appointment_slot_minutes": b.appointment_slot_minutes,
         "active": b.active,
+        "language": b.language,
         "opening_hours": [{"weekday": h.weekday, "opens": h.opens.isoformat(), "closes": h.closes.isoformat()} for h in await branches_repo.get_opening_hours(session, branch_id)],
         "zones": [{"zone": z.zone, "name": z.name} for z in await branches_repo.get_zones(session, branch_id)],
         "services": [s.service_type for s in await branches_repo.get_branch_services(session, branch_id)],

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from counterflow_shared.rules.active import ActiveRuleSet
 from counterflow_ticketing.persistence.readmodels import BranchLoad, ReadModels
 from counterflow_ticketing.settings import TicketingSettings
 
@@ -53,6 +54,17 @@ def readmodels_of(runtime: "ServiceRuntime") -> ReadModels:
     if rm is None:
         rm = runtime.state["readmodels"] = ReadModels(runtime.redis, runtime.settings.redis_prefix)  # type: ignore[attr-defined]
     return rm
+
+
+def active_rules_of(runtime: "ServiceRuntime") -> ActiveRuleSet:
+    """The process's :class:`~counterflow_shared.rules.active.ActiveRuleSet` of scope
+    ``global`` under the service's Redis prefix: the one rule-set read model ticketing
+    and the mobile gateway share (atomic compare-and-set, compiled once per version;
+    ADR 0154)."""
+    rules = runtime.state.get("active_rules")
+    if rules is None:
+        rules = runtime.state["active_rules"] = ActiveRuleSet(runtime.redis, key_prefix=runtime.settings.redis_prefix)  # type: ignore[attr-defined]
+    return rules
 
 
 def remember_branch_load(ctx: Ctx, branch_id: str, load: BranchLoad) -> None:

@@ -5,7 +5,9 @@ At request time the live state is gathered into a
 customer-scores read model, the counter wait estimate, the branch's self-service
 devices, branch-local time and day type, the SLA share) and
 :func:`~counterflow_shared.rules.decide` is called with the active rule set from the
-``channel.rules.v1`` read model (``None`` when none was activated). A ``ticket``
+``channel.rules.v1`` read model (:func:`~counterflow_ticketing.domain.context.active_rules_of`,
+``None`` when none was activated). Kiosk requests without an appointment take the
+one-transaction path of :mod:`counterflow_ticketing.domain.kiosk_request`. A ``ticket``
 decision issues a ticket (with the rule's priority boost); an ``offer`` is recorded and
 published as ``channel.diversion.offered``. Accept / decline publish their own events;
 a decline issues the ticket, an accept records the ticket-less visit as diverted.
@@ -27,8 +29,8 @@ from counterflow_shared.rules import Decision, DecisionInput, DeviceView, decide
 from counterflow_ticketing.domain import rules_outcomes
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
-from counterflow_ticketing.domain.context import Ctx, remember_branch_load
-from counterflow_ticketing.domain.waits import CounterPool, counter_pool
+from counterflow_ticketing.domain.context import Ctx, active_rules_of, remember_branch_load
+from counterflow_ticketing.domain.waits import CounterPool, counter_pool, forecast
 from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
 from counterflow_ticketing.persistence.readmodels import BranchLoad
@@ -38,7 +40,9 @@ CHECK_IN_EARLY = timedelta(minutes=30)
 
 
 def offer_view(d: Row) -> dict[str, Any]:
-    """A diversion offer as the kiosk shows it."""
+    """A diversion offer as the kiosk shows it, with the rule's terms as the app shows
+    them: ``fee_notice``, ``message``, ``offer_ttl_s`` (seconds an accepted hand-off stays
+    open; ``None``: the service default) and, once accepted, ``expires_at``."""
     return {
         "diversion_id": d.diversion_id,
         "status": d.status,
@@ -50,6 +54,10 @@ def offer_view(d: Row) -> dict[str, Any]:
         "rule_set_version": d.rule_set_version,
         "rule_id": d.rule_id,
         "ticket_id": d.ticket_id,
+        "fee_notice": d.fee_notice,
+        "message": d.message,
+        "offer_ttl_s": d.offer_ttl_s,
+        "expires_at": d.expires_at.isoformat() if getattr(d, "expires_at", None) else None,  # a new offer (not yet a row) has none
     }
 
 
@@ -66,8 +74,21 @@ async def decision_input(
     load: BranchLoad,
 ) -> DecisionInput:
     """The rules engine's view of ``request`` at ``ctx.now`` in ``branch`` with the
-    branch's last measured ``load`` (abandonment rate, SLA share)."""
-    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=load.abandon_rate)
+    branch's last measured ``load`` (abandonment and overtaking rates, SLA share); the
+    counter wait is the wait forecast of a priority-0 ticket issued now (median, P90 and
+    probability of being called within the SLA target)."""
+    _, fc = forecast(
+        pool,
+        now=ctx.now,
+        skill=st.skill,
+        service_type=st.service_type,
+        default_s=st.default_service_s,
+        ahead=pool.waiting_by_skill.get(st.skill, 0),
+        priority=0,
+        abandon_rate_per_s=load.abandon_rate,
+        overtake_rate_per_s=load.overtake_rate,
+        sla_s=ctx.settings.sla_target_s,
+    )
     day = calendar.business_date(ctx.now, branch.time_zone)
     amount = request.get("amount")
     return DecisionInput(
@@ -80,7 +101,9 @@ async def decision_input(
         tier=tier,
         propensity=propensity,
         needs=frozenset(request.get("needs") or ()),
-        counter_wait_s=wait,
+        counter_wait_s=None if fc is None else fc.p50_s,
+        counter_wait_p90_s=None if fc is None else fc.p90_s,
+        p_called_within_sla=None if fc is None else fc.p_within_sla,
         devices=devices,
         local_time=calendar.local_clock(ctx.now, branch.time_zone),
         day_type=calendar.day_type(day, [date.fromisoformat(d) for d in branch.closed_days]),
@@ -102,12 +125,13 @@ async def request_service(session: AsyncSession, ctx: Ctx, *, branch_id: str, ki
     """
     branch, st = await queue.branch_offering(session, branch_id, request["service_type"])
     customer_id = request.get("customer_id")
-    # The rule set, devices and load first: that read also checks that no read model was
-    # lost (and waits for its rebuild), so the tier read next is never from empty state.
-    rule_set, devices, load = await ctx.readmodels.decision_state(branch_id)
-    tier, propensity = await ctx.readmodels.score(customer_id) if customer_id else (None, {})
+    # One Redis round trip; it also checks that no read model was lost (and waits for
+    # its rebuild), so no decision is taken from empty state.
+    red = await ctx.readmodels.kiosk_state(kiosk_id=None, minute=0, branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(ctx.runtime))
+    tier, propensity = red.tier, red.propensity
     if request.get("appointment_id"):
         return {"kind": "ticket", "ticket": await check_in(session, ctx, branch=branch, appointment_id=request["appointment_id"], customer_id=customer_id, tier=tier)}
+    rule_set, devices, load = await red.rule_set(), red.devices, red.load
     remember_branch_load(ctx, branch_id, load)
     pool = await counter_pool(session, branch_id, queue.today(ctx, branch))
     decision: Decision = decide(rule_set, await decision_input(session, ctx, branch, st, request, tier, propensity, pool, devices, load))
@@ -172,28 +196,36 @@ async def check_in(session: AsyncSession, ctx: Ctx, *, branch: Row, appointment_
     return ticket
 
 
+def offer_values(ctx: Ctx, *, branch_id: str, kiosk_id: str | None, request: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    """The ``diversions`` row of a new offer (status ``offered``, a new ``diversion_id``);
+    ``amount`` is a Decimal with the column's four places."""
+    amount = request.get("amount")
+    return {
+        "diversion_id": str(uuid.uuid4()),
+        "branch_id": branch_id,
+        "kiosk_id": kiosk_id,
+        "customer_id": request.get("customer_id"),
+        "service_type": request["service_type"],
+        "channel": decision.channel,
+        "device_id": decision.device_id,
+        "amount": None if amount is None else Decimal(str(amount)).quantize(Decimal("0.0001")),
+        "currency": request.get("currency"),
+        "rule_set_version": decision.rule_set_version,
+        "rule_id": decision.rule_id,
+        "status": "offered",
+        "request": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in request.items()},
+        "created_at": ctx.now,
+        "fee_notice": decision.fee_notice,
+        "message": decision.message,
+        "offer_ttl_s": decision.offer_ttl_s,
+    }
+
+
 async def record_offer(session: AsyncSession, ctx: Ctx, *, branch_id: str, kiosk_id: str | None, request: dict[str, Any], decision: Decision) -> dict[str, Any]:
     """Record an offer of another channel and publish ``channel.diversion.offered``."""
-    diversion_id = str(uuid.uuid4())
-    await tickets_repo.insert_diversion(
-        session,
-        {
-            "diversion_id": diversion_id,
-            "branch_id": branch_id,
-            "kiosk_id": kiosk_id,
-            "customer_id": request.get("customer_id"),
-            "service_type": request["service_type"],
-            "channel": decision.channel,
-            "device_id": decision.device_id,
-            "amount": request.get("amount"),
-            "currency": request.get("currency"),
-            "rule_set_version": decision.rule_set_version,
-            "rule_id": decision.rule_id,
-            "status": "offered",
-            "request": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in request.items()},
-            "created_at": ctx.now,
-        },
-    )
+    values = offer_values(ctx, branch_id=branch_id, kiosk_id=kiosk_id, request=request, decision=decision)
+    diversion_id = values["diversion_id"]
+    await tickets_repo.insert_diversion(session, values)
     d = await tickets_repo.get_diversion(session, diversion_id)
     await ctx.publish(session, diversion_step(dv.DiversionOffered, d, at=ctx.now))
     view = offer_view(d)
@@ -212,10 +244,11 @@ async def _offered(session: AsyncSession, diversion_id: str, branch_id: str) -> 
 
 async def accept_offer(session: AsyncSession, ctx: Ctx, *, diversion_id: str, branch_id: str) -> dict[str, Any]:
     """The customer takes the other channel: the visit is recorded as diverted (no ticket)
-    and ``channel.diversion.accepted`` carries the expiry of the hand-off."""
-    await _offered(session, diversion_id, branch_id)
-    expires = ctx.now + timedelta(seconds=ctx.settings.offer_ttl_s)
-    d = await tickets_repo.update_diversion(session, diversion_id, {"status": "accepted", "decided_at": ctx.now})
+    and ``channel.diversion.accepted`` carries the expiry of the hand-off: now + the
+    rule's ``offer_ttl_s``, else the service's ``offer_ttl_s`` setting."""
+    d = await _offered(session, diversion_id, branch_id)
+    expires = ctx.now + timedelta(seconds=d.offer_ttl_s or ctx.settings.offer_ttl_s)
+    d = await tickets_repo.update_diversion(session, diversion_id, {"status": "accepted", "decided_at": ctx.now, "expires_at": expires})
     await ctx.publish(session, diversion_step(dv.DiversionAccepted, d, at=ctx.now, expires_at=expires))
     return {"kind": "diverted", "offer": offer_view(d)}
 
@@ -230,15 +263,3 @@ async def decline_offer(session: AsyncSession, ctx: Ctx, *, diversion_id: str, b
     d = await tickets_repo.update_diversion(session, diversion_id, {"status": "declined", "decided_at": ctx.now, "ticket_id": ticket["ticket_id"]})
     await ctx.publish(session, diversion_step(dv.DiversionDeclined, d, at=ctx.now))
     return {"kind": "ticket", "ticket": ticket, "offer": offer_view(d)}
-
-
-async def close_diversion(session: AsyncSession, *, diversion_id: str, status: str, at: Any) -> bool:
-    """Record that an accepted diversion was ``completed`` or ``expired``; ``False`` when
-    the diversion is not ours or not accepted (events of other branches' offers, replays)."""
-    d = await tickets_repo.get_diversion(session, diversion_id, lock=True)
-    if d is None or d.status != "accepted":
-        return False
-    await tickets_repo.update_diversion(session, diversion_id, {"status": status, "closed_at": at})
-    return True
-
-

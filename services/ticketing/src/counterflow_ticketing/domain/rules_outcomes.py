@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.rules import Decision, records
-from counterflow_ticketing.persistence import rules_repo, tickets_repo
+from counterflow_ticketing.persistence import rules_repo
 from counterflow_ticketing.persistence.rules_tables import rule_decisions
 
 
@@ -21,39 +20,6 @@ async def record_decision(session: AsyncSession, decision: Decision, *, at: date
     ``links``: ``diversion_id``, ``ticket_id`` and the request's ``branch_id`` /
     ``service_type`` / ``customer_id`` (see :func:`counterflow_shared.rules.records.decision_row`)."""
     return await records.record_decision(session, rule_decisions, decision, at=at, **links)
-
-
-async def follow_offer_elsewhere(session: AsyncSession, p: dv.DiversionChanged) -> None:
-    """Follow an offer another service made (the mobile gateway's, from its own rules
-    evaluation) so that completion rates per rule and branch cover every channel: an
-    ``offered`` step records it (``request`` is empty, no kiosk), ``accepted`` /
-    ``declined`` set its status, and the closing steps arrive through
-    :func:`~counterflow_ticketing.domain.intake.close_diversion` as for kiosk offers.
-    Redelivered or out-of-order steps change nothing twice: the row is created by whichever
-    step comes first and a decided offer is never reopened."""
-    await tickets_repo.insert_diversion_once(
-        session,
-        {
-            "diversion_id": p.diversion_id,
-            "branch_id": p.branch_id,
-            "kiosk_id": None,
-            "customer_id": p.customer_id,
-            "service_type": p.service_type,
-            "channel": p.channel,
-            "device_id": p.device_id,
-            "amount": p.amount,
-            "currency": p.currency,
-            "rule_set_version": p.rule_set_version,
-            "rule_id": p.rule_id,
-            "status": "offered",
-            "request": {},
-            "created_at": p.occurred_at,
-        },
-    )
-    if p.status in (dv.DiversionStatus.ACCEPTED, dv.DiversionStatus.DECLINED):
-        d = await tickets_repo.get_diversion(session, p.diversion_id, lock=True)
-        if d is not None and d.status == "offered":
-            await tickets_repo.update_diversion(session, p.diversion_id, {"status": p.status.value, "decided_at": p.occurred_at, "ticket_id": p.ticket_id})
 
 
 def _rate(num: int, den: int) -> float | None:

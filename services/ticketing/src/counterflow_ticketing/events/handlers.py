@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_shared.events.catalog import CHANNEL_RULES, CUSTOMER_SCORES, SELFSERVICE_DEVICES
 from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
-from counterflow_shared.events.payloads import devices, diversions, mobile, rules, scores
+from counterflow_shared.events.payloads import devices, diversions, mobile, scores
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain import intake, queue, rules_outcomes
-from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
+from counterflow_ticketing.domain import diversion_ledger, queue
+from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     async def on_device(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
         return lambda: rm.put_device(p)  # type: ignore[arg-type]
 
-    async def on_rules(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
-        return lambda: rm.put_rule_set(p)  # type: ignore[arg-type]
+    on_rules = active_rules_of(runtime).handler()
 
     async def on_remote_requested(s: AsyncSession, _e: Envelope, p: mobile.RemoteTicketRequested) -> After:
         await remote_ticket(s, await ctx_for(runtime), p)
@@ -64,17 +63,9 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         )
         return None
 
-    async def on_offer_elsewhere(s: AsyncSession, e: Envelope, p: diversions.DiversionChanged) -> After:
-        if e.source != runtime.source:  # our own kiosk offers are recorded when made
-            await rules_outcomes.follow_offer_elsewhere(s, p)
-        return None
-
-    async def on_completed(s: AsyncSession, _e: Envelope, p: diversions.DiversionChanged) -> After:
-        await intake.close_diversion(s, diversion_id=p.diversion_id, status="completed", at=p.occurred_at)
-        return None
-
-    async def on_expired(s: AsyncSession, _e: Envelope, p: diversions.DiversionChanged) -> After:
-        await intake.close_diversion(s, diversion_id=p.diversion_id, status="expired", at=p.occurred_at)
+    async def on_diversion_step(s: AsyncSession, e: Envelope, p: diversions.DiversionChanged) -> After:
+        if e.source != runtime.source or p.status.value in diversion_ledger.CLOSED:  # our own kiosk offers are recorded when made
+            await diversion_ledger.apply_step(s, p)
         return None
 
     return {
@@ -86,11 +77,11 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         "mobile.appointment.booked.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.rescheduled.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.cancelled.v1": on_appointment,  # type: ignore[dict-item]
-        "channel.diversion.offered.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.accepted.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.declined.v1": on_offer_elsewhere,  # type: ignore[dict-item]
-        "channel.diversion.completed.v1": on_completed,  # type: ignore[dict-item]
-        "channel.diversion.expired.v1": on_expired,  # type: ignore[dict-item]
+        "channel.diversion.offered.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.accepted.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.declined.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.completed.v1": on_diversion_step,  # type: ignore[dict-item]
+        "channel.diversion.expired.v1": on_diversion_step,  # type: ignore[dict-item]
     }
 
 
@@ -120,15 +111,18 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
         return guard
     rm = readmodels_of(runtime)
     s = runtime.settings
+    rules_model = active_rules_of(runtime)
     applies = {
         CUSTOMER_SCORES.name: lambda _e, p: rm.put_score(p) if isinstance(p, scores.CustomerScored) else _noop(),
         SELFSERVICE_DEVICES.name: lambda _e, p: rm.put_device(p) if isinstance(p, devices.DeviceState) else _noop(),
-        CHANNEL_RULES.name: lambda _e, p: rm.put_rule_set(p) if isinstance(p, rules.RuleSetActivated) else _noop(),
     }
+    # "built-v2": devices moved to one hash per branch (issue 15), so older markers must not count
     models = [
-        Model(topic, rm.key("built", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+        Model(topic, rm.key("built-v2", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
         for topic, apply in applies.items()
     ]
+    # the active rule set: the shared read model (ADR 0154), under its own marker
+    models.append(rules_model.model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)))
     guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard
 

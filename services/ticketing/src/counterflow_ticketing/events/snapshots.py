@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 
 from counterflow_ticketing.domain.context import ctx_for
 from counterflow_ticketing.domain.load import publish_if_due
-from counterflow_ticketing.persistence import branches_repo
+from counterflow_ticketing.persistence import load_repo
 
 if TYPE_CHECKING:
     from counterflow_shared.runtime import ServiceRuntime
@@ -18,9 +19,13 @@ log = structlog.get_logger(__name__)
 
 
 async def publish_snapshots_once(runtime: "ServiceRuntime") -> int:
-    """One round over every active branch; returns how many snapshots were published."""
-    async with runtime.sessions() as session, session.begin():
-        branch_ids = [b.branch_id for b in await branches_repo.list_branches(session) if b.active]
+    """One round over the active branches that changed since they were last checked or
+    whose snapshot is due (:func:`load_repo.changed_branches`, one query); returns how many
+    snapshots were published. An unchanged branch costs nothing until it is due."""
+    ctx = await ctx_for(runtime)
+    due_before = ctx.now - timedelta(seconds=runtime.settings.load_snapshot_interval_s)  # type: ignore[attr-defined]
+    async with runtime.autocommit.connect() as conn:
+        branch_ids = await load_repo.changed_branches(conn, now=ctx.now, due_before=due_before)  # type: ignore[arg-type]
     published = 0
     for branch_id in branch_ids:
         async with runtime.sessions() as session, session.begin():

@@ -91,6 +91,25 @@ async def decision_inputs(session: AsyncSession, *, since: datetime, until: date
     return [r.inputs for r in (await session.execute(stmt)).all()]
 
 
+async def decision_records(session: AsyncSession, *, since: datetime, until: datetime, branch_id: str | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Decision records of ``[since, until)``, oldest first, for export: the recorded
+    inputs (what-if traffic) plus ``decision``: ``decision_id``, ``decided_at``, ``kind``,
+    ``channel``, ``device_id``, ``rule_set_version``, ``rule_id``, ``ticket_id``,
+    ``diversion_id`` and the stored ``detail`` (vetoes, devices not offered)."""
+    c = rule_decisions.c
+    stmt = select(rule_decisions).where(c.decided_at >= since, c.decided_at < until)
+    if branch_id:
+        stmt = stmt.where(c.branch_id == branch_id)
+    stmt = stmt.order_by(c.decided_at, c.decision_id).limit(limit)
+    out = []
+    for r in (await session.execute(stmt)).all():
+        decision = {k: getattr(r, k) for k in ("decision_id", "kind", "channel", "device_id", "rule_set_version", "rule_id", "ticket_id", "diversion_id")}
+        decision["decided_at"] = r.decided_at.isoformat()
+        decision.update(r.detail or {})
+        out.append({**r.inputs, "decision": decision})
+    return out
+
+
 async def diversion_counts(session: AsyncSession, *, since: datetime, until: datetime, branch_id: str | None = None) -> Sequence[Row]:
     """Diversion offers made in ``[since, until)`` counted per (rule set version, rule,
     branch, status) from the ticketing ``diversions`` records."""

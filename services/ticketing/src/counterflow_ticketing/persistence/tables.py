@@ -20,6 +20,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Time,
     UniqueConstraint,
     text,
@@ -47,6 +48,8 @@ branches = Table(
     Column("appointment_slot_minutes", Integer, nullable=False, server_default="15"),
     Column("active", Boolean, nullable=False, server_default="true"),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # default language of the branch's pages and calling-display announcements (en, zh_CN)
+    Column("language", String(16), nullable=False, server_default="en"),
 )
 
 opening_hours = Table(
@@ -169,9 +172,16 @@ tickets = Table(
     # the ticket fell back to the normal queue because no counter could take the route.
     Column("route_to", String(32)),
     Column("route_fallback", Boolean, nullable=False, server_default="false"),
+    # The wait model's view of the queue when the ticket was issued (domain/wait_model.py
+    # QueueView as JSON): the wait model learns from it once the ticket is called.
+    Column("wait_view", JSON),
     UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
     Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
     Index("ix_tickets_branch_status", "branch_id", "status"),
+    # the load loop's windows (issue 15): its cost follows the window, not the history
+    Index("ix_tickets_branch_issued", "branch_id", "issued_at"),
+    Index("ix_tickets_branch_called", "branch_id", "called_at", postgresql_where=text("called_at IS NOT NULL")),
+    Index("ix_tickets_branch_finished", "branch_id", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
 )
 
 service_time_stats = Table(
@@ -183,8 +193,20 @@ service_time_stats = Table(
     Column("teller_id", String(64), nullable=False),
     Column("served", Integer, nullable=False),
     Column("mean_s", Float, nullable=False),
+    # Learned mean of the squared service time (s^2): with mean_s, the fitted spread.
+    Column("mean_sq_s", Float),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("branch_id", "service_type", "teller_id"),
+)
+
+# The learned wait model of a branch (domain/wait_model.py WaitModel.to_json()).
+wait_models = Table(
+    "wait_models",
+    metadata,
+    Column("branch_id", String(64), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id"),
 )
 
 appointments = Table(
@@ -220,6 +242,44 @@ diversions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
+    # what the rule told the customer (issue 17: every channel shows the same offer)
+    Column("fee_notice", Text),
+    Column("message", Text),
+    Column("offer_ttl_s", Integer),
+    Column("expires_at", DateTime(timezone=True)),
+    Index("ix_diversions_open", "status", "expires_at"),
+)
+
+#: SLA targets per branch and service type (issue 17): customers called within
+#: ``target_s`` seconds of their ticket count as served within the SLA, measured over the
+#: last ``window_s`` seconds. ``service_type`` ``*`` is the branch's default; without a row
+#: the service settings ``sla_target_s`` / ``sla_window_s`` apply.
+sla_targets = Table(
+    "sla_targets",
+    metadata,
+    Column("branch_id", String(64), ForeignKey("branches.branch_id", ondelete="CASCADE"), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("target_s", Float, nullable=False),
+    Column("window_s", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id", "service_type"),
+)
+
+#: audit of priority raised by hand (lobby manager), with the reason given
+priority_raises = Table(
+    "priority_raises",
+    metadata,
+    Column("raise_id", String(64), primary_key=True),
+    Column("ticket_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("from_priority", Integer, nullable=False),
+    Column("to_priority", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Index("ix_priority_raises_ticket", "ticket_id"),
 )
 
 load_snapshots = Table(
@@ -228,6 +288,9 @@ load_snapshots = Table(
     Column("branch_id", String(64), primary_key=True),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("signature", JSON, nullable=False),
+    # when the load loop last looked at the branch (published or not): only activity
+    # after this brings the branch back into the loop before its snapshot is due
+    Column("checked_at", DateTime(timezone=True)),
 )
 
 from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: E402,F401 - channel rule governance tables (issue 7)

@@ -37,6 +37,8 @@ class DeviceState(Payload):
         status: XFS4IoT-style common status: online, offline, hardware_error,
             out_of_service, maintenance, busy, retired.
         available_service_types: service types it can take right now.
+        unavailable_service_types: why each other service type it is capable of cannot be
+            taken now (``status``, ``closed``, ``cash``, ``notes``, ``full``; issue 17).
         cash_available: total dispensable cash per currency (major units).
         forecast_cash_out_at: when it is expected to be unable to serve a typical
             withdrawal (``None`` when not a cash device or no forecast).
@@ -53,6 +55,7 @@ class DeviceState(Payload):
     cash_units: list[CashUnitState] = []
     cash_available: dict[str, Amount] = {}
     available_service_types: list[str] = []
+    unavailable_service_types: dict[str, str] = {}
     forecast_cash_out_at: AwareDatetime | None = None
     queue_length: int = 0
     expected_wait_s: float = 0.0

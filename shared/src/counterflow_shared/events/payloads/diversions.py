@@ -102,3 +102,16 @@ def diversion_step(cls: type[DiversionChanged], d: Any, *, at: datetime, **extra
         occurred_at=at,
         **extra,
     )
+
+
+def closing_step(cls: type[DiversionChanged], accepted: dict[str, Any], *, at: datetime, **extra: Any) -> DiversionChanged:
+    """The ``completed`` / ``expired`` step (``cls``) of a diversion from its stored
+    ``accepted`` step (``DiversionAccepted.model_dump(mode="json")``), at aware instant
+    ``at``; ``extra`` sets ``transaction_id``, ``completed_by``... The status follows
+    ``cls`` (:class:`DiversionCompleted` -> ``completed``, else ``expired``).
+
+    Raises:
+        pydantic.ValidationError: ``accepted`` is not a diversion step.
+    """
+    status = DiversionStatus.COMPLETED if issubclass(cls, DiversionCompleted) else DiversionStatus.EXPIRED
+    return cls.model_validate({**accepted, "status": status.value, "occurred_at": at.isoformat(), **extra})

@@ -1,0 +1,42 @@
+"""The fleet of a branch (``GET /v1/branches/{id}/devices``): device states with their
+faults and the branch's latest transactions, for staff of that branch only."""
+
+from __future__ import annotations
+
+from counterflow_shared.web.auth import issue_staff_token
+
+from .conftest import recycler, uid
+
+
+def _staff(settings, role: str, branches: list[str]) -> dict[str, str]:  # noqa: ANN001
+    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="fleet-test", role=role, branches=branches)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_the_fleet_lists_states_faults_and_latest_transactions_of_one_branch(client, settings, register) -> None:  # noqa: ANN001
+    branch = uid("B")
+    healthy = await register(recycler(uid("D"), branch, count=150, capacity=200, low=20, full=195))
+    await healthy.heartbeat(counts={"C1": 150})
+    starved = await register(recycler(uid("D"), branch, count=3, capacity=200, low=20, full=195))
+    await starved.heartbeat(status="hardware_error", counts={"C1": 3})
+    elsewhere = await register(recycler(uid("D"), uid("B")))
+    await elsewhere.heartbeat()
+    assert (await healthy.transaction(kind="withdrawal", amount="1000", currency="CZK")).status_code == 201
+    refused = await starved.transaction(kind="withdrawal", amount="5000", currency="CZK")
+    assert refused.status_code in (201, 409), refused.text
+    await healthy.heartbeat(counts={"C1": 140})
+    await starved.heartbeat(status="hardware_error", counts={"C1": 3})
+    r = await client.get(f"/v1/branches/{branch}/devices", headers=_staff(settings, "lobby_manager", [branch]))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    devices = {d["device_id"]: d for d in doc["devices"]}
+    assert set(devices) == {healthy.device_id, starved.device_id}
+    # (the suite marks a device offline 4 s after its last heartbeat: on a loaded machine
+    # the healthy one may already be offline, which is then its only fault)
+    assert set(devices[healthy.device_id]["faults"]) <= {"status:offline"}
+    faults = devices[starved.device_id]["faults"]
+    assert "cash_unit:C1:low" in faults and ({"status:hardware_error", "status:offline"} & set(faults))
+    assert [t["device_id"] for t in doc["transactions"]][-1] == healthy.device_id  # newest first
+    assert {t["device_id"] for t in doc["transactions"]} <= {healthy.device_id, starved.device_id}
+    other = await client.get(f"/v1/branches/{branch}/devices", headers=_staff(settings, "lobby_manager", [uid("B")]))
+    assert other.status_code == 403
