@@ -1,21 +1,16 @@
 """Self-service benchmark (issue 4), each figure with its baseline measured in the same run:
 
-- cash forecast backtest on NN5 (``../shared/data/nn5_atm``: daily withdrawals at 111
-  ATMs, Crone 2008): rolling origin (weekly origins), horizons 1-14 days, sMAPE of the
-  service's day-of-week profile model against seasonal-naive (same weekday last week),
-  per horizon and overall, on a held-out window (origins not used to pick the model's
-  two window lengths) and on the window where they were picked;
 - heartbeat ingest throughput for 5,000 devices through the real HTTP stack (in-process
   ASGI, real PostgreSQL, relay publishing to the real broker), against the load the
   fleet generates (5,000 devices every 30 s = 166.7 heartbeats/s).
 
-Writes ``bench/results/selfservice_forecast.json`` and ``bench/results/selfservice_heartbeats.json``.
+The cash forecast backtest moved to ``bench/models.py`` / ``bench/cash_backtest.py``
+(issue 22). Writes ``bench/results/selfservice_heartbeats.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
 import os
 import time
@@ -25,106 +20,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 from fastapi import FastAPI
 
 from bench.common import figure, percentile, write_result
 from counterflow_selfservice.api.schemas import HeartbeatAck, HeartbeatIn
-from counterflow_selfservice.domain import forecast
 
 REPO = Path(__file__).resolve().parents[1]
-NN5 = REPO.parent / "shared" / "data" / "nn5_atm" / "nn5_daily_withdrawals_train.csv"
-HORIZON = 14
-#: origins where PROFILE_WEEKS / LEVEL_DAYS were chosen (the last 13 weekly origins)
-TUNING_FIRST = 735 - 14 - 7 * 12
-#: held-out origins: weekly from day 364 (a year of history) up to the tuning window
-HELD_OUT = range(364, TUNING_FIRST, 7)
-TUNING = range(TUNING_FIRST, 735 - 14 + 1, 7)
 DEVICES = int(os.environ.get("CF_BENCH_SELFSERVICE_DEVICES", "5000"))
 #: requests in flight; below the service's connection pool (10 + 10 overflow) so that a
 #: request never waits for a connection while holding none
 CONCURRENCY = 16
 REQUIRED_RATE = 5000 / 30.0
-
-
-def load_nn5(path: Path = NN5) -> tuple[list[str], np.ndarray, list[str]]:
-    """``(atm names, values[atm, day] with NaN for missing, dates)`` from the NN5 file."""
-    with path.open() as f:
-        rows = list(csv.reader(f, delimiter=";"))
-    names = [c for c in rows[0][1:] if c]
-    dates = [r[0] for r in rows[1:]]
-    values = np.array([[float(x) if x.strip() else np.nan for x in r[1 : 1 + len(names)]] for r in rows[1:]]).T
-    return names, values, dates
-
-
-def fill_missing(y: np.ndarray) -> np.ndarray:
-    """Inputs only: a missing day takes the value of the same weekday a week earlier
-    (or the mean of the previous four weeks when that is missing too). Actuals used for
-    scoring are never filled: missing actuals are left out of sMAPE."""
-    y = y.copy()
-    for i in np.flatnonzero(np.isnan(y)):
-        if i >= 7 and not np.isnan(y[i - 7]):
-            y[i] = y[i - 7]
-        else:
-            window = y[max(0, i - 28) : i]
-            y[i] = np.nanmean(window) if window.size and not np.all(np.isnan(window)) else 0.0
-    return y
-
-
-def backtest(values: np.ndarray, dates: list[str], origins: range) -> dict:
-    """sMAPE (%) per horizon 1..14 and overall for the model and seasonal-naive, and the
-    share of ATMs where the model's sMAPE is lower."""
-    first_weekday = datetime.fromisoformat(dates[0]).weekday()
-    model_err = np.full((values.shape[0], len(origins), HORIZON), np.nan)
-    naive_err = np.full_like(model_err, np.nan)
-    for a, raw in enumerate(values):
-        filled = fill_missing(raw)
-        for k, origin in enumerate(origins):
-            history = filled[:origin]
-            actual = raw[origin : origin + HORIZON]
-            last_weekday = (first_weekday + origin - 1) % 7
-            fm = forecast.forecast_days(history, last_weekday, HORIZON)
-            fn = forecast.seasonal_naive(history, HORIZON)
-            for h in range(HORIZON):
-                if not np.isnan(actual[h]):
-                    model_err[a, k, h] = forecast.smape(actual[h : h + 1], fm[h : h + 1])
-                    naive_err[a, k, h] = forecast.smape(actual[h : h + 1], fn[h : h + 1])
-    per_atm_model = np.nanmean(model_err, axis=(1, 2))
-    per_atm_naive = np.nanmean(naive_err, axis=(1, 2))
-    overall_m, overall_n = float(np.nanmean(model_err)), float(np.nanmean(naive_err))
-    return {
-        "origins": len(origins),
-        "first_origin_date": dates[origins[0]],
-        "last_origin_date": dates[origins[-1]],
-        "smape": figure(overall_m, "% sMAPE", baseline=overall_n, baseline_name="seasonal-naive (same weekday last week)"),
-        "relative_improvement": figure(100 * (1 - overall_m / overall_n), "% lower sMAPE than seasonal-naive"),
-        "atms_where_model_wins": figure(float(np.mean(per_atm_model < per_atm_naive) * 100), "% of ATMs"),
-        "by_horizon": {
-            str(h + 1): figure(float(np.nanmean(model_err[:, :, h])), "% sMAPE", baseline=float(np.nanmean(naive_err[:, :, h])), baseline_name="seasonal-naive")
-            for h in range(HORIZON)
-        },
-    }
-
-
-def run_forecast() -> dict:
-    """The NN5 backtest on the held-out and on the tuning window."""
-    names, values, dates = load_nn5()
-    started = time.perf_counter()
-    held_out = backtest(values, dates, HELD_OUT)
-    tuning = backtest(values, dates, TUNING)
-    result = {
-        "data": {"file": str(NN5.relative_to(REPO.parent)), "atms": len(names), "days": len(dates), "missing_values": int(np.isnan(values).sum())},
-        "method": f"robust day-of-week profile: {forecast.PROFILE_WEEKS}-week weekday medians, {forecast.LEVEL_DAYS}-day median deseasonalised level",
-        "held_out": held_out,
-        "tuning_window": tuning,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    write_result("selfservice_forecast", {"held_out_smape": held_out["smape"], "held_out_improvement": held_out["relative_improvement"], "tuning_window_smape": tuning["smape"]}, detail=result)
-    return result
-
-
-# ---------------------------------------------------------------- heartbeat ingest
 
 
 async def _seed_devices(sessions, secret_hash: str) -> list[str]:  # noqa: ANN001
@@ -262,5 +169,5 @@ async def _heartbeats() -> dict:
 
 
 def run() -> dict:
-    """Both parts; returns their results."""
-    return {"forecast": run_forecast(), "heartbeats": asyncio.run(_heartbeats())}
+    """The heartbeat ingest benchmark; returns its result."""
+    return {"heartbeats": asyncio.run(_heartbeats())}

@@ -1,4 +1,4 @@
-"""Ticketing benchmark (issue 3), two parts measured in one run:
+"""Ticketing benchmark (issue 3):
 
 1. Issue-ticket latency and throughput. The ticketing service runs as its own process
    (uvicorn, embedded outbox relay to the local Kafka, local PostgreSQL and Redis) next
@@ -9,40 +9,29 @@
    closed-loop by 32 concurrent clients to measure the highest throughput; the ratio
    ticketing / bare is the figure of merit. Targets: p99 <= 20 ms, ratio >= 0.4. Before
    that, 200 requests one at a time give the latency without any queueing.
-2. Wait-estimator backtest on the Anonymous Bank call-centre log (``../shared/data/
-   anonymous_bank``, Technion SEE lab, February 1999): each day's arrivals are replayed,
-   each served caller's wait is estimated from the queue state at arrival with the
-   service's estimator (:func:`counterflow_ticketing.domain.estimation.expected_wait_s`:
-   per-agent learned service rates, free agents, abandonment) and with the naive
-   ``position x mean service time / servers``, and both are compared with the wait that
-   happened (mean absolute error, seconds). Learning is walk-forward: day d is estimated
-   with statistics from days before d only, so day 1 is not scored.
 
 Issue 15 adds, in the same run (``bench/ticketing_budget.py``): answers at twice the
 capacity, round trips per ticket counted through the drivers, an idle worker's round
 trips, and the load loop's CPU share with 1,000 branches.
 
-Writes ``bench/results/ticketing.json`` (issue 15's keys), ``bench/results/ticketing_issue.json``
-and ``bench/results/ticketing_backtest.json``.
+The wait-estimator backtest moved to ``bench/models.py`` (issue 22).
+
+Writes ``bench/results/ticketing.json`` (issue 15's keys) and ``bench/results/ticketing_issue.json``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import psutil
 
 from bench import ticketing_budget as budget
@@ -50,11 +39,9 @@ from bench.common import figure, percentile, write_result
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.testing import ServiceProcess, drop_database, free_port, migrated_database, platform
 from counterflow_shared.web.auth import issue_staff_token
-from counterflow_ticketing.domain.estimation import expected_wait_s, naive_wait_s
 from counterflow_ticketing.settings import TicketingSettings
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "anonymous_bank" / "calls_1999_02_01-21.tsv"
 PACKAGE_DIR = Path(__import__("counterflow_ticketing").__file__).parent
 
 RATE = 200  # requests per second
@@ -230,12 +217,21 @@ async def _round_trips(database_url: str, redis_url: str, n: int = 200) -> dict[
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(database_url)
-    pg, rd = [], []
+    pg, rd, commits = [], [], []
     async with engine.connect() as conn:
         for _ in range(n):
             t = time.perf_counter()
             await conn.execute(text("SELECT 1"))
             pg.append((time.perf_counter() - t) * 1000)
+    # a one-row committed write (WAL flush): the floor under every ticket's write
+    # statement, which holds its branch's sequence row until that commit is durable
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS bench_commit_probe (n int)"))
+        for i in range(n // 4):
+            t = time.perf_counter()
+            await conn.execute(text("INSERT INTO bench_commit_probe VALUES (:n)"), {"n": i})
+            commits.append((time.perf_counter() - t) * 1000)
     await engine.dispose()
     redis = Redis.from_url(redis_url)
     for _ in range(n):
@@ -243,7 +239,7 @@ async def _round_trips(database_url: str, redis_url: str, n: int = 200) -> dict[
         await redis.ping()
         rd.append((time.perf_counter() - t) * 1000)
     await redis.aclose()
-    return {"postgres_select1_p50_ms": percentile(pg, 50), "redis_ping_p50_ms": percentile(rd, 50)}
+    return {"postgres_select1_p50_ms": percentile(pg, 50), "postgres_commit_p50_ms": percentile(commits, 50), "postgres_commit_p99_ms": percentile(commits, 99), "redis_ping_p50_ms": percentile(rd, 50)}
 
 
 def _start_bare(log: Path) -> tuple[subprocess.Popen, str]:
@@ -385,8 +381,10 @@ def issue_benchmark() -> dict[str, Any]:
         "cpu_per_ticket_postgres": figure(cpu_ms["postgres"], "ms CPU per request", target="context: all PostgreSQL processes"),
         "postgres_round_trip_p50": figure(rtt["postgres_select1_p50_ms"], "ms", target="context: SELECT 1 from the bench process"),
         "redis_round_trip_p50": figure(rtt["redis_ping_p50_ms"], "ms", target="context: PING from the bench process"),
+        "postgres_commit_p50": figure(rtt["postgres_commit_p50_ms"], "ms", target="context: one-row autocommit INSERT (WAL flush) from the bench process"),
+        "postgres_commit_p99": figure(rtt["postgres_commit_p99_ms"], "ms", target="context: one-row autocommit INSERT (WAL flush) from the bench process"),
     }
-    write_one_transaction_result(tk_steady, bare_steady, tk_max, bare_max, cpu_ms, bare_cpu_ms, over, trips, idle, loop)
+    write_one_transaction_result(tk_steady, bare_steady, tk_max, bare_max, cpu_ms, bare_cpu_ms, over, trips, idle, loop, rtt)
     write_result(
         "ticketing_issue",
         figures,
@@ -408,6 +406,7 @@ def write_one_transaction_result(
     trips: dict[str, float],
     idle: float,
     loop: dict[str, float],
+    rtt: dict[str, float],
 ) -> None:
     """``bench/results/ticketing.json`` with the keys issue 15 names."""
     bare = "bare FastAPI endpoint, same load, same run"
@@ -439,211 +438,12 @@ def write_one_transaction_result(
             f"runtime with relay, consumers and loops for 10 s; load loop: {budget.BRANCHES_1000} branches, 1 arrival per branch per minute from another process, "
             f"{budget.LOAD_LOOP_S:.0f} s of passes every load_check_interval_s"
         ),
-        raw={"overload_2x": over, "round_trips": trips, "load_loop": loop},
+        raw={"overload_2x": over, "round_trips": trips, "load_loop": loop, "floors": rtt},
         load_average=os.getloadavg(),
         note="2-core machine shared with other engineers' jobs during the run: absolute figures vary with their load; ratios are against baselines measured in the same run",
     )
 
 
-# ----------------------------------------------------------------------------- part 2
-
-
-@dataclass
-class Call:
-    """One call of the Anonymous Bank log (times in seconds since midnight)."""
-
-    day: str
-    priority: int
-    arrival: float  # joined the queue, or reached an agent directly
-    queue_exit: float  # left the queue (arrival when never queued)
-    served: bool
-    ser_start: float
-    ser_exit: float
-    server: str
-    waited: float
-
-
-def _secs(hms: str) -> float:
-    h, m, s = (int(x) for x in hms.split(":"))
-    return h * 3600 + m * 60 + s
-
-
-def load_calls(path: Path = DATA) -> list[Call]:
-    """Parse the log. Kept: calls that reached the queue or an agent (outcome AGENT or
-    HANG with a queue entry). Dropped: PHANTOM calls (unknown outcome) and calls that
-    left in the voice-response unit. Clamped: ``ser_start`` before the queue exit (a
-    known 1-2 s defect) is set to the queue exit; ``server`` ``NO_SERVER`` rows count as
-    served without occupying an agent."""
-    calls = []
-    with path.open() as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            outcome = row["outcome"].strip()
-            queued = row["q_start"] != "0:00:00"
-            if outcome == "PHANTOM" or (outcome == "HANG" and not queued):
-                continue
-            served = outcome == "AGENT"
-            ser_start = _secs(row["ser_start"]) if served else 0.0
-            if queued:
-                arrival, q_exit = _secs(row["q_start"]), _secs(row["q_exit"])
-            else:
-                arrival = q_exit = ser_start
-            if served and ser_start < q_exit:
-                ser_start = q_exit
-            ser_exit = max(ser_start, _secs(row["ser_exit"])) if served else 0.0
-            calls.append(Call(row["date"], int(row["priority"]), arrival, q_exit, served, ser_start, ser_exit, row["server"].strip(), q_exit - arrival))
-    return calls
-
-
-STAFFED_WINDOW_S = 600.0  # an agent who ended a call in the last 10 minutes counts as staffed
-
-
-def _cycles(day: list[Call]) -> dict[str, list[tuple[float, float]]]:
-    """Per agent, ``(cycle, wrap-up)`` seconds between consecutive calls of one day where
-    the second call came from the queue (so the agent took it as soon as ready): cycle =
-    start-to-start, wrap-up = end of one call to the start of the next (after-call work)."""
-    by_agent: dict[str, list[Call]] = defaultdict(list)
-    for c in day:
-        if c.served and c.server != "NO_SERVER":
-            by_agent[c.server].append(c)
-    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for agent, cs in by_agent.items():
-        cs.sort(key=lambda c: c.ser_start)
-        for a, b_ in zip(cs, cs[1:]):
-            if b_.waited > 0 and 0 < b_.ser_start - a.ser_start < 3600 and b_.ser_start >= a.ser_exit:
-                out[agent].append((b_.ser_start - a.ser_start, b_.ser_start - a.ser_exit))
-    return out
-
-
-def backtest(calls: list[Call], *, cycle_time: bool = False) -> dict[str, Any]:
-    """Replay every day; returns errors of the service's estimator and of the naive one.
-
-    By default an agent's service time is the talk time (``ser_time``), as for the naive
-    estimate and as the service learns it (serving start to finish). With ``cycle_time``
-    it is the learned start-to-start cycle when customers wait (talk time + after-call
-    work) and an agent in after-call work is not free: a variant reported for comparison
-    (it over-estimates on this data, see the result file)."""
-    by_day: dict[str, list[Call]] = defaultdict(list)
-    for c in calls:
-        by_day[c.day].append(c)
-    days = sorted(by_day)
-    history_time: dict[str, list[float]] = defaultdict(list)
-    all_times: list[float] = []
-    history_cycle: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    all_cycles: list[tuple[float, float]] = []
-    hang = 0
-    queued_exposure = 0.0
-    err_ql: list[float] = []
-    err_ql0: list[float] = []
-    err_naive: list[float] = []
-    actual: list[float] = []
-    per_day = {}
-    strata: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
-    for d in days:
-        day = by_day[d]
-        if all_times:
-            agent_mean = {a: float(np.mean(v)) for a, v in history_time.items() if len(v) >= 5}
-            global_mean = float(np.mean(all_times))
-            agent_cycle = {a: float(np.mean([x for x, _ in v])) for a, v in history_cycle.items() if len(v) >= 5}
-            agent_wrap = {a: float(np.mean([w for _, w in v])) for a, v in history_cycle.items() if len(v) >= 5}
-            global_cycle = float(np.mean([x for x, _ in all_cycles])) if all_cycles else global_mean
-            global_wrap = float(np.mean([w for _, w in all_cycles])) if all_cycles else 0.0
-            theta = hang / queued_exposure if queued_exposure > 0 else 0.0
-            arr = np.array([c.arrival for c in day])
-            qex = np.array([c.queue_exit for c in day])
-            pri_high = np.array([c.priority == 2 for c in day])
-            agent_calls = [c for c in day if c.served and c.server != "NO_SERVER"]
-            s_start = np.array([c.ser_start for c in agent_calls])
-            s_exit = np.array([c.ser_exit for c in agent_calls])
-            s_agent = np.array([c.server for c in agent_calls])
-            s_wrap = np.array([agent_wrap.get(c.server, global_wrap) if cycle_time else 0.0 for c in agent_calls])
-            day_err_ql, day_err_naive = [], []
-            for i, c in enumerate(day):
-                if not c.served:
-                    continue
-                t = c.arrival
-                waiting = (arr < t) & (qex > t)
-                ahead = int(np.sum(waiting & pri_high)) if c.priority == 2 else int(np.sum(waiting))
-                busy_mask = (s_start <= t) & (s_exit + s_wrap > t)
-                staffed = set(s_agent[(s_exit > t - STAFFED_WINDOW_S) & (s_start <= t)])
-                busy = len(set(s_agent[busy_mask]))
-                if not staffed:
-                    continue
-                free = max(0, len(staffed) - busy)
-                if cycle_time:
-                    rates = [1.0 / agent_cycle.get(a, global_cycle) for a in staffed]
-                else:
-                    rates = [1.0 / agent_mean.get(a, global_mean) for a in staffed]
-                ql = expected_wait_s(ahead=ahead, free=free, rates_per_s=rates, abandon_rate_per_s=theta)
-                ql0 = expected_wait_s(ahead=ahead, free=free, rates_per_s=rates)
-                naive = naive_wait_s(position=ahead + 1, mean_service_s=global_mean, servers=len(staffed))
-                strata[ahead < free].append((ql, naive, c.waited))
-                err_ql.append(abs(ql - c.waited))
-                err_ql0.append(abs(ql0 - c.waited))
-                err_naive.append(abs(naive - c.waited))
-                actual.append(c.waited)
-                day_err_ql.append(abs(ql - c.waited))
-                day_err_naive.append(abs(naive - c.waited))
-            per_day[d] = {"calls": len(day_err_ql), "mae_estimator_s": float(np.mean(day_err_ql)) if day_err_ql else None, "mae_naive_s": float(np.mean(day_err_naive)) if day_err_naive else None}
-        # learn from this day for the next ones (walk-forward)
-        for agent, pairs in _cycles(day).items():
-            history_cycle[agent].extend(pairs)
-            all_cycles.extend(pairs)
-        for c in day:
-            if c.served and c.server != "NO_SERVER" and c.ser_exit > c.ser_start:
-                history_time[c.server].append(c.ser_exit - c.ser_start)
-                all_times.append(c.ser_exit - c.ser_start)
-            if c.queue_exit > c.arrival:
-                queued_exposure += c.queue_exit - c.arrival
-            if not c.served:
-                hang += 1
-    return {
-        "scored_calls": len(actual),
-        "mean_actual_wait_s": float(np.mean(actual)),
-        "mae_estimator_s": float(np.mean(err_ql)),
-        "mae_estimator_without_abandonment_s": float(np.mean(err_ql0)),
-        "mae_naive_s": float(np.mean(err_naive)),
-        "mae_zero_s": float(np.mean(np.abs(actual))),
-        "strata": {
-            ("free agent at arrival" if k else "all staffed agents busy"): {
-                "calls": len(v),
-                "mean_actual_s": float(np.mean([a for _, _, a in v])),
-                "mae_estimator_s": float(np.mean([abs(q - a) for q, _, a in v])),
-                "bias_estimator_s": float(np.mean([q - a for q, _, a in v])),
-                "mae_naive_s": float(np.mean([abs(n - a) for _, n, a in v])),
-                "bias_naive_s": float(np.mean([n - a for _, n, a in v])),
-            }
-            for k, v in strata.items()
-            if v
-        },
-        "per_day": per_day,
-    }
-
-
-def backtest_benchmark() -> dict[str, Any]:
-    """Part 2; writes ``ticketing_backtest.json``."""
-    calls = load_calls()
-    result = backtest(calls)
-    cycle = backtest(calls, cycle_time=True)
-    figures = {
-        "mae_estimator": figure(result["mae_estimator_s"], "s", baseline=result["mae_naive_s"], baseline_name="naive position x mean service time / servers"),
-        "mae_estimator_cycle_time_variant": figure(cycle["mae_estimator_s"], "s", baseline=result["mae_naive_s"], baseline_name="naive position x mean service time / servers"),
-        "mae_estimator_without_abandonment": figure(result["mae_estimator_without_abandonment_s"], "s", baseline=result["mae_naive_s"], baseline_name="naive position x mean service time / servers"),
-        "mae_always_zero": figure(result["mae_zero_s"], "s", target="reference: predicting no wait at all"),
-        "mean_actual_wait": figure(result["mean_actual_wait_s"], "s"),
-        "scored_calls": figure(result["scored_calls"], "calls"),
-    }
-    write_result(
-        "ticketing_backtest",
-        figures,
-        data="Anonymous Bank call centre, February 1-21 1999 (Technion SEE lab, A. Mandelbaum); ../shared/data/anonymous_bank/calls_1999_02_01-21.tsv",
-        method="walk-forward replay: day d estimated with per-agent mean service times and abandonment rate learned from days < d; served callers scored; staffed agents = agents busy at arrival or ending a call in the previous 10 minutes",
-        strata=result["strata"],
-        strata_cycle_time_variant=cycle["strata"],
-        per_day=result["per_day"],
-    )
-    return figures
-
-
 def run() -> dict[str, Any]:
-    """Both parts (see the module docstring)."""
-    return {"backtest": backtest_benchmark(), "issue": issue_benchmark()}
+    """The issue-ticket benchmark (see the module docstring)."""
+    return {"issue": issue_benchmark()}

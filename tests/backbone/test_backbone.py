@@ -24,7 +24,7 @@ from sqlalchemy import select
 from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.persistence.db import create_engine, session_factory
-from counterflow_shared.testing import eventually
+from counterflow_shared.testing import eventually, sample_value, scrape
 from probe.app import PROBE_GROUP, counts, received, scored
 
 pytestmark = pytest.mark.slow
@@ -86,14 +86,27 @@ async def _has(url: str, n: int) -> bool:
     return rows >= n
 
 
+async def _outbox_age(base: str) -> tuple[float | None, float | None]:
+    """``(oldest pending age in seconds, pending rows)`` from the probe's /metrics."""
+    samples = await asyncio.to_thread(scrape, base)
+    return sample_value(samples, "counterflow_outbox_oldest_pending_age_seconds", service="probe"), sample_value(samples, "counterflow_outbox_pending_rows", service="probe")
+
+
 async def test_broker_outage_delays_events_and_loses_none(private_kafka, probe_dbs, probe_process):
+    """A broker outage: the API stays ready (degraded, 200) because the outbox keeps the
+    events, the outbox-age gauge grows, and after the restart every event arrives once."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     await _prepare_topics(private_kafka.bootstrap, prefix)
     consumer_db = probe_dbs.new("consumer")
-    producer = probe_process(role="producer", database_url=probe_dbs.new("producer"), bootstrap=private_kafka.bootstrap, prefix=prefix)
+    fast_gauges = {"CF_PROBE_METRICS_SAMPLE_INTERVAL_S": "0.5"}
+    producer = probe_process(role="producer", database_url=probe_dbs.new("producer"), bootstrap=private_kafka.bootstrap, prefix=prefix, extra=fast_gauges)
     probe_process(role="consumer", database_url=consumer_db, bootstrap=private_kafka.bootstrap, prefix=prefix)
     before = await _post_notes(producer.url, 20, "before")
     await eventually(lambda: _has(consumer_db, 20), timeout_s=60, what="events before the outage")
+    async def drained() -> bool:
+        return await _outbox_age(producer.url) == (0.0, 0.0)
+
+    await eventually(drained, timeout_s=10, what="outbox gauges sampled: drained before the outage")
 
     await asyncio.to_thread(private_kafka.stop)
     during = await _post_notes(producer.url, 30, "during")  # the service keeps accepting writes
@@ -101,7 +114,19 @@ async def test_broker_outage_delays_events_and_loses_none(private_kafka, probe_d
     assert (await _consumer_counts(consumer_db))[0] == 20, "nothing can arrive while the broker is down"
     async with httpx.AsyncClient(base_url=producer.url) as client:
         ready = await client.get("/readyz")
-    assert ready.status_code == 503 and not ready.json()["checks"]["broker"]["ok"]
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["status"] == "degraded" and body["degraded"] == ["broker"] and not body["checks"]["broker"]["ok"] and body["checks"]["database"]["ok"]
+    first_age, pending = await _outbox_age(producer.url)
+    assert pending == 30 and first_age > 0
+    await asyncio.sleep(2.0)
+    async with httpx.AsyncClient(base_url=producer.url) as client:
+        assert (await client.get("/readyz")).status_code == 200
+    later_age, _ = await _outbox_age(producer.url)
+    assert later_age >= first_age + 1.0, f"the outbox age did not grow: {first_age} -> {later_age}"
+    samples = await asyncio.to_thread(scrape, producer.url)
+    assert sample_value(samples, "counterflow_readiness_check_up", check="broker") == 0
+    assert sample_value(samples, "counterflow_broker_up", service="probe", component="relay") == 0
 
     await asyncio.to_thread(private_kafka.start)
     after = await _post_notes(producer.url, 10, "after")
@@ -109,6 +134,7 @@ async def test_broker_outage_delays_events_and_loses_none(private_kafka, probe_d
     await asyncio.sleep(2.0)
     assert sorted(await _received_ids(consumer_db)) == sorted(before + during + after)
     assert await _consumer_counts(consumer_db) == (60, 60), "no event had a second effect"
+    await eventually(drained, timeout_s=10, what="the outbox gauges back to zero")
 
 
 async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(infrastructure, probe_dbs, probe_process):

@@ -58,6 +58,13 @@ def test_validation_rejects_unknown_fields_and_wrong_types(built, validate, tmp_
     policy = copy.deepcopy(prod.get("NetworkPolicy", "scoring"))
     policy["spec"]["egress"][0]["to"][0]["podSelecter"] = {}
     broken.append(policy)
+    rule = copy.deepcopy(prod.get("PrometheusRule", "counterflow"))
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 60  # a duration is a string
+    rule["spec"]["groups"][0]["rules"][0]["exprr"] = "up"
+    broken.append(rule)
+    monitor = copy.deepcopy(prod.get("PodMonitor", "counterflow-services"))
+    monitor["spec"]["podMetricsEndpoints"][0]["paht"] = "/metrics"
+    broken.append(monitor)
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump_all(broken))
     report = json.loads(validate(path).stdout)
@@ -177,6 +184,10 @@ def test_service_deployments_match_the_service_code(built, overlay, service) -> 
         assert main["readinessProbe"]["httpGet"]["path"] == "/readyz" and main["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert main["ports"][0]["containerPort"] == service.port
         assert pod["initContainers"][0]["args"] == ["migrate"], "migrations must finish before the service starts"
+        secret_of = lambda c: next(e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"] if e["name"] == f"{service.env_prefix}DATABASE_URL")  # noqa: E731
+        # the schema owner (DDL) migrates; everything else runs as the runtime user
+        assert secret_of(pod["initContainers"][0]) == f"counterflow-{service.name}-database-migrator"
+        assert all(secret_of(c) == f"counterflow-{service.name}-database" for c in pod["initContainers"][1:] + pod["containers"])
         assert all(i["image"] == main["image"] for i in pod["initContainers"])
         if (service.name, component) == ("ticketing", "api"):
             bootstrap = pod["initContainers"][1]
@@ -212,6 +223,30 @@ def test_platform_settings_and_tracing(built, overlay) -> None:
     config = yaml.safe_load(b.get("ConfigMap", _generated_name(b, "otel-collector-config"))["data"]["config.yaml"])
     assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(f":{port}")
     assert config["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+
+
+def test_tail_sampling_sees_whole_traces(built, overlay) -> None:
+    """The collector the services reach only load-balances by trace id onto the pods of a
+    headless Service; tail sampling (prod) happens behind it, never in the first tier."""
+    b = built[overlay]
+    front = yaml.safe_load(b.get("ConfigMap", _generated_name(b, "otel-collector-config"))["data"]["config.yaml"])
+    assert front["service"]["pipelines"]["traces"]["exporters"] == ["loadbalancing"]
+    assert "tail_sampling" not in front.get("processors", {})
+    lb = front["exporters"]["loadbalancing"]
+    assert lb["routing_key"] == "traceID"
+    target = b.get("Service", lb["resolver"]["dns"]["hostname"])
+    assert target["spec"]["clusterIP"] == "None", "the resolver must see every sampler pod, not one virtual IP"
+    assert lb["resolver"]["dns"]["port"] in {p["port"] for p in target["spec"]["ports"]}
+    sampler = b.get("Deployment", "otel-collector-sampler")
+    assert _selects({"matchLabels": target["spec"]["selector"]}, _pod_labels(sampler))
+    volume = sampler["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"]
+    back = yaml.safe_load(b.get("ConfigMap", volume)["data"]["config.yaml"])
+    processors = back["service"]["pipelines"]["traces"]["processors"]
+    if overlay == "prod":
+        assert "tail_sampling" in processors and sampler["spec"]["replicas"] == 2
+        assert back["exporters"]["otlphttp"]["endpoint"] == "${env:OTEL_BACKEND_ENDPOINT}"
+    policy = b.get("NetworkPolicy", "otel-collector-sampler")["spec"]
+    assert [p["podSelector"]["matchLabels"] for r in policy["ingress"] for p in r["from"]] == [{"app.kubernetes.io/name": "otel-collector"}]
 
 
 def test_initial_rule_set_config_map_is_the_rules_file(built) -> None:
@@ -260,10 +295,13 @@ def test_each_service_reaches_kafka_its_database_redis_and_nothing_else_of_ours(
         assert reached == set(allowed)
     else:  # prod: database and Redis are managed services outside the cluster
         assert reached == {"kafka", "otel"} and len(external) == 2
+    sources = [p["namespaceSelector"]["matchLabels"] for rule in policy["ingress"] for p in rule["from"]]
+    scrapers = [{"kubernetes.io/metadata.name": "monitoring"}]  # Prometheus, /metrics on the HTTP port
     if service.name in PUBLIC:
-        assert [p["namespaceSelector"]["matchLabels"] for rule in policy["ingress"] for p in rule["from"]] == [{"kubernetes.io/metadata.name": "ingress-nginx"}]
+        assert sources == [{"kubernetes.io/metadata.name": "ingress-nginx"}, *scrapers]
     else:
-        assert policy["ingress"] == []
+        assert sources == scrapers
+    assert all(p["port"] == service.port for rule in policy["ingress"] for p in rule["ports"])
     if overlay == "dev":  # the database admits only its own service
         db = b.get("NetworkPolicy", f"{service.name}-postgresql")["spec"]
         assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in db["ingress"] for p in r["from"]] == [service.name]

@@ -6,6 +6,7 @@ Run by ``deploy/local/deploy_tools.sh`` with the tools virtualenv's Python (it h
     python deploy/k8s/tools/schemas.py builtin <kubernetes-validate schema dir> <out dir> [1.33.0]
     python deploy/k8s/tools/schemas.py crds <dir of Strimzi CRD YAML files> <out dir>
     python deploy/k8s/tools/schemas.py keda <out dir>
+    python deploy/k8s/tools/schemas.py prometheus <out dir>
 
 Layout written (kubeconform ``-schema-location`` templates):
 
@@ -131,6 +132,22 @@ def keda(out: Path) -> int:
     return written
 
 
+def prometheus(out: Path) -> int:
+    """ServiceMonitor / PodMonitor / PrometheusRule schemas from the Prometheus Operator's
+    published pydantic models (PyPI ``cloudcoil-models-prometheus-operator``, generated
+    from the operator's CRDs), made strict."""
+    from cloudcoil.models.prometheus_operator import v1  # noqa: PLC0415 - tools venv only
+
+    written = 0
+    for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+        schema = getattr(v1, kind).model_json_schema(by_alias=True)
+        target = out / "crds" / "monitoring.coreos.com" / f"{kind.lower()}_v1.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(strict(schema)))
+        written += 1
+    return written
+
+
 def main(argv: list[str]) -> int:
     """Command line (see the module docstring)."""
     if argv[:1] == ["builtin"] and len(argv) in (3, 4):
@@ -139,6 +156,8 @@ def main(argv: list[str]) -> int:
         count = crds(Path(argv[1]), Path(argv[2]))
     elif argv[:1] == ["keda"] and len(argv) == 2:
         count = keda(Path(argv[1]))
+    elif argv[:1] == ["prometheus"] and len(argv) == 2:
+        count = prometheus(Path(argv[1]))
     else:
         print(__doc__, file=sys.stderr)
         return 2

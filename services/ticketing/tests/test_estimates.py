@@ -1,5 +1,6 @@
 """Wait estimates: free counters mean 0, no counter means unknown, the QL formula with
-per-teller learned speeds."""
+per-teller learned speeds; every waiting ticket carries the median, an 80 % interval and
+the probability of being called within the SLA."""
 
 from __future__ import annotations
 
@@ -16,8 +17,17 @@ async def test_three_free_counters_first_three_wait_zero(service: Service) -> No
     branch = await make_branch(service, counters=[["cash"], ["cash"], ["cash"]])
     tickets = [await take_ticket(service, branch) for _ in range(4)]
     assert [t["estimated_wait_s"] for t in tickets[:3]] == [0.0, 0.0, 0.0]
-    # fourth: all three busy with the first three; one service completion at rate 3/180 s
-    assert tickets[3]["estimated_wait_s"] == pytest.approx(60.0)
+    assert [t["estimated_wait_p90_s"] for t in tickets[:3]] == [0.0, 0.0, 0.0]
+    assert [t["p_called_within_sla"] for t in tickets[:3]] == [1.0, 1.0, 1.0]
+    # fourth: all three busy with the first three; one service completion at rate 3/180 s:
+    # exponential with mean 60 s before anything is learned, median 60 ln 2 = 41.6 s
+    # (the Wilson-Hilferty approximation gives 60 (8/9)^3 = 42.1 s)
+    fourth = tickets[3]
+    assert fourth["estimated_wait_s"] == pytest.approx(60 * (8 / 9) ** 3, abs=0.1)
+    assert abs(fourth["estimated_wait_s"] - 60 * math.log(2)) < 1.0
+    assert 0 < fourth["estimated_wait_p10_s"] < fourth["estimated_wait_s"] < fourth["estimated_wait_p90_s"]
+    assert fourth["estimated_wait_p90_s"] == pytest.approx(-60 * math.log(0.1), rel=0.05)  # exponential P90
+    assert fourth["p_called_within_sla"] == pytest.approx(1 - math.exp(-600 / 60), abs=0.01)
     assert [t["position"] for t in tickets] == [1, 2, 3, 4]
 
 
@@ -25,6 +35,7 @@ async def test_no_open_counter_means_unknown_never_zero(service: Service) -> Non
     branch = await make_branch(service, counters=[["cash"]], open_sessions=False)
     ticket = await take_ticket(service, branch)
     assert ticket["estimated_wait_s"] is None
+    assert ticket["estimated_wait_p10_s"] is None and ticket["estimated_wait_p90_s"] is None and ticket["p_called_within_sla"] is None
     payments = await make_branch(service, counters=[["cash"]])
     other_skill = await take_ticket(service, payments, "transfer")  # the open counter cannot serve transfers
     assert other_skill["estimated_wait_s"] is None
@@ -84,4 +95,8 @@ async def test_finished_service_times_are_learned_per_teller(service: Service, c
     clock(t)
     await take_ticket(service, branch)
     second = await take_ticket(service, branch)
-    assert second["estimated_wait_s"] == pytest.approx(90.0)  # learned 90 s instead of the 180 s default
+    # learned 90 s instead of the 180 s default, and a spread fitted to six identical
+    # service times (cv2 at its floor 0.05): the median is close to the mean
+    assert 85.0 < second["estimated_wait_s"] < 90.0
+    # (exponential service would give an 80 % interval 9.5 .. 207 s wide)
+    assert second["estimated_wait_p90_s"] - second["estimated_wait_p10_s"] < 60.0

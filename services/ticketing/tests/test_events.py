@@ -47,6 +47,9 @@ async def test_remote_ticket_request_is_answered_on_the_ticket_topic(service: Se
     )
     (issued,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.ticket.issued.v1", remote_request_id=ok))
     assert issued.data["origin"] == "remote" and issued.data["number"] == "B001" and issued.data["position"] == 1
+    # the event carries the whole wait forecast the ticket shows (a counter is free: 0 s, sure)
+    assert (issued.data["estimated_wait_p10_s"], issued.data["estimated_wait_s"], issued.data["estimated_wait_p90_s"]) == (0.0, 0.0, 0.0)
+    assert issued.data["p_called_within_sla"] == 1.0
     (rejected,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.remote_ticket.rejected.v1", remote_request_id=bad))
     assert "wealth_management" in rejected.data["reason"]
     await send(service.settings, mobile.RemoteTicketCancelled(request_id=ok, customer_id="c-remote", branch_id=branch.branch_id, cancelled_at=now))

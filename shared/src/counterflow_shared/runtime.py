@@ -25,6 +25,10 @@ from counterflow_shared.events.catalog import ConsumerGroup
 from counterflow_shared.events.consumer import ConsumerRuntime, Handler
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
+from counterflow_shared.metrics import backbone as backbone_metrics
+from counterflow_shared.metrics.exposition import metrics_router, serve_worker_metrics
+from counterflow_shared.metrics.http import HttpMetricsMiddleware
+from counterflow_shared.metrics.sampling import Sampler, sample_metrics
 from counterflow_shared.persistence.db import create_engine, session_factory
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_shared.persistence.outage import OutageLog, is_database_outage
@@ -33,7 +37,7 @@ from counterflow_shared.settings import ServiceSettings
 from counterflow_shared.telemetry import configure_logging, configure_tracing, instrument_app
 from counterflow_shared.web.docs import install_offline_docs
 from counterflow_shared.web.edge import EdgeGuard, document_edge
-from counterflow_shared.web.health import Check, health_router
+from counterflow_shared.web.health import Check, check_redis, health_router
 from counterflow_shared.web.overload import InFlightLimit
 from counterflow_shared.web.problems import install_problem_handlers
 
@@ -53,6 +57,8 @@ class ServiceSpec:
         backbone_tables: the service's ``outbox``/``processed_events``/``idempotency_keys``.
         consumers: consumer group -> factory of its handlers (called with the runtime).
         background: extra loops started with embedded workers.
+        samplers: functions that set the service's business gauges from its stores, run
+            every ``metrics_sample_interval_s`` with the workers (:mod:`counterflow_shared.metrics.sampling`).
         retained_tables: audit tables with a retention rule besides the backbone's
             (``rule_decisions``; see :mod:`counterflow_shared.persistence.retention`).
     """
@@ -62,6 +68,7 @@ class ServiceSpec:
     backbone_tables: Mapping[str, Table]
     consumers: Mapping[ConsumerGroup, Callable[["ServiceRuntime"], Mapping[str, Handler]]] = field(default_factory=dict)
     background: Sequence[Background] = ()
+    samplers: Sequence[Sampler] = ()
     retained_tables: Sequence[Table] = ()
 
 
@@ -79,6 +86,7 @@ class ServiceRuntime:
             pool_timeout_s=settings.db_pool_timeout_s,
             pool_recycle_s=settings.db_pool_recycle_s,
             connect_timeout_s=settings.db_connect_timeout_s,
+            metrics_name=spec.name,
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         #: the same pool in autocommit mode: each statement is its own transaction, with no
@@ -102,6 +110,7 @@ class ServiceRuntime:
         self.state: dict[str, Any] = {}
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
+        backbone_metrics.track(self)
 
     def warn_if_simulated(self) -> None:
         """Log a loud warning when the domain clock is simulated (never in production)."""
@@ -148,6 +157,7 @@ class ServiceRuntime:
             poll_interval_s=s.relay_poll_interval_s,
             batch_size=s.relay_batch_size,
             request_timeout_s=s.kafka_request_timeout_s,
+            service=self.spec.name,
             listen_url=s.database_url if s.database_url.startswith("postgresql") else None,
             sent_retention_s=s.outbox_sent_retention_s,
         )
@@ -175,7 +185,7 @@ class ServiceRuntime:
         for worker in self.build_workers():
             worker.outages = self.outages
             self._tasks.append(asyncio.create_task(worker.run(), name=f"{self.spec.name}:{type(worker).__name__}"))
-        for loop in (*self.spec.background, retention_loop):
+        for loop in (*self.spec.background, retention_loop, sample_metrics):
             self._loop_tasks.append(asyncio.create_task(self._guard(loop), name=f"{self.spec.name}:{loop.__name__}"))
 
     async def _guard(self, loop: Background) -> None:
@@ -293,7 +303,11 @@ def create_service_app(
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
+    app.add_middleware(HttpMetricsMiddleware)  # outermost of ours: edge refusals (413, 422) are counted and logged too
+    if settings.clock == "redis":  # every domain "now" comes from Redis
+        extra_checks = {"redis": check_redis, **(extra_checks or {})}
     app.include_router(health_router(extra_checks))
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
     document_edge(app)
@@ -305,6 +319,7 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     SIGINT, then finishes in-flight events within ``shutdown_grace_s`` seconds."""
     configure_logging(service=f"{spec.name}-worker", level=settings.log_level, json=settings.log_json)
     configure_tracing(service=spec.name, exporter=settings.otel_exporter, endpoint=settings.otel_endpoint)
+    serve_worker_metrics(settings.metrics_port)
     runtime = ServiceRuntime(spec, settings)
     runtime.warn_if_simulated()
     stop = asyncio.Event()
@@ -314,3 +329,14 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     runtime.start_workers()
     await stop.wait()
     await runtime.aclose()
+
+
+def serve_http(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run ``app`` under uvicorn on the configured host and port. Uvicorn's own logging
+    configuration is skipped (``log_config=None``): its loggers propagate to the root
+    handler of :func:`~counterflow_shared.telemetry.configure_logging`, so they print the
+    same JSON lines; the access log is the app's own ``http.request`` line (route
+    template, status, duration, trace id), not uvicorn's."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, log_level=settings.log_level.lower(), access_log=False)

@@ -114,6 +114,10 @@ class ServiceSettings(BaseSettings):
             configures its own identity provider's values).
         clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
             under this service's own ``topic_prefix``).
+        metrics_port: port of the ``/metrics`` listener of a worker process (an API
+            process serves ``/metrics`` on its HTTP port); 0 turns it off.
+        metrics_sample_interval_s: seconds between samples of the gauges read from the
+            database (outbox backlog, business gauges).
     """
 
     model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
@@ -162,6 +166,8 @@ class ServiceSettings(BaseSettings):
     dev_sign_in: bool = False
     clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
     clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
+    metrics_port: int = 9464
+    metrics_sample_interval_s: float = 10.0
 
     def model_post_init(self, __context: object) -> None:  # noqa: D401 - pydantic hook
         """Derive ``database_url`` from the platform template and ``clock_key`` from the

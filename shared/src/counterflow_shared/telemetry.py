@@ -30,23 +30,44 @@ def _add_trace_ids(_logger: Any, _name: str, event_dict: dict) -> dict:
 
 
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
-    """Configure structlog (and stdlib logging through it) for ``service``."""
+    """Configure structlog for ``service`` and route every standard-library logger
+    (uvicorn, aiokafka, SQLAlchemy, alembic...) through the same processors and renderer:
+    one JSON object per line on stderr, with ``logger``, ``level``, ``timestamp``,
+    ``service`` and, inside a span, ``trace_id``/``span_id``.
+
+    structlog's own loggers print directly (no stdlib round trip on the hot path); the
+    root logger gets one handler whose :class:`structlog.stdlib.ProcessorFormatter` renders
+    foreign records. aiokafka and kafka are kept at WARNING (their INFO lines narrate
+    every rebalance and reconnect).
+    """
     processors = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_ids,
-        structlog.processors.format_exc_info,
     ]
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=[*processors, renderer],
+        processors=[*processors, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder(), *processors],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy", "alembic"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []  # alembic's fileConfig and uvicorn's dictConfig add their own
+        logger.propagate = True
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -88,7 +109,7 @@ def instrument_app(app: Any, engine: Any = None, *, statements: bool = True) -> 
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     if not statements:
         return
     if engine is not None:

@@ -454,3 +454,31 @@ class PrivatePostgres:
         except subprocess.CalledProcessError:
             pass  # not running
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def scrape(base_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """GET ``<base_url>/metrics`` and parse it (Prometheus text format) into
+    ``{sample name: [(labels, value), ...]}``; every declared family name is a key too
+    (with an empty list while it has no sample).
+
+    Raises:
+        httpx.HTTPStatusError: the endpoint did not answer 200.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(f"{base_url}/metrics", timeout=10.0)
+    response.raise_for_status()
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(response.text):
+        samples.setdefault(family.name, [])  # declared, maybe without samples yet
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return samples
+
+
+def sample_value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **labels: str) -> float | None:
+    """The value of the one sample of ``name`` whose labels include ``labels`` (``None``
+    when there is none)."""
+    found = [v for lab, v in samples.get(name, []) if all(lab.get(k) == want for k, want in labels.items())]
+    assert len(found) <= 1, f"{len(found)} samples of {name} match {labels}"
+    return found[0] if found else None

@@ -186,3 +186,19 @@ def test_a_stamped_document_decides_with_its_own_version() -> None:
     d = decide(doc, request())
     assert (d.rule_set_version, d.rule_id) == (12, "to-device")
     assert decide(doc, request()).rule_set_version == 12  # compiled once, cached
+
+
+def test_rules_see_the_wait_p90_and_the_probability_of_being_called_within_the_sla() -> None:
+    doc = device_rule_set()
+    doc["rules"] = [
+        {"id": "p90-long", "when": {"counter_wait_p90_s": {"min": 1200}}, "then": {"type": "offer_device"}},
+        {"id": "unlikely-in-sla", "when": {"p_called_within_sla": {"max": 0.5}}, "then": {"type": "offer_device"}},
+    ]
+    rs = load_rule_set(doc, version=1)
+    assert decide(rs, request(counter_wait_p90_s=1500.0, p_called_within_sla=0.9)).rule_id == "p90-long"
+    assert decide(rs, request(counter_wait_p90_s=800.0, p_called_within_sla=0.3)).rule_id == "unlikely-in-sla"
+    assert decide(rs, request(counter_wait_p90_s=800.0, p_called_within_sla=0.9)).kind == "ticket"
+    # unknown inputs fail the conditions; the decision record keeps both inputs
+    assert decide(rs, request()).kind == "ticket"
+    d = decide(rs, request(counter_wait_p90_s=1500.0, p_called_within_sla=0.2))
+    assert d.inputs["counter_wait_p90_s"] == 1500.0 and d.inputs["p_called_within_sla"] == 0.2

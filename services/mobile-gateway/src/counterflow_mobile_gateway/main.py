@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceRuntime, ServiceSpec, create_service_app
+from counterflow_shared.web.health import check_redis
 from counterflow_mobile_gateway.api.routes import routers
 from counterflow_mobile_gateway.domain.channel import build_read_models, read_model_guard, watch_read_models
 from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
@@ -78,8 +79,8 @@ def create_app(settings: MobileGatewaySettings | None = None, *, group_suffix: s
         description="The backend of the mobile and web bank: customer auth, branch info, remote tickets, appointments, hand-off drafts, notifications.",
         routers=routers,
         on_startup=(build_read_models,),
-        extra_checks={"read_models": _read_models_ready},
         group_suffix=group_suffix,
+        extra_checks={"redis": check_redis, "read_models": _read_models_ready},  # read models and SSE live in Redis
     )
     app.state.authority = token_authority(settings)
     inner = app.router.lifespan_context

@@ -8,13 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from counterflow_shared.persistence.db import session_scope
 from counterflow_shared.persistence.migrations import upgrade_to_head
-from counterflow_shared.runtime import ServiceRuntime, run_worker_process
+from counterflow_shared.runtime import ServiceRuntime, run_worker_process, serve_http
 from counterflow_scoring.main import PACKAGE_DIR, SPEC
 from counterflow_scoring.settings import ScoringSettings, get_settings
 
@@ -37,7 +36,7 @@ def serve(workers: bool | None = typer.Option(None, "--workers/--no-workers", he
         settings.embedded_workers = workers
     from counterflow_scoring.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    serve_http(create_app(settings), settings)
 
 
 @app.command()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import typer
-import uvicorn
 
 from counterflow_shared.persistence.migrations import upgrade_to_head
-from counterflow_shared.runtime import run_worker_process
+from counterflow_shared.runtime import run_worker_process, serve_http
 from counterflow_selfservice.main import PACKAGE_DIR, SPEC
 from counterflow_selfservice.settings import get_settings
 
@@ -30,7 +29,7 @@ def serve(workers: bool | None = typer.Option(None, "--workers/--no-workers", he
         settings.embedded_workers = workers
     from counterflow_selfservice.main import create_app
 
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning", access_log=False)
+    serve_http(create_app(settings), settings)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from counterflow_selfservice.api.pages import kit
 from counterflow_selfservice.api.pages import router as pages_router
 from counterflow_selfservice.api.routes import routers
 from counterflow_selfservice.background import diversion_expiry, offline_watchdog
+from counterflow_selfservice.metrics import sample_devices
 from counterflow_selfservice.events.handlers import handlers
 from counterflow_selfservice.persistence.tables import backbone
 from counterflow_selfservice.settings import SelfServiceSettings, get_settings
@@ -24,6 +25,7 @@ SPEC = ServiceSpec(
     backbone_tables=backbone,
     consumers={consumer_group("selfservice"): handlers},
     background=(offline_watchdog, diversion_expiry),
+    samplers=(sample_devices,),
 )
 
 

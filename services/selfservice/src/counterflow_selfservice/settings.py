@@ -30,6 +30,9 @@ class SelfServiceSettings(ServiceSettings):
         default_typical_withdrawal: the "typical withdrawal" (major units) of a device
             with no withdrawal history yet; afterwards the median of its recent
             withdrawals is used.
+        holiday_country / holiday_subdivision: whose public holidays the cash forecast
+            knows (ISO 3166 code and subdivision of the ``holidays`` package); the
+            default is the Czech Republic, where the reference bank's branches are.
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_SELFSERVICE_", extra="ignore")
@@ -49,6 +52,8 @@ class SelfServiceSettings(ServiceSettings):
     mean_transaction_s: float = 90.0
     forecast_refit_s: float = 3600.0
     default_typical_withdrawal: Decimal = Decimal("100")
+    holiday_country: str = "CZ"
+    holiday_subdivision: str | None = None
 
 
 def get_settings() -> SelfServiceSettings:

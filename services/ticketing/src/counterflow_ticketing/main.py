@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 
 from counterflow_shared.events.catalog import consumer_group
 from counterflow_shared.runtime import ServiceSpec, create_service_app
+from counterflow_shared.web.health import check_redis
 from counterflow_ticketing.api.pages import kit
 from counterflow_ticketing.api.pages import router as pages_router
 from counterflow_ticketing.api.routes import routers
@@ -15,6 +16,7 @@ from counterflow_ticketing.events.handlers import handlers, read_model_guard, re
 from counterflow_ticketing.events.day_close import business_day_close_loop
 from counterflow_ticketing.events.diversion_backstop import diversion_backstop_loop
 from counterflow_ticketing.events.snapshots import load_snapshot_loop
+from counterflow_ticketing.metrics import sample_branches
 from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import backbone
 from counterflow_ticketing.settings import TicketingSettings, get_settings
@@ -28,6 +30,7 @@ SPEC = ServiceSpec(
     consumers={consumer_group("ticketing"): handlers},
     background=(load_snapshot_loop, business_day_close_loop, diversion_backstop_loop, watch_read_models),
     retained_tables=(rule_decisions,),
+    samplers=(sample_branches,),
 )
 
 
@@ -51,8 +54,8 @@ def create_app(settings: TicketingSettings | None = None, *, group_suffix: str =
         description="Branches, counters, tickets, queues and wait estimates.",
         routers=routers,
         on_startup=(seed, rebuild_read_models),
-        extra_checks={"read_models": _read_models_ready},
         group_suffix=group_suffix,
+        extra_checks={"redis": check_redis, "read_models": _read_models_ready},  # read models and displays live in Redis
     )
     kit.install(app)
     app.include_router(pages_router)

@@ -35,6 +35,7 @@ from counterflow_shared.events.catalog import ConsumerGroup, entry
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_consumer, new_producer
 from counterflow_shared.events.tracing import context_from_kafka_headers
+from counterflow_shared.metrics.backbone import LagMeter
 from counterflow_shared.persistence.db import session_scope
 from counterflow_shared.persistence.outage import OUTAGES, is_database_outage
 
@@ -62,6 +63,7 @@ class ConsumerStatus:
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    retried: int = 0
     #: events of a type this group has no handler for: acknowledged and skipped
     #: (forward compatibility), counted per CloudEvents type
     skipped_unknown: dict[str, int] = field(default_factory=dict)
@@ -118,6 +120,9 @@ class ConsumerRuntime:
         self._processed = processed_events
         self._bootstrap = bootstrap_servers
         self._prefix = topic_prefix
+        self.topic_prefix = topic_prefix
+        #: records behind each assigned partition, measured at most once a second (metrics)
+        self.lag = LagMeter()
         self._max_retries = max(1, max_retries)
         self._backoff = retry_backoff_s
         self._timeout = request_timeout_s
@@ -187,6 +192,7 @@ class ConsumerRuntime:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=200)
             self.status.assigned = bool(self._consumer.assignment())
             self.status.broker_ok = True
+            await self.lag.maybe_measure(self._consumer)
             offsets: dict[TopicPartition, OffsetAndMetadata] = {}
             for tp, records in batches.items():
                 for start in range(0, len(records), self._batch_size):
@@ -308,6 +314,7 @@ class ConsumerRuntime:
                     self.status.last_error = error
                     log.warning("consumer.handler_failed", group=self.group_id, event_id=envelope.id, type=envelope.type, attempt=attempt, error=error)
                     if attempt < self._max_retries:
+                        self.status.retried += 1
                         await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
                     continue
                 if self.outages.since is not None:

@@ -24,6 +24,7 @@ otherwise marked ``sent_at`` and purged later by the retention loop
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.kafka import BrokerTimeout, bounded, new_producer
 from counterflow_shared.events.tracing import current_trace_headers, to_kafka_headers
 from counterflow_shared.persistence.outage import OUTAGES, raised_by_database
+from counterflow_shared.metrics.backbone import observe_publish
 
 log = structlog.get_logger(__name__)
 
@@ -169,6 +171,7 @@ class OutboxRelay:
             commits wake the relay at once).
         batch_size: rows per round.
         request_timeout_s: bound on each broker call in seconds.
+        service: the service name its metrics carry.
         listen_url: SQLAlchemy URL of the PostgreSQL database to ``LISTEN`` on
             (:data:`OUTBOX_CHANNEL`); ``None``: local wake-ups and polling only.
         sent_retention_s: 0 deletes rows once the broker acknowledged them; more keeps
@@ -188,9 +191,11 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         batch_size: int = 500,
         request_timeout_s: float = 5.0,
+        service: str = "",
         listen_url: str | None = None,
         sent_retention_s: float = 3600.0,
     ) -> None:
+        self.service = service
         self._factory = session_factory
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
@@ -300,6 +305,7 @@ class OutboxRelay:
         try:
             while not self._stop.is_set():
                 try:
+                    started = time.perf_counter()
                     try:
                         sent = 0 if probe and not await self.has_unsent() else await self.publish_once()
                     except Exception as exc:
@@ -310,6 +316,7 @@ class OutboxRelay:
                         self.outages.ok()
                     backoff = 0.1
                     if sent:
+                        observe_publish(self.service, time.perf_counter() - started)
                         probe = False
                         continue
                 except _DatabaseOut as out:

@@ -14,6 +14,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from counterflow_shared.metrics.db import MeteredPool
+
 #: Constraint names Alembic can reproduce (polar's convention).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,6 +49,7 @@ def create_engine(
     pool_recycle_s: float = 1800.0,
     connect_timeout_s: float = 3.0,
     echo: bool = False,
+    metrics_name: str = "",
 ) -> AsyncEngine:
     """Create the async engine for ``url`` (``postgresql+asyncpg://`` or ``sqlite+aiosqlite://``).
 
@@ -60,11 +63,18 @@ def create_engine(
     is 60 s), so an unreachable database is a 503, not a hung request; a stopped or
     restarting one refuses at once. 3 s, not less: on a loaded 2-core machine a healthy
     connect (TLS attempt, auth) was measured over 0.8 s.
+    With ``metrics_name`` the pool reports its connections and waits under that name
+    (:mod:`counterflow_shared.metrics.db`).
     """
     kwargs: dict = {"echo": echo}
     if url.startswith("postgresql"):
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_s, pool_recycle=pool_recycle_s, connect_args={"timeout": connect_timeout_s})
-    return create_async_engine(url, **kwargs)
+        if metrics_name:
+            kwargs["poolclass"] = MeteredPool
+    engine = create_async_engine(url, **kwargs)
+    if metrics_name and isinstance(engine.sync_engine.pool, MeteredPool):
+        engine.sync_engine.pool.metrics_name = metrics_name
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -169,6 +169,12 @@ def _compile_conditions(when: dict[str, Any]) -> tuple[tuple[Check, ...], tuple[
     if "counter_wait_s" in when:
         rng = when["counter_wait_s"]
         checks.append(lambda c: _in_range(c.request.counter_wait_s, rng))
+    if "counter_wait_p90_s" in when:
+        rng_p90 = when["counter_wait_p90_s"]
+        checks.append(lambda c: _in_range(c.request.counter_wait_p90_s, rng_p90))
+    if "p_called_within_sla" in when:
+        rng_p = when["p_called_within_sla"]
+        checks.append(lambda c: _in_range(c.request.p_called_within_sla, rng_p))
     if "sla_share" in when:
         rng_sla = when["sla_share"]
         checks.append(lambda c: _in_range(c.request.sla_share, rng_sla))

@@ -116,7 +116,7 @@ def _semantic_errors(document: dict[str, Any]) -> list[RuleError]:
                 errors.append(RuleError(f"{where}.id", f"duplicate rule id {rid!r}", rid))
             seen.add(rid)
             when = rule.get("when", {})
-            for name in ("counter_wait_s", "sla_share"):
+            for name in ("counter_wait_s", "counter_wait_p90_s", "p_called_within_sla", "sla_share"):
                 rng = when.get(name)
                 if rng and "min" in rng and "max" in rng and rng["min"] > rng["max"]:
                     errors.append(RuleError(f"{where}.when.{name}", "min is greater than max", rid))

@@ -53,7 +53,9 @@ class DecisionInput:
         tier: customer tier (``None`` for anonymous walk-ins).
         propensity: channel -> probability of accepting (``self_service``, ``mobile``, ``appointment``).
         needs: customer needs flags (``accessibility``, ``elderly``, ``asks_for_person``).
-        counter_wait_s: estimated counter wait for this service now (seconds; ``None`` unknown).
+        counter_wait_s: estimated (median) counter wait for this service now (seconds; ``None`` unknown).
+        counter_wait_p90_s: 90th percentile of that wait (seconds; ``None`` unknown).
+        p_called_within_sla: probability (0..1) of being called within the SLA target (``None`` unknown).
         devices: self-service devices of the branch.
         now: aware UTC instant of the request; ``local_time``/``day_type`` are derived by the caller
             from the branch time zone (``day_type``: ``weekday``, ``saturday``, ``sunday``, ``holiday``).
@@ -72,6 +74,8 @@ class DecisionInput:
     propensity: dict[str, float] = field(default_factory=dict)
     needs: frozenset[str] = frozenset()
     counter_wait_s: float | None = None
+    counter_wait_p90_s: float | None = None
+    p_called_within_sla: float | None = None
     devices: tuple[DeviceView, ...] = ()
     local_time: str | None = None
     day_type: str | None = None
@@ -165,6 +169,8 @@ def input_to_record(request: DecisionInput) -> dict[str, Any]:
         "propensity": dict(request.propensity),
         "needs": sorted(request.needs),
         "counter_wait_s": request.counter_wait_s,
+        "counter_wait_p90_s": request.counter_wait_p90_s,
+        "p_called_within_sla": request.p_called_within_sla,
         "devices": [device_to_record(d) for d in request.devices],
         "local_time": request.local_time,
         "day_type": request.day_type,
@@ -243,6 +249,8 @@ def input_from_record(data: dict[str, Any]) -> DecisionInput:
         propensity={str(k): float(v) for k, v in (data.get("propensity") or {}).items()},
         needs=frozenset(data.get("needs") or ()),
         counter_wait_s=float(data["counter_wait_s"]) if data.get("counter_wait_s") is not None else None,
+        counter_wait_p90_s=float(data["counter_wait_p90_s"]) if data.get("counter_wait_p90_s") is not None else None,
+        p_called_within_sla=float(data["p_called_within_sla"]) if data.get("p_called_within_sla") is not None else None,
         devices=tuple(device_from_record(d, f"devices[{i}]") for i, d in enumerate(data.get("devices") or ())),
         local_time=data.get("local_time"),
         day_type=data.get("day_type"),

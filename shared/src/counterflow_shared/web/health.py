@@ -1,6 +1,13 @@
 """``/healthz`` (the process is alive) and ``/readyz`` (it can do its work: database
-reachable, migrations at head, broker reachable). Readiness answers 503 with the failing
-checks named, so Kubernetes takes the pod out of the Service until it recovers."""
+reachable, migrations at head, Redis answering where the service needs it). Readiness
+answers 503 with the failing checks named, so Kubernetes takes the pod out of the Service
+until it recovers.
+
+The broker is checked but not required: while Kafka is unreachable the outbox keeps every
+event and the relay publishes them when it is back, so the API keeps serving. That state
+is ``"status": "degraded"`` with ``"degraded": ["broker"]`` in the body (still 200) and
+``counterflow_readiness_check_up{check="broker"} 0`` in the metrics (alongside the outbox
+age, which grows)."""
 
 from __future__ import annotations
 
@@ -9,12 +16,18 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
+from prometheus_client import Gauge
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from counterflow_shared.events.kafka import describe_cluster
 
 Check = Callable[[Request], Awaitable[tuple[bool, str]]]
+
+#: Checks whose failure degrades the service but keeps it ready (the outbox absorbs them).
+ADVISORY_CHECKS = frozenset({"broker"})
+
+CHECK_UP = Gauge("counterflow_readiness_check_up", "Last result of each readiness check (1 ok, 0 failing); an advisory check (broker) failing means degraded, not unready.", ["check"])
 
 
 async def check_database(request: Request) -> tuple[bool, str]:
@@ -56,8 +69,18 @@ async def check_broker(request: Request) -> tuple[bool, str]:
     return ok, detail
 
 
+async def check_redis(request: Request) -> tuple[bool, str]:
+    """``PING`` on the service's Redis (bounded by the pool timeout)."""
+    runtime = request.app.state.runtime
+    try:
+        await asyncio.wait_for(runtime.redis.ping(), timeout=2.0)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return False, f"unreachable: {type(exc).__name__}"
+    return True, "reachable"
+
+
 def health_router(extra_checks: dict[str, Check] | None = None) -> APIRouter:
-    """Router with ``/healthz`` and ``/readyz`` (database, broker and ``extra_checks``)."""
+    """Router with ``/healthz`` and ``/readyz`` (database, broker (advisory) and ``extra_checks``)."""
     router = APIRouter(tags=["health"])
     checks: dict[str, Check] = {"database": check_database, "broker": check_broker, **(extra_checks or {})}
 
@@ -65,11 +88,15 @@ def health_router(extra_checks: dict[str, Check] | None = None) -> APIRouter:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database at head and broker reachable")
+    @router.get("/readyz", summary="Readiness: database at head (and Redis where needed); a broker outage only degrades")
     async def readyz(request: Request) -> JSONResponse:
         results = await asyncio.gather(*(fn(request) for fn in checks.values()))
-        body = {name: {"ok": ok, "detail": detail} for name, (ok, detail) in zip(checks, results, strict=True)}
-        ready = all(ok for ok, _ in results)
-        return JSONResponse({"status": "ready" if ready else "not-ready", "checks": body}, status_code=200 if ready else 503)
+        body = {name: {"ok": ok, "detail": detail, "required": name not in ADVISORY_CHECKS} for name, (ok, detail) in zip(checks, results, strict=True)}
+        for name, (ok, _) in zip(checks, results, strict=True):
+            CHECK_UP.labels(name).set(1 if ok else 0)
+        ready = all(ok for name, (ok, _) in zip(checks, results, strict=True) if name not in ADVISORY_CHECKS)
+        degraded = [name for name, (ok, _) in zip(checks, results, strict=True) if not ok and name in ADVISORY_CHECKS]
+        status = "not-ready" if not ready else ("degraded" if degraded else "ready")
+        return JSONResponse({"status": status, "checks": body, "degraded": degraded}, status_code=200 if ready else 503)
 
     return router

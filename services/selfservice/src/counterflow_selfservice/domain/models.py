@@ -165,6 +165,11 @@ class DemandModel:
         weekday_index: multiplicative index per local weekday, Monday = 0 (mean 1).
         typical_withdrawal: median recent withdrawal (major units).
         fitted_at: when the model was fitted (UTC).
+        factors: calendar factors (:data:`.demand.EFFECTS` order); empty for a model
+            stored before calendar effects existed.
+        p90_cumulative_ratio: P90 / point ratio of cumulative demand after 1..14 days
+            (:meth:`.demand.DemandFit.cumulative_quantile`); empty = point forecast.
+        country / subdivision: the holiday calendar of the factors.
     """
 
     currency: str
@@ -172,6 +177,10 @@ class DemandModel:
     weekday_index: list[float]
     typical_withdrawal: Decimal
     fitted_at: datetime
+    factors: list[float] = field(default_factory=list)
+    p90_cumulative_ratio: list[float] = field(default_factory=list)
+    country: str | None = None
+    subdivision: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form stored with the device."""
@@ -181,6 +190,10 @@ class DemandModel:
             "weekday_index": self.weekday_index,
             "typical_withdrawal": str(self.typical_withdrawal),
             "fitted_at": self.fitted_at.isoformat(),
+            "factors": self.factors,
+            "p90_cumulative_ratio": self.p90_cumulative_ratio,
+            "country": self.country,
+            "subdivision": self.subdivision,
         }
 
     @classmethod
@@ -192,6 +205,10 @@ class DemandModel:
             weekday_index=[float(x) for x in doc["weekday_index"]],
             typical_withdrawal=Decimal(doc["typical_withdrawal"]),
             fitted_at=datetime.fromisoformat(doc["fitted_at"]),
+            factors=[float(x) for x in doc.get("factors") or []],
+            p90_cumulative_ratio=[float(x) for x in doc.get("p90_cumulative_ratio") or []],
+            country=doc.get("country"),
+            subdivision=doc.get("subdivision"),
         )
 
 

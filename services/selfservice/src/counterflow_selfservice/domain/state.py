@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from counterflow_shared.events.payloads.devices import CashUnitState, DeviceCapabilities, DeviceState
-from counterflow_selfservice.domain import forecast
+from counterflow_selfservice.domain import demand, forecast
 from counterflow_selfservice.domain.availability import available_service_types, expected_wait_s, typical_withdrawal, unavailable_reasons
 from counterflow_selfservice.domain.cash import cash_by_currency, dispensable
 from counterflow_selfservice.domain.context import Ctx
@@ -34,8 +36,11 @@ async def refresh_demand_model(ctx: Ctx, device: Device) -> bool:
     """Refit the device's demand model when it is older than ``forecast_refit_s``.
 
     History: complete local days (the branch's zone) of net withdrawals over the last
-    ``forecast.PROFILE_WEEKS`` weeks, from the device's first transaction on; days
-    without transactions count as zero demand.
+    :data:`demand.HISTORY_DAYS` days, from the device's first transaction on. A day
+    without any transaction is *censored* (the device was most likely empty, offline or
+    faulted; a cash device in use is rarely idle for a whole day), not zero demand. The
+    model (:func:`demand.fit`) has the weekday profile, the calendar factors of the
+    configured holiday calendar and the P90 of cumulative demand.
 
     Returns:
         ``True`` when the model was refitted (the caller saves the device).
@@ -48,46 +53,56 @@ async def refresh_demand_model(ctx: Ctx, device: Device) -> bool:
         return False
     tz = ZoneInfo(device.time_zone)
     today = ctx.now.astimezone(tz).date()
-    earliest = today - timedelta(days=7 * forecast.PROFILE_WEEKS)
+    earliest = today - timedelta(days=demand.HISTORY_DAYS)
     first_seen = await tx_repo.first_activity(ctx.session, device.device_id)
-    level, index = 0.0, [1.0] * 7
+    country, subdiv = ctx.settings.holiday_country, ctx.settings.holiday_subdivision
+    fit = demand.DemandFit(0.0, [1.0] * 7, [1.0] * len(demand.EFFECTS))
     if first_seen is not None:
         first = max(first_seen.astimezone(tz).date(), earliest)
         last = today - timedelta(days=1)
         if last >= first:
             since = datetime(first.year, first.month, first.day, tzinfo=tz)
             days = await tx_repo.daily_net_withdrawals(ctx.session, device.device_id, currency, device.time_zone, since)
-            history = forecast.fill_daily(days, first, last)
-            profile = forecast.weekday_profile(history, last.weekday())
-            level = forecast.fit_level(history, profile, last.weekday())
-            index = [float(x) for x in profile]
-            if not forecast.is_finite(level):
-                level = 0.0
+            dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+            history = np.array([days.get(d, np.nan) for d in dates], dtype=float)
+            fit = demand.fit(history, dates, demand.calendar_flags(dates, country, subdiv))
     amounts = await tx_repo.recent_withdrawal_amounts(ctx.session, device.device_id, currency)
+    level = fit.level if forecast.is_finite(fit.level) else 0.0
     device.demand_model = DemandModel(
         currency=currency,
         level=max(level, 0.0),
-        weekday_index=index,
+        weekday_index=list(fit.weekday_index),
         typical_withdrawal=forecast.median_amount(amounts, ctx.settings.default_typical_withdrawal),
         fitted_at=ctx.now,
+        factors=list(fit.factors),
+        p90_cumulative_ratio=list(fit.cumulative_ratio.get(0.9, [])),
+        country=country,
+        subdivision=subdiv,
     )
     return True
 
 
 def cash_out_at(device: Device, now: datetime, default_typical: Decimal) -> datetime | None:
-    """Expected time the device can no longer pay a typical withdrawal (``None`` for
-    devices without cash, without a model, or beyond the forecast horizon)."""
+    """When the device can no longer pay a typical withdrawal, at the P90 of cumulative
+    demand (it runs dry later than this nine times in ten); ``None`` for devices without
+    cash, without a model, with no demand or beyond the forecast horizon. A model stored
+    before calendar effects existed gives the median time of :func:`forecast.cash_out_at`."""
     model = device.demand_model
     if not device.kind.handles_cash or model is None:
         return None
-    return forecast.cash_out_at(
-        now=now,
-        cash=dispensable(device.cash_units, model.currency),
-        typical_withdrawal=typical_withdrawal(device, default_typical),
-        level=model.level,
-        weekday_index=model.weekday_index,
-        time_zone=device.time_zone,
-    )
+    cash = dispensable(device.cash_units, model.currency)
+    typical = typical_withdrawal(device, default_typical)
+    if len(model.factors) != len(demand.EFFECTS) or model.country is None:
+        return forecast.cash_out_at(now=now, cash=cash, typical_withdrawal=typical, level=model.level, weekday_index=model.weekday_index, time_zone=device.time_zone)
+    if cash - typical < 0:
+        return now
+    if model.level <= 0:
+        return None
+    today = now.astimezone(ZoneInfo(device.time_zone)).date()
+    dates = [today + timedelta(days=k) for k in range(forecast.HORIZON_DAYS + 1)]
+    fit = demand.DemandFit(model.level, model.weekday_index, model.factors, cumulative_ratio={0.9: model.p90_cumulative_ratio} if model.p90_cumulative_ratio else {})
+    daily = fit.daily(today, len(dates), demand.calendar_flags(dates, model.country, model.subdivision))
+    return demand.cash_out_at(now=now, spare=float(cash - typical), daily_p=fit.cumulative_quantile(daily, 0.9), first_day=today, time_zone=device.time_zone)
 
 
 def build_state(device: Device, ctx: Ctx) -> DeviceState:

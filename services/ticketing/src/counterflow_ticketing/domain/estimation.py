@@ -42,10 +42,12 @@ def updated_mean(mean_s: float, served: int, new_s: float) -> float:
 
 @dataclass(frozen=True)
 class LearnedTime:
-    """A learned mean service time (seconds) and how many served tickets it rests on."""
+    """A learned mean service time (seconds), how many served tickets it rests on and the
+    learned mean of its square (seconds squared; ``None`` before it was learned)."""
 
     mean_s: float
     served: int
+    mean_sq_s: float | None = None  # learned mean of the squared service time (s^2)
 
 
 def mean_service_s(
@@ -62,6 +64,22 @@ def mean_service_s(
         if got is not None and got.served >= MIN_HISTORY and got.mean_s > 0:
             return got.mean_s
     return default_s
+
+
+def service_cv2(*, service_type: str, learned: Mapping[tuple[str, str], LearnedTime], default: float = 1.0) -> float:
+    """Squared coefficient of variation ``E[X^2]/E[X]^2 - 1`` of the branch's service
+    times for ``service_type`` (key ``(service_type, "*")``), from the learned first and
+    second moments; ``default`` (1 = exponential) before :data:`MIN_HISTORY` tickets."""
+    got = learned.get((service_type, "*"))
+    if got is None or got.served < MIN_HISTORY or not got.mean_sq_s or got.mean_s <= 0:
+        return default
+    return max(0.05, got.mean_sq_s / (got.mean_s * got.mean_s) - 1.0)
+
+
+def abandon_rate(left: int, exposure_s: float) -> float:
+    """Leaving rate of a waiting customer (1/s): ``left / exposure_s``, the maximum-likelihood
+    rate of exponential patience from ``left`` departures over ``exposure_s`` waiting seconds."""
+    return left / exposure_s if exposure_s > 0 else 0.0
 
 
 def expected_wait_s(*, ahead: int, free: int, rates_per_s: Sequence[float], abandon_rate_per_s: float = 0.0) -> float | None:

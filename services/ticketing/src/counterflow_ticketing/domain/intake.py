@@ -30,7 +30,7 @@ from counterflow_ticketing.domain import rules_outcomes
 from counterflow_shared.web.problems import conflict, not_found
 from counterflow_ticketing.domain import calendar, queue
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, remember_branch_load
-from counterflow_ticketing.domain.waits import CounterPool, counter_pool
+from counterflow_ticketing.domain.waits import CounterPool, counter_pool, forecast
 from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_ticketing.persistence import tickets_repo
 from counterflow_ticketing.persistence.readmodels import BranchLoad
@@ -74,8 +74,21 @@ async def decision_input(
     load: BranchLoad,
 ) -> DecisionInput:
     """The rules engine's view of ``request`` at ``ctx.now`` in ``branch`` with the
-    branch's last measured ``load`` (abandonment rate, SLA share)."""
-    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=load.abandon_rate)
+    branch's last measured ``load`` (abandonment and overtaking rates, SLA share); the
+    counter wait is the wait forecast of a priority-0 ticket issued now (median, P90 and
+    probability of being called within the SLA target)."""
+    _, fc = forecast(
+        pool,
+        now=ctx.now,
+        skill=st.skill,
+        service_type=st.service_type,
+        default_s=st.default_service_s,
+        ahead=pool.waiting_by_skill.get(st.skill, 0),
+        priority=0,
+        abandon_rate_per_s=load.abandon_rate,
+        overtake_rate_per_s=load.overtake_rate,
+        sla_s=ctx.settings.sla_target_s,
+    )
     day = calendar.business_date(ctx.now, branch.time_zone)
     amount = request.get("amount")
     return DecisionInput(
@@ -88,7 +101,9 @@ async def decision_input(
         tier=tier,
         propensity=propensity,
         needs=frozenset(request.get("needs") or ()),
-        counter_wait_s=wait,
+        counter_wait_s=None if fc is None else fc.p50_s,
+        counter_wait_p90_s=None if fc is None else fc.p90_s,
+        p_called_within_sla=None if fc is None else fc.p_within_sla,
         devices=devices,
         local_time=calendar.local_clock(ctx.now, branch.time_zone),
         day_type=calendar.day_type(day, [date.fromisoformat(d) for d in branch.closed_days]),

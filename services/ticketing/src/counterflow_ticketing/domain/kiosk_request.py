@@ -46,6 +46,7 @@ from counterflow_ticketing.domain import calendar, intake, priority, queue, rout
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of, remember_branch_load
 from counterflow_ticketing.domain.estimation import LearnedTime
 from counterflow_ticketing.domain.intake import decision_input, offer_view
+from counterflow_ticketing.domain.wait_model import WaitModel
 from counterflow_ticketing.domain.waits import CounterPool
 from counterflow_ticketing.events.publishers import ticket_transition
 from counterflow_ticketing.persistence import kiosk_statements as sql
@@ -86,9 +87,17 @@ def _parse(row: Any, branch_id: str, service_type: str) -> ReadState:
     st = SimpleNamespace(service_type=row.service_type, prefix=row.prefix, skill=row.skill, default_service_s=row.default_service_s, zone=row.zone)
     live = [SimpleNamespace(counter_id=c, skills=s or [], teller_id=t, kind=k, zone=z, status=ss) for c, s, t, k, z, ss in json.loads(row.live)]
     open_counters = [OpenCounter(c.counter_id, list(c.skills), c.teller_id) for c in live if c.status == "open"]
-    learned = {(a, b): LearnedTime(float(m), int(n)) for a, b, n, m in json.loads(row.learned)}
+    learned = {(a, b): LearnedTime(float(m), int(n), None if sq is None else float(sq)) for a, b, n, m, sq in json.loads(row.learned)}
     waiting = {k: int(v) for k, v in json.loads(row.waiting).items()}
-    pool = CounterPool(open_counters, frozenset(c for c in json.loads(row.busy) if c), learned, waiting)
+    pool = CounterPool(
+        open_counters,
+        frozenset(c for c in json.loads(row.busy) if c),
+        learned,
+        waiting,
+        {} if row.head_of_line_epoch is None else {st.skill: float(row.head_of_line_epoch)},
+        {} if row.last_entered_s is None else {st.skill: max(0.0, float(row.last_entered_s))},
+        WaitModel.from_json(None if row.wait_model is None else json.loads(row.wait_model)),
+    )
     urgent, dues = json.loads(row.skill_queue)
     return ReadState(branch, st, pool, live, int(urgent), [float(d) for d in dues])
 
@@ -206,9 +215,10 @@ def _ticket(runtime: "ServiceRuntime", ctx: Ctx, state: ReadState, branch_id: st
     )
     ahead = _ahead(state, due.timestamp())
     pool = state.pool
-    wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=ahead, abandon_rate_per_s=queue.abandon_rate(ctx, branch_id))
-    view = queue.ticket_fields(t, position=ahead + 1, estimated_wait_s=None if wait is None else round(wait, 1))
-    payload = ticket_transition(tk.TicketIssued, t, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"])
+    queue_view, forecast = queue.wait_forecast(ctx, pool, branch_id, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=ahead, priority=points)
+    values["wait_view"] = json.dumps(queue_view.to_json())
+    view = queue.ticket_fields(t, position=ahead + 1, forecast=forecast)
+    payload = ticket_transition(tk.TicketIssued, t, at=ctx.now, view=view)
     record["ticket_id"] = ticket_id
     values.update(_event_values(runtime, ctx, payload))
     values.update(_decision_values(record))

@@ -1,5 +1,6 @@
 """Branch load snapshots on ``branch.load.v1`` (compacted): per service type the waiting
-tickets, the estimated wait of a ticket issued now and the open counters able to serve.
+tickets, the estimated (median) wait of a priority-0 ticket issued now and the open
+counters able to serve.
 
 A snapshot is published when it changed materially since the last one (waiting count or
 open counters changed, or an estimate moved by ``load_material_change_s`` seconds, or
@@ -19,11 +20,12 @@ from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, Serv
 from counterflow_ticketing.domain import calendar
 from counterflow_ticketing.domain import sla as sla_targets
 from counterflow_ticketing.domain.context import Ctx, remember_branch_load
-from counterflow_ticketing.domain.waits import counter_pool
+from counterflow_ticketing.domain.estimation import abandon_rate
+from counterflow_ticketing.domain.waits import counter_pool, forecast
 from counterflow_ticketing.persistence import branches_repo, load_repo, tickets_repo
 from counterflow_ticketing.persistence.readmodels import BranchLoad
 
-#: Window over which the leaving (abandonment) rate is measured.
+#: Window over which the leaving (abandonment) and overtaking (priority arrival) rates are measured.
 ABANDON_WINDOW = timedelta(hours=4)
 
 
@@ -31,19 +33,21 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     """The load of ``branch_id`` now (tickets of its current business day only); also stores the branch's abandonment rate and SLA
     share (:class:`BranchLoad`) in Redis, where every API instance reads them for its
     estimates and the rules hook (on Kubernetes this loop runs in the worker pods)."""
-    left, exposure_s = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
-    theta = left / exposure_s if exposure_s > 0 else 0.0
+    left, exposure_s, prioritised = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
+    theta = abandon_rate(left, exposure_s)
+    overtake = prioritised / ABANDON_WINDOW.total_seconds()
     sla, (sla_target_s, sla_window_s) = await sla_targets.branch_share(session, ctx, branch_id)
-    remember_branch_load(ctx, branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
-    await ctx.readmodels.put_branch_load(branch_id, BranchLoad(abandon_rate=theta, sla_share=sla))
+    load = BranchLoad(abandon_rate=theta, sla_share=sla, overtake_rate=overtake)
+    remember_branch_load(ctx, branch_id, load)
+    await ctx.readmodels.put_branch_load(branch_id, load)
     branch = await branches_repo.get_branch(session, branch_id)
     day = calendar.business_date(ctx.now, branch.time_zone)
     pool = await counter_pool(session, branch_id, day)
     waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id, day)
     services = []
     for st in await branches_repo.get_branch_services(session, branch_id):
-        wait = pool.estimate(skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), abandon_rate_per_s=theta)
-        services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if wait is None else round(wait, 1), open_counters=len(pool.able(st.skill))))
+        _, fc = forecast(pool, now=ctx.now, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), priority=0, abandon_rate_per_s=theta, overtake_rate_per_s=overtake, sla_s=sla_target_s)
+        services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if fc is None else round(fc.p50_s, 1), open_counters=len(pool.able(st.skill))))
     return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=sla_target_s, sla_window_s=sla_window_s)
 
 

@@ -23,7 +23,8 @@ from counterflow_ticketing.domain import calendar, priority, routing
 from counterflow_ticketing.domain.catalog import format_number
 from counterflow_ticketing.domain.context import Ctx, after_commit, branch_load
 from counterflow_ticketing.domain.estimation import updated_mean
-from counterflow_ticketing.domain.waits import CounterPool, counter_pool
+from counterflow_ticketing.domain.wait_model import QueueView, WaitForecast, WaitModel
+from counterflow_ticketing.domain.waits import CounterPool, counter_pool, forecast
 from counterflow_ticketing.events.publishers import ticket_transition
 from counterflow_ticketing.persistence import branches_repo, tickets_repo
 
@@ -69,27 +70,35 @@ async def ticket_view(
     branch: Row | None = None,
     pool: CounterPool | None = None,
     ahead: int | None = None,
+    estimate: tuple[QueueView, WaitForecast | None] | None = None,
 ) -> dict[str, Any]:
     """A ticket as kiosks and apps see it: number, status, priority, 1-based ``position``
-    and ``estimated_wait_s`` (seconds, ``None`` = unknown) while waiting. ``branch``,
-    ``default_s`` and ``pool`` spare queries when the caller already has them."""
-    position = wait = None
+    and, while waiting, the wait forecast (:mod:`wait_model`): ``estimated_wait_s`` (the
+    median), the 80 % interval ``estimated_wait_p10_s`` / ``estimated_wait_p90_s`` and
+    ``p_called_within_sla`` (probability of being called within the SLA target); seconds,
+    ``None`` = unknown. ``branch``, ``default_s``, ``pool``, ``ahead`` and ``estimate``
+    spare queries and work when the caller already has them."""
+    position = fc = None
     if t.status == "waiting":
         if ahead is None:
             branch = branch or await branches_repo.get_branch(session, t.branch_id)
             ahead = await tickets_repo.count_ahead(session, t, _urgent_before(ctx, branch))
         position = ahead + 1
-        if default_s is None:
-            st = await branches_repo.get_service_type(session, t.service_type)
-            default_s = st.default_service_s if st else 300.0
-        pool = pool or await counter_pool(session, t.branch_id, t.business_date)
-        wait = pool.estimate(skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, abandon_rate_per_s=abandon_rate(ctx, t.branch_id))
-    return ticket_fields(t, position=position, estimated_wait_s=None if wait is None else round(wait, 1))
+        if estimate is None:
+            if default_s is None:
+                st = await branches_repo.get_service_type(session, t.service_type)
+                default_s = st.default_service_s if st else 300.0
+            pool = pool or await counter_pool(session, t.branch_id, t.business_date)
+            estimate = wait_forecast(ctx, pool, t.branch_id, skill=t.skill, service_type=t.service_type, default_s=default_s, ahead=ahead, priority=t.priority)
+        fc = estimate[1]
+    return ticket_fields(t, position=position, forecast=fc)
 
 
-def ticket_fields(t: Any, *, position: int | None, estimated_wait_s: float | None) -> dict[str, Any]:
+def ticket_fields(t: Any, *, position: int | None, forecast: WaitForecast | None) -> dict[str, Any]:
     """The :func:`ticket_view` document of ticket ``t`` (a row or any object with its
-    columns) with a known ``position`` (1-based) and ``estimated_wait_s`` (seconds)."""
+    columns) with a known ``position`` (1-based) and wait ``forecast`` (``None``: unknown
+    or not waiting)."""
+    fc = forecast
     return {
         "ticket_id": t.ticket_id,
         "branch_id": t.branch_id,
@@ -101,13 +110,34 @@ def ticket_fields(t: Any, *, position: int | None, estimated_wait_s: float | Non
         "business_date": t.business_date.isoformat(),
         "issued_at": t.issued_at.isoformat(),
         "position": position,
-        "estimated_wait_s": estimated_wait_s,
+        "estimated_wait_s": None if fc is None else round(fc.p50_s, 1),
+        "estimated_wait_p10_s": None if fc is None else round(fc.p10_s, 1),
+        "estimated_wait_p90_s": None if fc is None else round(fc.p90_s, 1),
+        "p_called_within_sla": None if fc is None else round(fc.p_within_sla, 3),
         "counter_id": t.counter_id,
         "call_count": t.call_count,
         "outcome": t.outcome,
         "route_to": t.route_to,
         "route_fallback": t.route_fallback,
     }
+
+
+def wait_forecast(ctx: Ctx, pool: CounterPool, branch_id: str, *, skill: str, service_type: str, default_s: float, ahead: int, priority: int) -> tuple[QueueView, WaitForecast | None]:
+    """:func:`waits.forecast` with the branch's last measured leaving and overtaking
+    rates and the configured SLA target."""
+    load = branch_load(ctx, branch_id)
+    return forecast(
+        pool,
+        now=ctx.now,
+        skill=skill,
+        service_type=service_type,
+        default_s=default_s,
+        ahead=ahead,
+        priority=priority,
+        abandon_rate_per_s=load.abandon_rate,
+        overtake_rate_per_s=load.overtake_rate,
+        sla_s=ctx.settings.sla_target_s,
+    )
 
 
 def today(ctx: Ctx, branch: Row) -> date:
@@ -164,6 +194,12 @@ async def issue_ticket(
     day = today(ctx, branch)
     fallback = route_to is not None and not await routing.can_route(session, branch_id, route_to, st.skill)
     points = priority.priority_of(tier=tier, appointment=appointment_id is not None, boost=priority_boost)
+    ahead = estimate = None
+    if pool is not None and points == 0 and not diversion_id and route_to is None:
+        # A priority-0 ticket queued now has the latest due date: every waiting ticket of
+        # its skill (read in this transaction a moment ago) is ahead of it.
+        ahead = pool.waiting_by_skill.get(st.skill, 0)
+        estimate = wait_forecast(ctx, pool, branch_id, skill=st.skill, service_type=service_type, default_s=st.default_service_s, ahead=ahead, priority=points)
     sequence = await tickets_repo.next_sequence(session, branch_id, day, st.prefix)
     ticket_id = str(uuid.uuid4())
     t = await tickets_repo.insert_ticket(
@@ -190,15 +226,18 @@ async def issue_ticket(
             "diversion_id": diversion_id,
             "route_to": route_to,
             "route_fallback": fallback,
+            "wait_view": None if estimate is None else estimate[0].to_json(),
         },
     )
-    ahead = None
-    if pool is not None and points == 0 and not diversion_id and route_to is None:
-        # A priority-0 ticket queued now has the latest due date: every waiting ticket of
-        # its skill (read in this transaction a moment ago) is ahead of it.
-        ahead = pool.waiting_by_skill.get(st.skill, 0)
-    view = await ticket_view(session, ctx, t, default_s=st.default_service_s, branch=branch, pool=pool, ahead=ahead)
-    await ctx.publish(session, ticket_transition(tk.TicketIssued, t, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))
+    if estimate is None:
+        # other tickets (priority, routed, declined offers) count their place in line first
+        if ahead is None:
+            ahead = await tickets_repo.count_ahead(session, t, _urgent_before(ctx, branch))
+        pool = pool or await counter_pool(session, branch_id, day)
+        estimate = wait_forecast(ctx, pool, branch_id, skill=st.skill, service_type=service_type, default_s=st.default_service_s, ahead=ahead, priority=points)
+        t = await tickets_repo.update_ticket(session, ticket_id, {"wait_view": estimate[0].to_json()})
+    view = await ticket_view(session, ctx, t, default_s=st.default_service_s, branch=branch, pool=pool, ahead=ahead, estimate=estimate)
+    await ctx.publish(session, ticket_transition(tk.TicketIssued, t, at=ctx.now, view=view))
     return view
 
 
@@ -222,6 +261,7 @@ async def _ensure_counter_free(session: AsyncSession, counter: Row) -> None:
 
 
 async def _mark_called(session: AsyncSession, ctx: Ctx, t: Row, counter: Row, teller_id: str) -> Row:
+    await learn_wait(session, ctx, t)
     row = await tickets_repo.update_ticket(
         session,
         t.ticket_id,
@@ -334,13 +374,36 @@ async def finish(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id:
     return await ticket_view(session, ctx, row)
 
 
+async def learn_wait(session: AsyncSession, ctx: Ctx, t: Row) -> None:
+    """Fold the wait of ticket ``t``, called now, into its branch's wait model, with the
+    queue view stored when it was issued (tickets without one are skipped)."""
+    if not t.wait_view:
+        return
+    try:
+        view = QueueView.from_json(t.wait_view)
+    except (KeyError, TypeError, ValueError):
+        return  # a view of an older shape: nothing to learn from
+    model = WaitModel.from_json(await tickets_repo.get_wait_model(session, t.branch_id))
+    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), ctx.settings.sla_target_s)
+    await tickets_repo.put_wait_model(session, t.branch_id, model.to_json(), ctx.now)
+
+
 async def learn_service_time(session: AsyncSession, ctx: Ctx, *, branch_id: str, service_type: str, teller_id: str, seconds: float) -> None:
     """Fold one observed service time (seconds) into the learned mean of ``(service_type, teller_id)``."""
     current = await tickets_repo.get_learned_time(session, branch_id, service_type, teller_id)
     served, mean = (current.served, current.mean_s) if current else (0, seconds)
+    sq = current.mean_sq_s if current is not None and current.mean_sq_s is not None else mean * mean
     await tickets_repo.put_learned_time(
         session,
-        {"branch_id": branch_id, "service_type": service_type, "teller_id": teller_id, "served": served + 1, "mean_s": updated_mean(mean, served, seconds), "updated_at": ctx.now},
+        {
+            "branch_id": branch_id,
+            "service_type": service_type,
+            "teller_id": teller_id,
+            "served": served + 1,
+            "mean_s": updated_mean(mean, served, seconds),
+            "mean_sq_s": updated_mean(sq, served, seconds * seconds),
+            "updated_at": ctx.now,
+        },
     )
 
 
@@ -400,10 +463,10 @@ async def transfer(
     row = await tickets_repo.update_ticket(
         session,
         ticket_id,
-        {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": queued_at, "due_at": due, "target_counter_id": to_counter_id, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
+        {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": queued_at, "due_at": due, "target_counter_id": to_counter_id, "wait_view": None, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
     )
     view = await ticket_view(session, ctx, row, default_s=st.default_service_s)
-    await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, position=view["position"], estimated_wait_s=view["estimated_wait_s"]))
+    await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, view=view))
     return view
 
 

@@ -10,9 +10,21 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
 
 
-def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, position: int | None = None, estimated_wait_s: float | None = None, counter_name: str | None = None) -> tk.TicketTransition:
+def ticket_transition(
+    cls: type[tk.TicketTransition],
+    t: Row,
+    *,
+    at: datetime,
+    position: int | None = None,
+    estimated_wait_s: float | None = None,
+    counter_name: str | None = None,
+    view: dict | None = None,
+) -> tk.TicketTransition:
     """A ``branch.tickets.v1`` payload of type ``cls`` for ticket row ``t`` at ``at``;
-    calls carry ``counter_name``, the counter as the customer sees it (issue 17)."""
+    calls carry ``counter_name``, the counter as the customer sees it (issue 17);
+    ``view`` (a waiting ticket's view) gives position and the whole wait forecast."""
+    if view is not None:
+        position, estimated_wait_s = view["position"], view["estimated_wait_s"]
     return cls(
         ticket_id=t.ticket_id,
         branch_id=t.branch_id,
@@ -28,6 +40,9 @@ def ticket_transition(cls: type[tk.TicketTransition], t: Row, *, at: datetime, p
         teller_id=t.teller_id,
         position=position,
         estimated_wait_s=estimated_wait_s,
+        estimated_wait_p10_s=None if view is None else view["estimated_wait_p10_s"],
+        estimated_wait_p90_s=None if view is None else view["estimated_wait_p90_s"],
+        p_called_within_sla=None if view is None else view["p_called_within_sla"],
         call_count=t.call_count,
         remote_request_id=t.remote_request_id,
         appointment_id=t.appointment_id,

@@ -7,7 +7,9 @@ one round trip: no ``BEGIN`` / ``COMMIT`` and no pool pre-ping.
   checked against this row, so a re-keyed or deactivated kiosk is refused at once), its
   branch and the catalog row
   of the service type it offers, the open counters with their tellers, the counters busy
-  with a ticket, the learned service times, the waiting tickets of the branch's current
+  with a ticket, the learned service times (mean and mean square), the skill's delay
+  history (head-of-line queued-at, last-to-enter-service wait) and the branch's learned
+  wait model, the waiting tickets of the branch's current
   business day per skill, the waiting tickets of the requested skill as ``(urgent count, non-urgent due dates)`` (for the
   position of a priority ticket), the counters with a live session (routing) and, when the
   request carries an ``Idempotency-Key``, the stored answer for it.
@@ -46,8 +48,14 @@ SELECT
     WHERE c.branch_id = b.branch_id AND c.active AND s.status <> 'closed')::text AS live,
   (SELECT coalesce(json_agg(t.counter_id), '[]'::json) FROM tickets t
     WHERE t.branch_id = b.branch_id AND t.status IN ('called', 'serving'))::text AS busy,
-  (SELECT coalesce(json_agg(json_build_array(l.service_type, l.teller_id, l.served, l.mean_s)), '[]'::json)
+  (SELECT coalesce(json_agg(json_build_array(l.service_type, l.teller_id, l.served, l.mean_s, l.mean_sq_s)), '[]'::json)
      FROM service_time_stats l WHERE l.branch_id = b.branch_id)::text AS learned,
+  (SELECT extract(epoch FROM min(t.queued_at)) FROM tickets t
+    WHERE t.branch_id = b.branch_id AND t.business_date = d.today AND t.status = 'waiting' AND t.skill = st.skill) AS head_of_line_epoch,
+  (SELECT extract(epoch FROM t.called_at - t.queued_at) FROM tickets t
+    WHERE t.branch_id = b.branch_id AND t.status IN ('called', 'serving') AND t.skill = st.skill AND t.called_at IS NOT NULL
+    ORDER BY t.called_at DESC LIMIT 1) AS last_entered_s,
+  (SELECT m.state::text FROM wait_models m WHERE m.branch_id = b.branch_id) AS wait_model,
   (SELECT coalesce(json_object_agg(w.skill, w.n), '{}'::json) FROM
      (SELECT t.skill, count(*) AS n FROM tickets t
        WHERE t.branch_id = b.branch_id AND t.business_date = d.today AND t.status = 'waiting' GROUP BY t.skill) w)::text AS waiting,
@@ -103,12 +111,13 @@ WITH seq AS (
   RETURNING last_number),
 t AS (
   INSERT INTO tickets (ticket_id, branch_id, business_date, prefix, sequence, number, service_type, skill, status, origin,
-                       priority, customer_id, tier, issued_at, queued_at, due_at, diversion_id, route_to, route_fallback)
+                       priority, customer_id, tier, issued_at, queued_at, due_at, diversion_id, route_to, route_fallback, wait_view)
   SELECT CAST(:ticket_id AS text), CAST(:branch_id AS text), CAST(:business_date AS date), CAST(:prefix AS text), seq.last_number,
          CAST(:prefix AS text) || CASE WHEN seq.last_number < 1000 THEN lpad(seq.last_number::text, 3, '0') ELSE seq.last_number::text END,
          CAST(:service_type AS text), CAST(:skill AS text), 'waiting', CAST(:origin AS text), CAST(:priority AS integer),
          CAST(:customer_id AS text), CAST(:tier AS text), CAST(:issued_at AS timestamptz), CAST(:issued_at AS timestamptz),
-         CAST(:due_at AS timestamptz), CAST(:diversion_id AS text), CAST(:route_to AS text), CAST(:route_fallback AS boolean)
+         CAST(:due_at AS timestamptz), CAST(:diversion_id AS text), CAST(:route_to AS text), CAST(:route_fallback AS boolean),
+         CAST(CAST(:wait_view AS text) AS json)
   FROM seq
   RETURNING number, sequence)"""
 

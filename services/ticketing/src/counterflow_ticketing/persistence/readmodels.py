@@ -37,10 +37,12 @@ from counterflow_shared.rules.engine import RuleSet
 class BranchLoad:
     """What the load loop last measured of a branch: ``abandon_rate`` (1/s, leaving rate
     of one waiting customer) and ``sla_share`` (share served within the SLA target in
-    the SLA window, ``None`` when nobody was served in it)."""
+    the SLA window, ``None`` when nobody was served in it) and ``overtake_rate`` (1/s,
+    arrival rate of tickets with priority, which overtake priority-0 tickets)."""
 
     abandon_rate: float = 0.0
     sla_share: float | None = None
+    overtake_rate: float = 0.0
 
 
 @dataclass
@@ -74,7 +76,7 @@ class ReadModels:
 
     async def put_branch_load(self, branch_id: str, load: BranchLoad) -> None:
         """Store the branch's last measured :class:`BranchLoad`."""
-        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share}))
+        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share, "overtake_rate": load.overtake_rate}))
 
     async def branch_load(self, branch_id: str) -> BranchLoad:
         """The branch's last measured :class:`BranchLoad` (defaults before the first)."""

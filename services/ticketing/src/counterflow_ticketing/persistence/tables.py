@@ -172,6 +172,9 @@ tickets = Table(
     # the ticket fell back to the normal queue because no counter could take the route.
     Column("route_to", String(32)),
     Column("route_fallback", Boolean, nullable=False, server_default="false"),
+    # The wait model's view of the queue when the ticket was issued (domain/wait_model.py
+    # QueueView as JSON): the wait model learns from it once the ticket is called.
+    Column("wait_view", JSON),
     UniqueConstraint("branch_id", "business_date", "number", name="uq_tickets_branch_day_number"),
     Index("ix_tickets_queue", "branch_id", "skill", "due_at", postgresql_where=text("status = 'waiting'")),
     Index("ix_tickets_branch_status", "branch_id", "status"),
@@ -190,8 +193,20 @@ service_time_stats = Table(
     Column("teller_id", String(64), nullable=False),
     Column("served", Integer, nullable=False),
     Column("mean_s", Float, nullable=False),
+    # Learned mean of the squared service time (s^2): with mean_s, the fitted spread.
+    Column("mean_sq_s", Float),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("branch_id", "service_type", "teller_id"),
+)
+
+# The learned wait model of a branch (domain/wait_model.py WaitModel.to_json()).
+wait_models = Table(
+    "wait_models",
+    metadata,
+    Column("branch_id", String(64), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("branch_id"),
 )
 
 appointments = Table(

@@ -18,6 +18,7 @@ from counterflow_ticketing.persistence.tables import (
     diversions,
     service_time_stats,
     tickets,
+    wait_models,
 )
 
 # Hot-path statements (issuing a ticket), built once: SQLAlchemy then reuses their cache
@@ -197,23 +198,37 @@ async def put_learned_time(session: AsyncSession, values: dict[str, Any]) -> Non
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[service_time_stats.c.branch_id, service_time_stats.c.service_type, service_time_stats.c.teller_id],
-            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "updated_at": stmt.excluded.updated_at},
+            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "mean_sq_s": stmt.excluded.mean_sq_s, "updated_at": stmt.excluded.updated_at},
         )
     )
 
 
-async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float]:
+async def get_wait_model(session: AsyncSession, branch_id: str) -> dict[str, Any] | None:
+    """The branch's stored wait model state (locked for update), ``None`` before any."""
+    stmt = select(wait_models.c.state).where(wait_models.c.branch_id == branch_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def put_wait_model(session: AsyncSession, branch_id: str, state: dict[str, Any], at: datetime) -> None:
+    """Insert or replace the branch's wait model state."""
+    stmt = insert(wait_models).values(branch_id=branch_id, state=state, updated_at=at)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[wait_models.c.branch_id], set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at}))
+
+
+async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float, int]:
     """Tickets of the branch issued in ``[since, now]`` that left without service
-    (no-show, cancelled, diverted) and the total seconds all of them spent waiting until
-    called, finished or ``now`` (the exposure), for the abandonment-rate estimate.
+    (no-show, cancelled, diverted), the total seconds all of them spent waiting until
+    called, finished or ``now`` (the exposure), for the abandonment-rate estimate, and
+    how many of them had priority (> 0), for the overtaking rate.
     ``now`` is the domain clock's instant (a simulated clock may stand before rows of an
     earlier run, which are then left out)."""
     left = func.count().filter(tickets.c.status.in_(("no_show", "cancelled", "diverted")))
     waited_until = func.coalesce(tickets.c.called_at, tickets.c.finished_at, now)
     exposure = func.coalesce(func.sum(func.extract("epoch", waited_until - tickets.c.issued_at)), 0)
-    stmt = select(left, exposure).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
-    n, seconds = (await session.execute(stmt)).one()
-    return int(n), float(seconds or 0.0)
+    prioritised = func.count().filter(tickets.c.priority > 0)
+    stmt = select(left, exposure, prioritised).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since, tickets.c.issued_at <= now)
+    n, seconds, high = (await session.execute(stmt)).one()
+    return int(n), float(seconds or 0.0), int(high)
 
 
 async def upsert_appointment(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -38,7 +38,9 @@ class TicketTransition(Payload):
         number: display number, prefix + sequence of the business day (``A017``).
         business_date: the branch-local calendar date the number belongs to.
         position: 1-based place in its queue when waiting, else ``None``.
-        estimated_wait_s: seconds until called, ``None`` when unknown (no open counter).
+        estimated_wait_s: median seconds until called, ``None`` when unknown (no open counter).
+        estimated_wait_p10_s / estimated_wait_p90_s: 80 % interval of that wait (seconds).
+        p_called_within_sla: probability (0..1) of being called within the branch SLA target.
         remote_request_id: the mobile request this ticket answers (origin ``remote``).
         appointment_id: the appointment checked in (origin ``appointment``).
     """
@@ -57,6 +59,9 @@ class TicketTransition(Payload):
     teller_id: Id | None = None
     position: int | None = None
     estimated_wait_s: float | None = None
+    estimated_wait_p10_s: float | None = None
+    estimated_wait_p90_s: float | None = None
+    p_called_within_sla: float | None = None
     call_count: int = 0
     remote_request_id: Id | None = None
     appointment_id: Id | None = None
