@@ -40,6 +40,8 @@ def platform_processes(topic_prefix, tmp_path_factory):  # noqa: ANN001, ANN201
             db, url = migrated_database(Path(pkg.__file__).parent, name.replace("-", "_"))
             dbs.append(db)
             extra = {f"{env}_METRICS_SAMPLE_INTERVAL_S": "1"}
+            if name == "ticketing":  # recording spans, to a file the trace test reads
+                extra[f"{env}_OTEL_EXPORTER"] = f"file:{tmp_path / 'spans.jsonl'}"
             procs.append(
                 (name, ServiceProcess(module, {f"{env}_DATABASE_URL": url, f"{env}_TOPIC_PREFIX": topic_prefix, **extra}, port_env=f"{env}_HTTP_PORT", log_path=tmp_path / f"{name}.log"))
             )
@@ -144,11 +146,11 @@ def test_every_service_exports_its_metrics_by_route_template(platform_processes)
 
 
 def test_access_log_line_carries_the_trace_id_of_the_request_span(platform_processes):
-    """The request's span continues the caller's W3C trace context (a kiosk or the mobile
-    app sends ``traceparent``), so its trace id is the caller's; the access log line of
-    the request carries it. (Without an exporter the span records nothing but keeps the
-    context; with one, the server span is a child in the same trace.)"""
+    """The request's server span continues the caller's W3C trace context (a kiosk or the
+    mobile app sends ``traceparent``); the access log line of the request carries the
+    span's trace id (ticketing runs with a recording provider writing spans to a file)."""
     ticketing = dict(platform_processes)["ticketing"]
+    spans_file = ticketing.log_path.parent / "spans.jsonl"
     trace_id = uuid.uuid4().hex
     headers = {"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"}
     r = httpx.get(f"{ticketing.url}/v1/branches/b-none", headers=headers, timeout=10)
@@ -168,6 +170,16 @@ def test_access_log_line_carries_the_trace_id_of_the_request_span(platform_proce
     assert entry["route"] == "/v1/branches/{branch_id}" and entry["status"] == r.status_code and entry["method"] == "GET"
     assert entry["duration_ms"] > 0 and entry["service"] == "ticketing" and entry["level"] in {"info", "warning"}
     assert entry["trace_id"] == trace_id
+
+    def server_span() -> dict | None:
+        for line in spans_file.read_text().splitlines() if spans_file.exists() else []:
+            span = json.loads(line)
+            if span["kind"] == "SpanKind.SERVER" and span["context"]["trace_id"] == f"0x{trace_id}":
+                return span
+        return None
+
+    span = _eventually(server_span, timeout_s=10)
+    assert span and span["attributes"].get("http.route") == "/v1/branches/{branch_id}", "no server span of the request in its trace"
     assert lines["/v1/service-types"]["status"] == other.status_code and lines["/v1/service-types"].get("trace_id") != trace_id
     # every line of the log is JSON, the standard-library loggers' (uvicorn) included
     log_lines = [line for line in ticketing.log_path.read_text(errors="replace").splitlines() if line.strip()]

@@ -12,7 +12,7 @@ Counted per fault (JSON keys of ``bench/results/reliability.json``):
 * ``distinct_events_on_kafka``: distinct ``branch.ticket.issued`` event ids on the topic;
 * ``lost``: accepted tickets missing from the database, plus database tickets without an
   issued event on Kafka;
-* ``duplicated``: database tickets beyond one per accepted request, plus tickets with more
+* ``duplicated``: database tickets beyond one per logical request, plus tickets with more
   than one distinct issued event (the same event id delivered twice is not a duplicate
   effect: consumers drop it by id);
 * ``refusals``: answers that were not a ticket, by status and problem type (and
@@ -259,7 +259,9 @@ async def count(t: Ticketing, out: Outcomes, *, fault_end: float | None) -> dict
         event_ids_by_ticket.setdefault(e.data["ticket_id"], set()).add(e.id)
     accepted = set(out.accepted.values())
     lost = len(accepted - db_ids) + len(db_ids - event_ids_by_ticket.keys())
-    duplicated = max(0, len(db_ids) - len(accepted)) + sum(len(ids) - 1 for ids in event_ids_by_ticket.values() if len(ids) > 1)
+    # Each logical request carries one Idempotency-Key, so more tickets than requests means
+    # a duplicate; a ticket whose request gave up before seeing the answer is not one.
+    duplicated = max(0, len(db_ids) - out.requests) + sum(len(ids) - 1 for ids in event_ids_by_ticket.values() if len(ids) > 1)
     after = [s for s in out.successes_at if fault_end is not None and s >= fault_end]
     first_after = min(after) - fault_end if after and fault_end is not None else None
     return {

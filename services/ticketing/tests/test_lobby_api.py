@@ -61,7 +61,8 @@ async def test_counter_states_show_the_session_teller_and_ticket(service: Servic
     branch = await make_branch(service, counters=[["cash", "payments"], ["payments"]])
     ticket = await take_ticket(service, branch, "cash_withdrawal")
     teller = service.staff("teller", [branch.branch_id], subject=f"teller-{branch.counters[0]}")
-    assert (await service.client.post(f"/v1/counters/{branch.counters[1]}/session/pause", headers=teller)).status_code == 200
+    second = service.staff("teller", [branch.branch_id], subject=f"teller-{branch.counters[1]}")
+    assert (await service.client.post(f"/v1/counters/{branch.counters[1]}/session/pause", headers=second)).status_code == 200
     assert (await service.client.post(f"/v1/counters/{branch.counters[0]}/call-next", headers=teller)).status_code == 200
     r = await service.client.get(f"/v1/branches/{branch.branch_id}/counters", headers=branch.teller)
     assert r.status_code == 200, r.text

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from counterflow_shared.testing import running_app
+from counterflow_shared.testing import retry_busy, running_app
 from counterflow_ticketing.main import create_app
 
 from .conftest import Service, make_branch, take_ticket, utc
@@ -18,7 +18,11 @@ VANCOUVER = ZoneInfo("America/Vancouver")
 
 async def test_twenty_concurrent_requests_get_numbers_one_to_twenty(service: Service) -> None:
     branch = await make_branch(service)
-    replies = await asyncio.gather(*(service.client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal"}, headers=branch.kiosk) for _ in range(20)))
+    # each kiosk retries a 503 (nothing applied) with its own Idempotency-Key, as kiosks do
+    keys = [uuid.uuid4().hex for _ in range(20)]
+    replies = await asyncio.gather(
+        *(retry_busy(lambda k=k: service.client.post("/v1/kiosk/service-requests", json={"service_type": "cash_withdrawal"}, headers={**branch.kiosk, "Idempotency-Key": k})) for k in keys)
+    )
     assert all(r.status_code == 201 for r in replies), [r.text for r in replies if r.status_code != 201]
     numbers = sorted(r.json()["ticket"]["number"] for r in replies)
     assert numbers == [f"A{i:03d}" for i in range(1, 21)]

@@ -237,6 +237,21 @@ def infra_script(*args: str) -> None:
     subprocess.run(["bash", str(REPO_ROOT / "deploy/local/infra.sh"), *args], check=True, timeout=180)
 
 
+async def retry_busy(send: Any, *, attempts: int = 30) -> httpx.Response:
+    """``await send()`` again while it answers 503 (service busy, database unavailable), after
+    the ``Retry-After`` it names (seconds; capped at 1 s here), as a kiosk or device client
+    does; at most ``attempts`` tries. A 503 promises that nothing was applied, so a retry
+    of the same request (same transaction id or Idempotency-Key) is safe. Returns the last
+    response."""
+    response = await send()
+    for _ in range(attempts - 1):
+        if response.status_code != 503:
+            break
+        await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 1.0))
+        response = await send()
+    return response
+
+
 async def eventually(predicate: Any, *, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> Any:
     """Poll the async ``predicate`` until it returns a truthy value; return that value.
 

@@ -82,8 +82,8 @@ async def complete_for(ctx: Ctx, record: TransactionRecord) -> ExpectedDiversion
     Returns:
         the completed diversion, or ``None`` when the transaction matched none.
     """
-    if not record.succeeded:
-        return None
+    if not record.succeeded or (record.diversion_id is None and record.customer_id is None):
+        return None  # nothing to match: an anonymous transaction pays no lock
     await diversion_repo.serialize_matching(ctx.session, record.device_id)
     expected = await diversion_repo.claim_match(
         ctx.session,

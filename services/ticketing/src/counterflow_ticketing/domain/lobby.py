@@ -23,7 +23,7 @@ from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import conflict, invalid
 from counterflow_ticketing.domain import calendar, priority
 from counterflow_ticketing.domain.context import Ctx
-from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, abandon_rate, require_branch, ticket_view, today
+from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, require_branch, ticket_view, today, wait_forecast
 from counterflow_ticketing.domain.waits import counter_pool
 from counterflow_ticketing.persistence import branches_repo, lobby_repo, rules_repo, tickets_repo
 
@@ -88,7 +88,6 @@ async def overview(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str,
     decisions = await lobby_repo.decisions_of(session, ids)
     raises = await lobby_repo.last_raises(session, ids)
     descriptions = await _rule_descriptions(session, {d.rule_set_version for d in decisions.values() if d.rule_set_version})
-    theta = abandon_rate(ctx, branch_id)
     ahead_by_skill: dict[str, int] = defaultdict(int)
     rows: list[dict[str, Any]] = []
     by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -108,7 +107,8 @@ async def overview(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str,
     queues = []
     for code, st in services.items():
         items = by_type.get(code, [])
-        newcomer = pool.estimate(skill=st.skill, service_type=code, default_s=st.default_service_s, ahead=ahead_by_skill.get(st.skill, 0), abandon_rate_per_s=theta)
+        _, newcomer_fc = wait_forecast(ctx, pool, branch_id, skill=st.skill, service_type=code, default_s=st.default_service_s, ahead=ahead_by_skill.get(st.skill, 0), priority=0)
+        newcomer = None if newcomer_fc is None else newcomer_fc.p50_s
         queues.append(
             {
                 "service_type": code,
