@@ -100,7 +100,7 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
     offer = offered["offer"]
     assert status == 200 and offered["kind"] == "offer" and offered["decision"]["kind"] == "offer"
     assert (offer["rule_set_version"], offer["rule_id"], offer["channel"], offer["status"], offer["fee_notice"]) == (version_b, "b-to-app", "mobile", "offered", "free in the app")
-    assert (offer["amount"], offer["currency"]) == ("1500", "CZK")
+    assert (offer["amount"], offer["currency"]) == ("1500.00", "CZK")  # the money type's canonical form: the currency's minor unit (issue 16)
     # a customer asking for a person is never pushed away: a ticket under B's default
     status, person = await ask(needs=["asks_for_person"])
     assert (status, person["kind"], person["decision"]["rule_set_version"], person["decision"]["rule_id"]) == (202, "ticket", version_b, "default")
@@ -118,7 +118,7 @@ async def test_activation_changes_the_gateways_next_decision_without_restart(tic
         return next((d for d in drafts if d["diversion_id"] == offer["diversion_id"]), None)
 
     handed_off = await eventually(draft, timeout_s=60, what="the hand-off draft of the accepted offer")
-    assert (handed_off["service_type"], handed_off["amount"], handed_off["currency"]) == ("cash_withdrawal", "1500", "CZK")
+    assert (handed_off["service_type"], handed_off["amount"], handed_off["currency"]) == ("cash_withdrawal", "1500.00", "CZK")
 
     # decline: the remote ticket is requested after all, and ticketing issues it
     _, second = await ask()
