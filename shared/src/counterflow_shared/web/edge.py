@@ -232,7 +232,8 @@ def _bad_body(scope: Scope, body: bytes) -> str | None:
         except (UnicodeDecodeError, ValueError):
             return None  # the route's own parsing reports it
         for key, value in pairs:
-            if has_control(key) or has_control(value):
+            # as in JSON bodies, a value may hold TAB, LF and CR (a textarea, a pasted token)
+            if has_control(key) or has_control(value, _BODY_ALLOWED_CONTROLS):
                 return f"body.{key.encode('unicode_escape').decode()}"
         return None
     if not _BODY_SUSPECT.search(body):
