@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -59,9 +60,13 @@ def needs_stored_key(settings: MobileGatewaySettings) -> bool:
 
 
 async def stored_authority(runtime: ServiceRuntime, settings: MobileGatewaySettings) -> TokenAuthority:
-    """A :class:`TokenAuthority` on the persisted signing key (created on first start)."""
+    """A :class:`TokenAuthority` on the persisted signing key (created on first start).
+
+    The key's creation time is wall-clock time (an operational fact, like a log line), not
+    the domain clock: under the replay's simulated clock (CF_CLOCK=redis) the clock is not
+    set yet when the gateway starts."""
     async with runtime.sessions() as session, session.begin():
-        pem = await identity_repo.stored_signing_key(session, settings.customer_jwt_algorithm, lambda: private_key_pem(generate_private_key(settings.customer_jwt_algorithm)), await runtime.clock.now())
+        pem = await identity_repo.stored_signing_key(session, settings.customer_jwt_algorithm, lambda: private_key_pem(generate_private_key(settings.customer_jwt_algorithm)), datetime.now(UTC))
     return token_authority(settings.model_copy(update={"customer_jwt_private_key_pem": pem}))
 
 
