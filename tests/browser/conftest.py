@@ -113,7 +113,7 @@ class Platform:
         return r.json()["ticket"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """Ticketing and selfservice processes on their own databases, topics and Redis
     prefix, with the development sign-in on and a fast lobby refresh."""
@@ -146,10 +146,14 @@ def platform(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> I
         assert all(c in (0, -15, None) for c in codes.values()), codes
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium driven by Playwright (Playwright gives every launch a
-    fresh temporary profile, the ``--user-data-dir`` it manages itself)."""
+    fresh temporary profile, the ``--user-data-dir`` it manages itself).
+
+    Package scope: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, so every later test that calls ``asyncio.run`` would fail; it is
+    closed when the browser tests are done."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists() or shutil.which(CHROMIUM), f"{CHROMIUM} missing: deploy/local/test.sh installs Debian's chromium"
