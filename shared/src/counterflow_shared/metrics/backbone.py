@@ -9,6 +9,8 @@ broker is down and nothing else moves.
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 import weakref
 from collections import defaultdict
@@ -77,11 +79,16 @@ async def measure_lag(consumer: Any) -> dict[tuple[str, int], int]:
         ``{(topic, partition): lag}``.
     """
     lags: dict[tuple[str, int], int] = {}
-    for tp in consumer.assignment():
-        high = consumer.highwater(tp)
-        if high is None:
+    for tp in list(consumer.assignment()):
+        try:
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            # a rebalance may revoke the partition between assignment() and here; position()
+            # must not wait for a fetch either: a metric never holds up or breaks the loop
+            position = await asyncio.wait_for(consumer.position(tp), 0.5)
+        except Exception:  # noqa: BLE001 - revoked partition, no position yet: skip this one
             continue
-        position = await consumer.position(tp)
         lags[(tp.topic, tp.partition)] = max(0, high - position)
     return lags
 
