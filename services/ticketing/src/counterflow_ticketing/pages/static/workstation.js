@@ -9,14 +9,7 @@
   var view = { overview: JSON.parse(document.getElementById("queue-state").textContent), counters: JSON.parse(document.getElementById("counters-state").textContent).counters };
   var current = null;
 
-  function reason(r) {
-    var parts = [];
-    if (r.tier_points) parts.push(t("tier") + " " + r.tier + " +" + r.tier_points);
-    if (r.appointment) parts.push(t("appointment"));
-    if (r.rule && r.rule.rule_set_version > 0) parts.push(t("rule") + " " + r.rule.rule_id + " (v" + r.rule.rule_set_version + ")" + (r.rule.description ? ": " + r.rule.description : ""));
-    if (r.raised) parts.push(t("raised by") + " " + r.raised.raised_by + ": " + r.raised.reason);
-    return parts.length ? parts.join("; ") : t("walk-in, no priority");
-  }
+  var reason = CF.priorityReason;
 
   function render(v) {
     view = v;
