@@ -23,6 +23,9 @@ from counterflow_shared.web.auth import issue_staff_token
 #: Retries of a request whose connection failed (the services may drop a keep-alive
 #: connection under load).
 RETRIES = 3
+#: 503 answers retried per request (each after its Retry-After, at most 5 s): the platform
+#: refuses fast under a burst (a 1 s pool wait, ADR 0152) instead of queueing into timeouts
+BUSY_RETRIES = 30
 
 
 class PlatformError(RuntimeError):
@@ -70,7 +73,8 @@ class Platform:
     async def call(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201), **kw: Any) -> httpx.Response:
         """One request; returns the response when its status is in ``ok``. A POST carries
         an ``Idempotency-Key`` (every service honours it) so that a request whose
-        connection broke is retried (up to :data:`RETRIES` times) without a second effect.
+        connection broke is retried (up to :data:`RETRIES` times) without a second effect;
+        a 503 is retried after its ``Retry-After`` (up to :data:`BUSY_RETRIES` times).
 
         Raises:
             PlatformError: another status (the message carries the problem body), or the
@@ -78,15 +82,25 @@ class Platform:
         """
         if method == "POST":
             kw["headers"] = {**(kw.get("headers") or {}), "Idempotency-Key": str(uuid.uuid4())}
-        for attempt in range(RETRIES + 1):
+        busy = 0
+        attempt = 0
+        while True:
             self.calls += 1
             try:
                 r = await self.http.request(method, url, **kw)
-                break
             except httpx.TransportError as exc:
                 if attempt == RETRIES:
                     raise PlatformError(f"{method} {url}: {type(exc).__name__} {exc} (after {RETRIES} retries)") from exc
                 await asyncio.sleep(0.2 * 2**attempt)
+                attempt += 1
+                continue
+            # a 503 (service busy, database unavailable) applied nothing: wait the Retry-After
+            # it names (seconds) and send the same request again, as a kiosk or device does
+            if r.status_code == 503 and 503 not in ok and busy < BUSY_RETRIES:
+                busy += 1
+                await asyncio.sleep(min(float(r.headers.get("Retry-After") or 1), 5.0))
+                continue
+            break
         if r.status_code not in ok:
             raise PlatformError(f"{method} {url} -> {r.status_code}: {r.text[:500]}")
         return r
