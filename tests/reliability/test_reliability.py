@@ -32,14 +32,6 @@ def shared_db(infrastructure) -> Iterator[str]:  # noqa: ANN001
     drop_database(name)
 
 
-@pytest.fixture
-def private_pg(infrastructure) -> Iterator[PrivatePostgres]:  # noqa: ANN001
-    pg = PrivatePostgres()
-    pg.start()
-    yield pg
-    pg.destroy()
-
-
 async def _running(t: Ticketing) -> Ticketing:
     await t.create_topics()
     t.start()

@@ -471,6 +471,16 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@pytest.fixture
+def private_pg(infrastructure: PlatformSettings) -> Iterator[PrivatePostgres]:
+    """A running private PostgreSQL server (see :class:`PrivatePostgres`) for a test that
+    stops it, destroyed (stopped, files deleted) after the test."""
+    pg = PrivatePostgres()
+    pg.start()
+    yield pg
+    pg.destroy()
+
+
 def scrape(base_url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     """GET ``<base_url>/metrics`` and parse it (Prometheus text format) into
     ``{sample name: [(labels, value), ...]}``; every declared family name is a key too
