@@ -136,6 +136,10 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
     # verified (Argon2 on a cache miss), Redis is read or the rules decide
     async with runtime.autocommit.connect() as conn:
         row = (await conn.execute(sql.READ, params)).one()
+    if runtime.outages.since is not None:
+        # the database answers again (as the session dependency reports it): said here,
+        # before any early answer (a replay, 401, 429 or 422), so every path clears it
+        runtime.outages.ok()
     kiosk = None if row.kiosk_active is None else SimpleNamespace(active=row.kiosk_active, secret_hash=row.secret_hash, branch_id=row.kiosk_branch_id)
     branch_id = (await verify_kiosk(runtime, kiosk, credentials)).branch_id
     red = await readmodels_of(runtime).kiosk_state(kiosk_id=kiosk_id, minute=int(time.time() // 60), branch_id=branch_id, customer_id=customer_id, rules=active_rules_of(runtime))
@@ -165,8 +169,6 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
                 raise
             raw = (await conn.execute(sql.REPLAY, {"scope": scope, "key": idempotency_key})).scalar_one()
             return _replayed(raw, fingerprint)
-    if runtime.outages.since is not None:
-        runtime.outages.ok()  # the database answers again (as the session dependency reports it)
     if decision.kind != "offer":
         body["ticket"]["number"] = result.number
     return JSONResponse(body, status_code=201)
