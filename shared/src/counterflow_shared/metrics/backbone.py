@@ -117,7 +117,7 @@ class BackboneCollector:
         sent = CounterMetricFamily("messaging_client_sent_messages", "Events the relay published and the broker acknowledged (semconv messaging.client.sent.messages).", labels=["service", "messaging_system"])
         events = CounterMetricFamily(
             "counterflow_consumer_events",
-            "Events by consumer group and outcome: handled, duplicate (already processed), retried (a failed attempt), dead_lettered.",
+            "Events by consumer group and outcome: handled, duplicate (already processed), retried (a failed attempt), dead_lettered, skipped_unknown (a type the group has no handler for: acknowledged and skipped).",
             labels=["service", "consumer_group", "outcome"],
         )
         lag = GaugeMetricFamily("counterflow_consumer_lag_records", "Records between a consumer group's position and the end of a partition.", labels=["service", "consumer_group", "topic", "partition"])
@@ -141,7 +141,7 @@ class BackboneCollector:
             for consumer in runtime.consumers:
                 group = consumer.group.name  # the catalog name: no test prefix or suffix
                 status = consumer.status
-                for outcome, value in (("handled", status.processed), ("duplicate", status.duplicates), ("retried", status.retried), ("dead_lettered", status.dead_lettered)):
+                for outcome, value in (("handled", status.processed), ("duplicate", status.duplicates), ("retried", status.retried), ("dead_lettered", status.dead_lettered), ("skipped_unknown", sum(status.skipped_unknown.values()))):
                     totals[(service, group, outcome)] += value
                 up[(service, group)] = min(up.get((service, group), 1.0), 1.0 if status.broker_ok else 0.0)
                 prefix = consumer.topic_prefix
