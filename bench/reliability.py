@@ -5,9 +5,16 @@ database, distinct issued events on Kafka, lost, duplicated, refusals by kind, s
 answer, time to recover). A run without any fault is the baseline of the answer times.
 
 Faults measured here: 1 (private Kafka broker stopped 30 s), 2 (ticketing process
-SIGKILLed and restarted), 5 (Redis state flushed), 6 (private PostgreSQL stopped 20 s).
-Faults 3 and 4 are measured by the backbone suite (``tests/backbone``); 7 (a second
-consumer instance joining mid-stream) is not measured yet.
+SIGKILLed and restarted), 3 (the ticketing worker process SIGTERMed while the private
+broker is down: seconds to exit), 4 (poison records on every topic ticketing consumes:
+dead letters, unknown types skipped, later good events handled), 5 (Redis state
+flushed), 6 (private PostgreSQL stopped 20 s), 7 (a second instance joins the consumer
+group mid-stream while app requests flow as events). Faults 3 and 7 also publish app
+requests (``remote_requests``), so their ``lost``/``duplicated`` count the consumers'
+effects as well.
+
+The issue's figure "no request answered after more than 1 s" is ``answers_over_1s``
+(HTTP answers, timeouts included, slower than 1 s; target 0) beside ``slowest_answer_s``.
 
 ``python -m bench reliability`` writes ``bench/results/reliability.json``.
 """
@@ -17,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +35,7 @@ from counterflow_shared.testing import KafkaBroker, PrivatePostgres, drop_databa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.reliability.harness import Ticketing, redis_flush, run_with_fault, sigkill_and_restart, stop_for  # noqa: E402
+from tests.reliability import harness as h  # noqa: E402
 
 TICKETING_DIR = Path(__import__("counterflow_ticketing").__file__).parent
 RATE = 20.0  # kiosk requests per second: a busy branch network's door traffic
@@ -35,20 +44,75 @@ BROKER_DOWN_S = 30.0
 POSTGRES_DOWN_S = 20.0
 
 
-async def _fault_run(workdir: Path, name: str, *, database_url: str, bootstrap: str, fault_of, fault_at_s: float) -> dict[str, Any]:  # noqa: ANN001
-    t = Ticketing(workdir / name, database_url=database_url, bootstrap=bootstrap)
+async def _started(workdir: Path, name: str, *, database_url: str, bootstrap: str) -> h.Ticketing:
+    t = h.Ticketing(workdir / name, database_url=database_url, bootstrap=bootstrap)
     (workdir / name).mkdir(parents=True, exist_ok=True)
     await t.create_topics()
-    t.start()
+    t.start(timeout_s=300)
     await t.set_up_branch()
+    return t
+
+
+async def _fault_run(workdir: Path, name: str, *, database_url: str, bootstrap: str, fault_of, fault_at_s: float) -> dict[str, Any]:  # noqa: ANN001
+    t = await _started(workdir, name, database_url=database_url, bootstrap=bootstrap)
     try:
         async def nothing() -> None:
             return None
 
         fault = fault_of(t) if fault_of is not None else nothing
-        return await run_with_fault(t, rate=RATE, seconds=SECONDS, fault_at_s=fault_at_s, fault=fault, give_up_s=120.0)
+        return await h.run_with_fault(t, rate=RATE, seconds=SECONDS, fault_at_s=fault_at_s, fault=fault, give_up_s=120.0)
     finally:
         t.stop()
+
+
+async def _consumer_sigterm(workdir: Path, *, database_url: str, broker: KafkaBroker) -> dict[str, Any]:
+    """Fault 3 with the worker process beside the API process (both in the group)."""
+    t = await _started(workdir, "consumer_sigterm", database_url=database_url, bootstrap=broker.bootstrap)
+    worker = t.worker()
+    seen: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 300
+        while "consumer.started" not in (t.workdir / "worker.log").read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ticketing worker did not start consuming in 300 s")
+            await asyncio.sleep(0.5)
+        raw = await h.run_with_fault(t, rate=RATE, seconds=SECONDS, fault_at_s=10.0, fault=h.consumer_sigterm_with_broker_down(t, worker, broker, seen), give_up_s=120.0, remote_rate=RATE / 2)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        t.stop()
+    return {**raw, "worker_exit_s": figure(seen["exit_s"], "s", target="< 10 s"), "worker_exit_code": seen["exit_code"]}
+
+
+async def _poison(workdir: Path, *, database_url: str, bootstrap: str) -> dict[str, Any]:
+    """Fault 4: poison then good records on every consumed topic, mid-stream."""
+    t = await _started(workdir, "poison", database_url=database_url, bootstrap=bootstrap)
+    records, goods = h.poison_records(t)
+    out = h.Outcomes()
+    try:
+        raw = await h.run_with_fault(t, rate=RATE, seconds=SECONDS, fault_at_s=SECONDS / 2, fault=h.poison_every_topic(t, records, goods, out), give_up_s=120.0, out=out)
+        deadline = time.monotonic() + 120
+        while not {g.id for g in goods} <= await h.processed_event_ids(t.database_url) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        handled = len({g.id for g in goods} & await h.processed_event_ids(t.database_url))
+    finally:
+        t.stop()
+    dead = await h.records_of(t.bootstrap, f"{t.prefix}dlq.ticketing")
+    return {**raw, "topics_poisoned": len(goods), "poison_records": 3 * len(goods), "dead_lettered": len(dead), "good_events_after_poison_handled": handled}
+
+
+async def _rebalance(workdir: Path, *, database_url: str, bootstrap: str) -> dict[str, Any]:
+    """Fault 7: a second instance joins the consumer group mid-stream."""
+    t = await _started(workdir, "rebalance", database_url=database_url, bootstrap=bootstrap)
+    joined: dict[str, Any] = {}
+    try:
+        async with AsyncExitStack() as stack:
+            raw = await h.run_with_fault(t, rate=RATE, seconds=SECONDS, fault_at_s=SECONDS / 2, fault=h.second_instance_joins(t, stack, joined), give_up_s=120.0, remote_rate=RATE)
+            (consumer,) = joined["runtime"].consumers
+            handled_by_second = consumer.status.processed
+    finally:
+        t.stop()
+    return {**raw, "events_handled_by_second_instance": handled_by_second}
 
 
 def _figures(raw: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +121,7 @@ def _figures(raw: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         "lost": figure(raw["lost"], "tickets", target="0"),
         "duplicated": figure(raw["duplicated"], "tickets", target="0"),
         "slowest_answer_s": figure(raw["slowest_answer_s"], "s", baseline=baseline["slowest_answer_s"], baseline_name="same stream, no fault", target="<= 1 s"),
+        "answers_over_1s": figure(raw["answers_over_1s"], "requests", baseline=baseline["answers_over_1s"], baseline_name="same stream, no fault", target="0"),
         "recovery_s": figure(raw["recovery_s"], "s") if raw["recovery_s"] is not None else None,
         "first_ticket_after_fault_s": figure(raw["first_ticket_after_fault_s"], "s") if raw["first_ticket_after_fault_s"] is not None else None,
     }
@@ -72,7 +137,7 @@ async def _main() -> dict[str, Any]:
         results["no_fault"] = baseline
     finally:
         drop_database(name)
-    for label, fault_of in (("ticketing_sigkill", sigkill_and_restart), ("redis_flush", redis_flush)):
+    for label, fault_of in (("ticketing_sigkill", h.sigkill_and_restart), ("redis_flush", h.redis_flush)):
         name, url = migrated_database(TICKETING_DIR, "bench_reliability")
         try:
             raw = await _fault_run(workdir, label, database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=fault_of, fault_at_s=SECONDS / 2)
@@ -83,7 +148,7 @@ async def _main() -> dict[str, Any]:
     try:
         pg.start()
         url = pg.migrated_database(TICKETING_DIR, "reliability")
-        raw = await _fault_run(workdir, "postgres_stop_20s", database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=lambda t: stop_for(pg.stop, pg.start, POSTGRES_DOWN_S), fault_at_s=10.0)
+        raw = await _fault_run(workdir, "postgres_stop_20s", database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=lambda t: h.stop_for(pg.stop, pg.start, POSTGRES_DOWN_S), fault_at_s=10.0)
         results["postgres_stop_20s"] = _figures(raw, baseline)
     finally:
         pg.destroy()
@@ -92,16 +157,30 @@ async def _main() -> dict[str, Any]:
     name, url = migrated_database(TICKETING_DIR, "bench_reliability")
     try:
         broker.start()
-        raw = await _fault_run(workdir, "kafka_stop_30s", database_url=url, bootstrap=broker.bootstrap, fault_of=lambda t: stop_for(broker.stop, broker.start, BROKER_DOWN_S), fault_at_s=10.0)
+        raw = await _fault_run(workdir, "kafka_stop_30s", database_url=url, bootstrap=broker.bootstrap, fault_of=lambda t: h.stop_for(broker.stop, broker.start, BROKER_DOWN_S), fault_at_s=10.0)
         results["kafka_stop_30s"] = _figures(raw, baseline)
     finally:
         broker.stop()
         drop_database(name)
-    results["not_measured_here"] = {
-        "consumer_sigterm_with_broker_down": "tests/backbone::test_consumer_shutdown_with_broker_down_exits_within_10_seconds",
-        "poison_message": "tests/backbone::test_poison_event_goes_to_dead_letter_topic_and_consumer_moves_on",
-        "consumer_group_rebalance": "not measured yet",
-    }
+    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
+    try:
+        results["poison_every_topic"] = _figures(await _poison(workdir, database_url=url, bootstrap=p.kafka_bootstrap_servers), baseline)
+    finally:
+        drop_database(name)
+    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
+    try:
+        results["second_instance_joins"] = _figures(await _rebalance(workdir, database_url=url, bootstrap=p.kafka_bootstrap_servers), baseline)
+    finally:
+        drop_database(name)
+    (workdir / "kafka-sigterm").mkdir(exist_ok=True)
+    broker = KafkaBroker(workdir / "kafka-sigterm")
+    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
+    try:
+        broker.start()
+        results["consumer_sigterm_broker_down"] = _figures(await _consumer_sigterm(workdir, database_url=url, broker=broker), baseline)
+    finally:
+        broker.stop()
+        drop_database(name)
     return results
 
 
