@@ -29,15 +29,40 @@ class BrokerTimeout(Exception):
 
 
 async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
-    """Await ``awaitable`` for at most ``timeout_s`` seconds.
+    """Await ``awaitable`` for at most ``timeout_s`` seconds, and return within about
+    ``timeout_s + min(1, timeout_s)`` seconds whatever the awaitable does.
+
+    ``asyncio.wait_for`` cancels on timeout and then waits for the cancellation to finish
+    without any bound; an aiokafka call that catches the cancellation and goes on (seen
+    with ``AIOKafkaConsumer.stop()``/``start()`` while the broker is down) then holds its
+    caller for ever. Here the call runs as a task: on timeout it is cancelled, given at
+    most ``min(1, timeout_s)`` seconds to finish, and otherwise left behind (logged).
 
     Raises:
         BrokerTimeout: when the bound is exceeded (the awaitable is cancelled).
     """
+    task = asyncio.ensure_future(awaitable)
     try:
-        return await asyncio.wait_for(awaitable, timeout_s)
-    except TimeoutError as exc:
-        raise BrokerTimeout(f"{what} did not finish within {timeout_s:.1f}s") from exc
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    await asyncio.wait({task}, timeout=min(1.0, timeout_s))
+    if not task.done():
+        log.warning("kafka.call_abandoned", what=what, detail="did not honour its cancellation; left behind")
+        task.add_done_callback(_consume_outcome)
+    elif not task.cancelled() and task.exception() is None:
+        return task.result()  # it finished after all, in the grace
+    raise BrokerTimeout(f"{what} did not finish within {timeout_s:.1f}s")
+
+
+def _consume_outcome(task: "asyncio.Future[object]") -> None:
+    """Retrieve an abandoned task's outcome so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def new_producer(bootstrap_servers: str, *, client_id: str, request_timeout_s: float = 5.0) -> AIOKafkaProducer:
