@@ -127,65 +127,64 @@ def _figures(raw: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _main() -> dict[str, Any]:
-    p = platform()
-    workdir = Path(tempfile.mkdtemp(prefix="cf-reliability-"))
-    results: dict[str, Any] = {}
+async def _on_shared_db(run):  # noqa: ANN001, ANN202 - run(url) -> figures
     name, url = migrated_database(TICKETING_DIR, "bench_reliability")
     try:
-        baseline = await _fault_run(workdir, "baseline", database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=None, fault_at_s=0.0)
-        results["no_fault"] = baseline
+        return await run(url)
     finally:
         drop_database(name)
-    for label, fault_of in (("ticketing_sigkill", h.sigkill_and_restart), ("redis_flush", h.redis_flush)):
-        name, url = migrated_database(TICKETING_DIR, "bench_reliability")
-        try:
-            raw = await _fault_run(workdir, label, database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=fault_of, fault_at_s=SECONDS / 2)
-            results[label] = _figures(raw, baseline)
-        finally:
-            drop_database(name)
+
+
+async def _on_private_pg(run):  # noqa: ANN001, ANN202 - run(pg, url) -> figures
     pg = PrivatePostgres()
     try:
         pg.start()
-        url = pg.migrated_database(TICKETING_DIR, "reliability")
-        raw = await _fault_run(workdir, "postgres_stop_20s", database_url=url, bootstrap=p.kafka_bootstrap_servers, fault_of=lambda t: h.stop_for(pg.stop, pg.start, POSTGRES_DOWN_S), fault_at_s=10.0)
-        results["postgres_stop_20s"] = _figures(raw, baseline)
+        return await run(pg, pg.migrated_database(TICKETING_DIR, "reliability"))
     finally:
         pg.destroy()
-    (workdir / "kafka").mkdir(exist_ok=True)
-    broker = KafkaBroker(workdir / "kafka")
+
+
+async def _on_private_broker(workdir: Path, label: str, run):  # noqa: ANN001, ANN202 - run(broker, url) -> figures
+    (workdir / label).mkdir(exist_ok=True)
+    broker = KafkaBroker(workdir / label)
     name, url = migrated_database(TICKETING_DIR, "bench_reliability")
     try:
         broker.start()
-        raw = await _fault_run(workdir, "kafka_stop_30s", database_url=url, bootstrap=broker.bootstrap, fault_of=lambda t: h.stop_for(broker.stop, broker.start, BROKER_DOWN_S), fault_at_s=10.0)
-        results["kafka_stop_30s"] = _figures(raw, baseline)
+        return await run(broker, url)
     finally:
         broker.stop()
         drop_database(name)
-    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
-    try:
-        results["poison_every_topic"] = _figures(await _poison(workdir, database_url=url, bootstrap=p.kafka_bootstrap_servers), baseline)
-    finally:
-        drop_database(name)
-    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
-    try:
-        results["second_instance_joins"] = _figures(await _rebalance(workdir, database_url=url, bootstrap=p.kafka_bootstrap_servers), baseline)
-    finally:
-        drop_database(name)
-    (workdir / "kafka-sigterm").mkdir(exist_ok=True)
-    broker = KafkaBroker(workdir / "kafka-sigterm")
-    name, url = migrated_database(TICKETING_DIR, "bench_reliability")
-    try:
-        broker.start()
-        results["consumer_sigterm_broker_down"] = _figures(await _consumer_sigterm(workdir, database_url=url, broker=broker), baseline)
-    finally:
-        broker.stop()
-        drop_database(name)
+
+
+async def _main() -> dict[str, Any]:
+    """Every fault in turn (the newest first); the results file is rewritten after each,
+    so an interrupted run keeps what it measured (``pending`` names the rest)."""
+    p = platform()
+    kafka = p.kafka_bootstrap_servers
+    workdir = Path(tempfile.mkdtemp(prefix="cf-reliability-"))
+    results: dict[str, Any] = {}
+    baseline = await _on_shared_db(lambda url: _fault_run(workdir, "baseline", database_url=url, bootstrap=kafka, fault_of=None, fault_at_s=0.0))
+    results["no_fault"] = baseline
+    faults = {
+        "poison_every_topic": lambda: _on_shared_db(lambda url: _poison(workdir, database_url=url, bootstrap=kafka)),
+        "second_instance_joins": lambda: _on_shared_db(lambda url: _rebalance(workdir, database_url=url, bootstrap=kafka)),
+        "consumer_sigterm_broker_down": lambda: _on_private_broker(workdir, "kafka-sigterm", lambda broker, url: _consumer_sigterm(workdir, database_url=url, broker=broker)),
+        "ticketing_sigkill": lambda: _on_shared_db(lambda url: _fault_run(workdir, "ticketing_sigkill", database_url=url, bootstrap=kafka, fault_of=h.sigkill_and_restart, fault_at_s=SECONDS / 2)),
+        "redis_flush": lambda: _on_shared_db(lambda url: _fault_run(workdir, "redis_flush", database_url=url, bootstrap=kafka, fault_of=h.redis_flush, fault_at_s=SECONDS / 2)),
+        "postgres_stop_20s": lambda: _on_private_pg(lambda pg, url: _fault_run(workdir, "postgres_stop_20s", database_url=url, bootstrap=kafka, fault_of=lambda t: h.stop_for(pg.stop, pg.start, POSTGRES_DOWN_S), fault_at_s=10.0)),
+        "kafka_stop_30s": lambda: _on_private_broker(workdir, "kafka", lambda broker, url: _fault_run(workdir, "kafka_stop_30s", database_url=url, bootstrap=broker.bootstrap, fault_of=lambda t: h.stop_for(broker.stop, broker.start, BROKER_DOWN_S), fault_at_s=10.0)),
+    }
+    for i, (label, measure) in enumerate(faults.items()):
+        _write(results, pending=list(faults)[i:])
+        results[label] = _figures(await measure(), baseline)
+    _write(results, pending=[])
     return results
 
 
+def _write(results: dict[str, Any], *, pending: list[str]) -> None:
+    write_result("reliability", results, rate_per_s=RATE, stream_s=SECONDS, pending=pending)
+
+
 def run() -> dict[str, Any]:
-    """Run every fault and write ``bench/results/reliability.json``."""
-    figures = asyncio.run(_main())
-    write_result("reliability", figures, rate_per_s=RATE, stream_s=SECONDS)
-    return figures
+    """Run every fault and write ``bench/results/reliability.json`` (after each fault)."""
+    return asyncio.run(_main())
