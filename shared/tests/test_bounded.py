@@ -46,3 +46,13 @@ async def test_a_call_that_honours_its_cancellation_times_out_at_the_bound() -> 
     with pytest.raises(BrokerTimeout):
         await bounded(asyncio.sleep(60), 0.2, "sleep")
     assert time.monotonic() - started < 0.5
+
+
+async def test_a_call_cancelled_inside_the_client_is_a_broker_timeout_not_the_callers_cancellation() -> None:
+    async def torn_down() -> None:
+        inner = asyncio.ensure_future(asyncio.sleep(60))
+        asyncio.get_running_loop().call_later(0.05, inner.cancel)  # the client cancels its own task
+        await inner
+
+    with pytest.raises(BrokerTimeout, match="cancelled inside the Kafka client"):
+        await bounded(torn_down(), 5.0, "coordinator call")

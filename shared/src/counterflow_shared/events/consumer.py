@@ -149,23 +149,39 @@ class ConsumerRuntime:
                 try:
                     await self._start()
                     await self._loop()
+                except asyncio.CancelledError as exc:
+                    me = asyncio.current_task()
+                    if self._stop.is_set() or (me is not None and me.cancelling()):
+                        raise  # a stop meant for us
+                    # cancelled from inside the Kafka client (its tasks torn down during a
+                    # broker outage): a broker failure like any other, never a silent end
+                    await self._restart_after(exc)
                 except (BrokerTimeout, OSError, Exception) as exc:  # noqa: BLE001 - keep consuming after any infrastructure fault
                     if self._stop.is_set():
                         break
-                    self.status.broker_ok = False
-                    self.status.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("consumer.restart", group=self.group_id, error=self.status.last_error)
-                    await self._close()
-                    await self._sleep(1.0)
+                    await self._restart_after(exc)
         finally:
             await self._close()
+
+    async def _restart_after(self, exc: BaseException) -> None:
+        """Drop the clients after a failure and wait a second before starting again."""
+        self.status.broker_ok = False
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("consumer.restart", group=self.group_id, error=self.status.last_error)
+        await self._close()
+        await self._sleep(1.0)
 
     async def _start(self) -> None:
         if self._consumer is not None:
             return
-        consumer = new_consumer(self._bootstrap, self.topics, group_id=self.group_id, client_id=self.group_id)
+        # Subscribed after start(): with the topics given up front, aiokafka's start() also
+        # waits for the group's first assignment, which can take a dead member's session
+        # timeout (10 s) after a broker outage; bounded by the request timeout, each
+        # abandoned join left one more stale member behind and the consumer never rejoined.
+        consumer = new_consumer(self._bootstrap, (), group_id=self.group_id, client_id=self.group_id)
         self._consumer = consumer
         await bounded(consumer.start(), self._timeout, "consumer start")
+        consumer.subscribe(self.topics)
         self.status.broker_ok = True
         log.info("consumer.started", group=self.group_id, topics=self.topics)
 

@@ -39,7 +39,8 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
     most ``min(1, timeout_s)`` seconds to finish, and otherwise left behind (logged).
 
     Raises:
-        BrokerTimeout: when the bound is exceeded (the awaitable is cancelled).
+        BrokerTimeout: when the bound is exceeded (the awaitable is cancelled), or the
+            awaitable was cancelled by the client itself rather than by our caller.
     """
     task = asyncio.ensure_future(awaitable)
     try:
@@ -48,6 +49,10 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
         task.cancel()
         raise
     if task in done:
+        if task.cancelled():
+            # cancelled inside the client (its own tasks torn down under it), not by our
+            # caller: a failed call like any other, never a silent end of the caller's loop
+            raise BrokerTimeout(f"{what} was cancelled inside the Kafka client")
         return task.result()
     task.cancel()
     await asyncio.wait({task}, timeout=min(1.0, timeout_s))
