@@ -159,7 +159,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
         (CUSTOMER_SCORES, SELFSERVICE_DEVICES, MOBILE_ACTIVITY, CHANNEL_RULES, CHANNEL_DIVERSIONS),
         "tier, device availability, remote tickets/appointments, rule sets, offers made in the app and every diversion's closure",
     ),
-    ConsumerGroup("selfservice", "selfservice", (CHANNEL_DIVERSIONS,), "expected diverted customers"),
+    ConsumerGroup("selfservice", "selfservice", (CHANNEL_DIVERSIONS, BRANCH_DIRECTORY), "expected diverted customers; branch names and languages for the fleet page"),
     ConsumerGroup(
         "mobile-gateway",
         "mobile-gateway",

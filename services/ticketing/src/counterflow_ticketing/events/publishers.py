@@ -67,5 +67,6 @@ def branch_profile(branch: Row, hours: list[Row], services: list[Row], *, at: da
         appointment_capacity_per_slot=branch.appointment_capacity_per_slot,
         appointment_slot_minutes=branch.appointment_slot_minutes,
         active=branch.active,
+        language=branch.language,
         updated_at=at,
     )
