@@ -53,6 +53,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -280,7 +281,12 @@ async def remote_stream(t: Ticketing, out: Outcomes, *, rate: float, seconds: fl
             if delay > 0:
                 await asyncio.sleep(delay)
             env = new_event(remote_request(t, str(uuid.uuid4())), source="/counterflow/mobile-gateway")
-            await producer.send_and_wait(f"{t.prefix}{entry_for_payload(RemoteTicketRequested).topic.name}", env.to_bytes(), key=env.subject.encode())
+            while True:  # as the gateway's relay does: the same event again until the broker has it
+                try:
+                    await producer.send_and_wait(f"{t.prefix}{entry_for_payload(RemoteTicketRequested).topic.name}", env.to_bytes(), key=env.subject.encode())
+                    break
+                except KafkaError:
+                    await asyncio.sleep(0.5)
             out.remote_sent.append(env.data["request_id"])
     finally:
         await producer.stop()
