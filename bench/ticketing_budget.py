@@ -16,6 +16,7 @@ of its own (no ``run``).
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -144,20 +145,25 @@ async def overload(base: str, headers: list[dict[str, str]], rate: float, second
     client = RawClient(base)
     accepted: list[float] = []
     rejected: list[float] = []
+    by_type: dict[str, list[float]] = {}
     other = 0
     start = time.perf_counter() + 0.2
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal other
         try:
-            status = await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
+            status, answer = await client.exchange("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-            status = 0
+            status, answer = 0, b""
         ms = (time.perf_counter() - scheduled) * 1000
         if status == 201:
             accepted.append(ms)
         elif status == 503:
             rejected.append(ms)
+            # which refusal: the in-flight bound ("overloaded", before any work) or the pool
+            # timeout ("service-busy", after waiting up to db_pool_timeout_s for a connection)
+            kind = json.loads(answer or b"{}").get("type", "?").rsplit("/", 1)[-1]
+            by_type.setdefault(kind, []).append(ms)
         else:
             other += 1
 
@@ -179,4 +185,5 @@ async def overload(base: str, headers: list[dict[str, str]], rate: float, second
         "rejected_p99_ms": percentile(rejected, 99),
         "accepted_p50_ms": percentile(accepted, 50),
         "rejected_p50_ms": percentile(rejected, 50),
+        "rejected_by_type": {k: {"count": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)} for k, v in sorted(by_type.items())},
     }
