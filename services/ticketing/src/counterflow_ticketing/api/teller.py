@@ -2,7 +2,9 @@
 close, call next, call a specific ticket, recall, start, finish, no-show, transfer. Staff
 tokens with role ``teller`` or ``lobby_manager`` covering the counter's branch; a teller
 acts only at the counter of their own open session (403 ``not-your-counter``). Every
-POST honours ``Idempotency-Key``."""
+POST honours ``Idempotency-Key``. Call next, call, recall, start, finish and no-show take
+two PostgreSQL round trips (:mod:`counterflow_ticketing.domain.teller_actions`); session
+changes and transfers run in one transaction of the general path."""
 
 from __future__ import annotations
 
@@ -72,8 +74,7 @@ _status_route("close", "closed", "Close the session")
 
 @router.post("/call-next", summary="Call the next ticket this counter can serve")
 async def call_next(counter_id: str, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
-    """Skills, then priority with ageing (earliest due first). ``{"ticket": null}`` when none
-    waits. Two PostgreSQL round trips (:mod:`counterflow_ticketing.domain.teller_actions`)."""
+    """Skills, then priority with ageing (earliest due first). ``{"ticket": null}`` when none waits."""
     return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action("call-next"), idempotency_key=idempotency_key)
 
 
@@ -82,7 +83,6 @@ def _ticket_route(path: str, summary: str) -> None:
         return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action(path, ticket_id), idempotency_key=idempotency_key)
 
     endpoint.__name__ = path.replace("-", "_")
-    endpoint.__doc__ = f"{summary}. Two PostgreSQL round trips (:mod:`counterflow_ticketing.domain.teller_actions`)."
     router.post(f"/tickets/{{ticket_id}}/{path}", summary=summary)(endpoint)
 
 
@@ -94,7 +94,7 @@ _ticket_route("no-show", "No-show after the configured number of calls")
 
 @router.post("/tickets/{ticket_id}/finish", summary="Finish service with an outcome")
 async def finish(counter_id: str, ticket_id: str, body: FinishIn, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
-    """serving -> served; the service time feeds the learned means. Two PostgreSQL round trips."""
+    """serving -> served; the service time feeds the learned means."""
     action = Action("finish", ticket_id, outcome=body.outcome, body=body.model_dump())
     return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=action, idempotency_key=idempotency_key)
 
