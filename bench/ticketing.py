@@ -144,6 +144,7 @@ async def _open_loop(base: str, headers: list[dict[str, str]], rate: float, seco
     """Send ``rate`` requests/s for ``warmup_s + seconds``; latencies (ms) of the measured part."""
     latencies: list[float] = []
     errors = refused = 0
+    failures: dict[str, int] = {}
     last_done = 0.0
     interval = 1.0 / rate
     client = RawClient(base)
@@ -152,10 +153,11 @@ async def _open_loop(base: str, headers: list[dict[str, str]], rate: float, seco
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors, refused, last_done
+        failure = None
         try:
             status = await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-            status = 0
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            status, failure = 0, type(exc).__name__
         done = time.perf_counter()
         last_done = max(last_done, done)
         if scheduled - start >= warmup_s:
@@ -164,6 +166,8 @@ async def _open_loop(base: str, headers: list[dict[str, str]], rate: float, seco
             else:
                 errors += 1
                 refused += status == 503
+                what = failure or str(status)
+                failures[what] = failures.get(what, 0) + 1
 
     tasks = []
     t0 = time.perf_counter()
@@ -177,7 +181,7 @@ async def _open_loop(base: str, headers: list[dict[str, str]], rate: float, seco
     elapsed = time.perf_counter() - t0
     await client.aclose()
     measured = len(latencies) + errors
-    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "max_ms": max(latencies) if latencies else None, "ok": len(latencies), "errors": errors, "refused_503": refused, "achieved_rate": measured / max(last_done - (start + warmup_s), 1e-9), "wall_s": elapsed, "connections": len(client._all)}
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "max_ms": max(latencies) if latencies else None, "ok": len(latencies), "errors": errors, "refused_503": refused, "failures": failures, "achieved_rate": measured / max(last_done - (start + warmup_s), 1e-9), "wall_s": elapsed, "connections": len(client._all)}
 
 
 async def _closed_loop(base: str, headers: list[dict[str, str]], clients: int, seconds: float) -> dict[str, Any]:
@@ -448,7 +452,7 @@ def write_one_transaction_result(
         raw={
             "overload_2x": over,
             # errors of the open loop at 200/s: refusals (503 + Retry-After) and the rest (connection errors, other statuses)
-            "open_loop_200": {"errors": tk_steady["errors"], "refused_503": tk_steady["refused_503"], "other_errors": tk_steady["errors"] - tk_steady["refused_503"], "achieved_rate": tk_steady["achieved_rate"]},
+            "open_loop_200": {"errors": tk_steady["errors"], "refused_503": tk_steady["refused_503"], "other_errors": tk_steady["errors"] - tk_steady["refused_503"], "by_status_or_exception": tk_steady["failures"], "achieved_rate": tk_steady["achieved_rate"]},
             "round_trips": trips,
             "idle_worker": idle,
             "load_loop": loop,
