@@ -106,3 +106,10 @@ def test_p90_cash_out_comes_before_the_median_one() -> None:
     assert at_median == pytest.approx(datetime(1997, 6, 7, 8, 0, tzinfo=UTC), abs=timedelta(minutes=1))
     assert demand.cash_out_at(now=now, spare=-1.0, daily_p=median_cum, first_day=now.date(), time_zone="UTC") == now
     assert demand.cash_out_at(now=now, spare=1e6, daily_p=median_cum, first_day=now.date(), time_zone="UTC") is None
+
+
+def test_a_few_days_of_history_give_a_flat_profile_and_no_quantiles() -> None:
+    days, y, flags = _series(date(1997, 6, 2), 6)
+    fit = demand.fit(y, days, flags)
+    assert fit.weekday_index == [1.0] * 7
+    assert fit.cumulative_ratio == {} and len(fit.path) == 14

@@ -322,8 +322,11 @@ def _points(y: np.ndarray, z: np.ndarray, index: np.ndarray, origins: np.ndarray
 def _weekday_index(y: np.ndarray, wd: np.ndarray, use: np.ndarray) -> np.ndarray:
     """Weekday index: median over the last :data:`PROFILE_WEEKS` weeks of each day's
     ratio to the mean of its centred week (known days), so that a level change inside
-    the window does not bend the profile; mean 1."""
+    the window does not bend the profile; mean 1. Flat (ones) below
+    ``forecast.MIN_PROFILE_DAYS`` days of history."""
     n = len(y)
+    if n < forecast.MIN_PROFILE_DAYS:
+        return np.ones(7)
     start = max(0, n - 7 * PROFILE_WEEKS)
     vals = np.where(np.isnan(y), 0.0, y)
     cnt = (~np.isnan(y)).astype(float)
