@@ -44,6 +44,7 @@ POM
 kafka_security() {
   local d="$KAFKA_SECURITY_DIR"
   [ -f "$d/.complete" ] && return 0
+  command -v openssl >/dev/null || apt_install openssl
   say "generating the local Kafka CA, broker certificate and SCRAM passwords in $d"
   rm -rf "$d"; mkdir -p "$d/passwords"; chmod 700 "$d"
   openssl req -x509 -newkey rsa:3072 -sha256 -days 3650 -nodes -subj "/CN=Counterflow local Kafka CA" \
