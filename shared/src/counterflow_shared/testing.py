@@ -200,7 +200,7 @@ class ServiceProcess:
         """Base URL of the running service."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout_s: float = 180.0) -> "ServiceProcess":
         """Start and wait until ``/readyz`` answers 200.
 
         Raises:
