@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from counterflow_shared.settings import ServiceSettings
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 
 #: Retries of a request whose connection failed (the services may drop a keep-alive
@@ -45,7 +45,8 @@ class Endpoints:
 def staff_token(subject: str, role: str, branches: list[str] | None = None, ttl_s: int = 24 * 3600) -> str:
     """A staff bearer token for ``subject`` with ``role`` over ``branches`` (``*`` default)."""
     s = ServiceSettings()
-    return issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject, role=role, branches=branches or ["*"], ttl_s=ttl_s)
+    # one token for the four services: the development provider's default audience names all four
+    return issue_staff_token(issuer=s.jwt_issuer, subject=subject, role=role, branches=branches or ["*"], ttl_s=ttl_s)
 
 
 @dataclass
