@@ -136,7 +136,9 @@ def env(service: Service) -> list[dict[str, Any]]:
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "k8s.pod.name=$(POD_NAME),deployment.environment=$(CF_ENVIRONMENT)"},
         {"name": f"{p}DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-database", "key": "url"}}},
-        {"name": f"{p}JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "counterflow-staff-jwt", "key": "secret"}}},
+        # HMAC key of the pages' CSRF tokens, one per service (staff tokens are verified with
+        # the identity provider's public keys: there is no shared token secret)
+        {"name": f"{p}SESSION_SECRET", "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-session", "key": "secret"}}},
         {"name": "CF_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "counterflow-redis", "key": "url"}}},
     ] + SERVICE_SECRETS.get(service.name, [])
 
@@ -258,8 +260,8 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
             "data": {
                 f"{service.env_prefix}HTTP_HOST": "0.0.0.0",
                 f"{service.env_prefix}HTTP_PORT": str(service.port),
-                f"{service.env_prefix}JWT_ISSUER": "counterflow-idp",
-                f"{service.env_prefix}JWT_AUDIENCE": "counterflow-staff",
+                # each service its own audience: a staff token for one is refused by the others
+                f"{service.env_prefix}JWT_AUDIENCE": f"counterflow-{service.name}",
             },
         },
         deployment(service, "api", ["serve", "--no-workers"], api_resources),

@@ -39,6 +39,8 @@ class PlatformSettings(BaseSettings):
         jwt_jwks_url / jwt_issuer: the staff identity provider's key set (``https://`` or,
             locally, ``file://``; default: the development provider's JWKS file,
             :mod:`counterflow_shared.devidp`) and its ``iss``.
+        docs_enabled: serve ``/docs`` and ``/openapi.json`` (``CF_DOCS_ENABLED=false`` in
+            the prod overlay).
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_", extra="ignore")
@@ -55,6 +57,7 @@ class PlatformSettings(BaseSettings):
     clock_key: str = ""
     jwt_jwks_url: str = Field(default_factory=lambda: _dev_jwks_url())
     jwt_issuer: str = "counterflow-dev-idp"
+    docs_enabled: bool = True
 
 
 def _dev_jwks_url() -> str:
@@ -183,7 +186,7 @@ class ServiceSettings(BaseSettings):
     jwks_cache_s: float = Field(default=300.0, gt=0)
     jwks_refresh_cooldown_s: float = Field(default=5.0, ge=0)
     session_secret: str = "dev-only-session-secret-change-me-0123456789"
-    docs_enabled: bool = True
+    docs_enabled: bool = Field(default_factory=lambda: platform_settings().docs_enabled)
     #: pages: offer the development sign-in (pick a role and branches; the development
     #: identity provider, :mod:`counterflow_shared.devidp`, signs the staff token). Never on
     #: in production (there is no signing key there): ``make up`` turns it on.
