@@ -144,17 +144,16 @@ def env(service: Service) -> list[dict[str, Any]]:
 
 
 # Service-specific Secret-backed settings (optional keys: the service has a development default).
-SERVICE_SECRETS: dict[str, list[dict[str, Any]]] = {
-    "mobile-gateway": [
-        {
-            "name": "CF_MOBILE_CUSTOMER_JWT_PRIVATE_KEY_PEM",
-            "valueFrom": {"secretKeyRef": {"name": "counterflow-mobile-customer-jwt", "key": "private-key.pem", "optional": True}},
-        },
-        {
-            "name": "CF_MOBILE_CUSTOMER_JWT_PUBLIC_KEY_PEM",
-            "valueFrom": {"secretKeyRef": {"name": "counterflow-mobile-customer-jwt", "key": "public-key.pem", "optional": True}},
-        },
-    ],
+SERVICE_SECRETS: dict[str, list[dict[str, Any]]] = {}
+
+# Service-specific plain settings (ConfigMap). The mobile gateway verifies customer access
+# tokens of the bank's OpenID Connect provider (REPLACE with the bank's; ADR 0211).
+SERVICE_CONFIG: dict[str, dict[str, str]] = {
+    "mobile-gateway": {
+        "CF_MOBILE_CUSTOMER_JWKS_URL": "https://login.counterflow.example/.well-known/jwks.json",
+        "CF_MOBILE_CUSTOMER_JWT_ISSUER": "https://login.counterflow.example",
+        "CF_MOBILE_CUSTOMER_JWT_AUDIENCE": "counterflow-mobile",
+    },
 }
 
 
@@ -262,6 +261,7 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
                 f"{service.env_prefix}HTTP_PORT": str(service.port),
                 # each service its own audience: a staff token for one is refused by the others
                 f"{service.env_prefix}JWT_AUDIENCE": f"counterflow-{service.name}",
+                **SERVICE_CONFIG.get(service.name, {}),
             },
         },
         deployment(service, "api", ["serve", "--no-workers"], api_resources),
