@@ -1,0 +1,251 @@
+"""The authorisation matrix (issue 21): every route of the four services' OpenAPI, for every
+kind of caller, against the platform running as four real processes (real PostgreSQL,
+Redis, Kafka; tokens of the development identity provider).
+
+The expected policy is declared below per service as ordered ``(pattern, roles)`` rules
+over ``"METHOD /path"``; every route in a service's live ``/openapi.json`` must match one
+rule, so a new route cannot escape the matrix (the test fails naming it). For each route
+and caller:
+
+- an allowed role gets neither 401 nor 403 (nor a 5xx): 2xx, or 404/409/422 for the dummy
+  ids and empty bodies the matrix sends;
+- any other authenticated caller is refused with 401 or 403, ``application/problem+json``;
+- a credential the platform must not accept (none, expired, another issuer, another
+  audience, ``alg: none``, signed by another key) is a 401 problem+json on every route that
+  takes tokens (a 401 or 403 on the kiosk and device routes, which take their own
+  credentials);
+- customer B asking for customer A's remote ticket gets exactly the 404 of a ticket that
+  does not exist (existence does not leak).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from counterflow_shared.devidp import provider
+from counterflow_shared.testing import ServiceProcess, drop_database, fresh_topic_prefix, migrated_database
+
+pytestmark = pytest.mark.timeout(1500)  # four services start on a loaded machine, then ~1,500 requests
+
+KIOSK, DEVICE = "kiosk", "device"
+TELLER, LOBBY, OPS, APPROVER = "teller", "lobby_manager", "operations", "approver"
+CUSTOMER_A, CUSTOMER_B = "customer_a", "customer_b"
+STAFF = frozenset({TELLER, LOBBY, OPS, APPROVER})
+CUSTOMERS = frozenset({CUSTOMER_A, CUSTOMER_B})
+AUTHENTICATED = (KIOSK, DEVICE, TELLER, LOBBY, OPS, APPROVER, CUSTOMER_A, CUSTOMER_B)
+REFUSED_CREDENTIALS = ("no credentials", "expired", "wrong issuer", "wrong audience", "alg none", "other key")
+PUBLIC = frozenset({"*"})
+
+POLICY: dict[str, list[tuple[str, frozenset[str]]]] = {
+    "ticketing": [
+        (r"GET /(healthz|readyz)$", PUBLIC),
+        (r"GET /v1/branches/\{branch_id\}/display/stream$", PUBLIC),  # the calling display in the branch hall
+        (r"\w+ /v1/kiosk/", frozenset({KIOSK})),
+        (r"POST /v1/counters/", frozenset({TELLER, LOBBY})),
+        (r"GET /v1/branches/\{branch_id\}/(queue|counters|queue/stream)$", frozenset({TELLER, LOBBY, OPS})),
+        (r"\w+ /v1/branches/\{branch_id\}/(tickets|offers|service-requests|lobby)", frozenset({LOBBY, OPS})),
+        (r"GET /v1/branches/\{branch_id\}/sla$", frozenset({LOBBY, OPS})),
+        (r"PUT /v1/(branches|service-types)", frozenset({OPS})),
+        (r"GET /v1/(branches|service-types)", STAFF),
+        (r"POST /v1/rules/sets$", frozenset({OPS, APPROVER})),
+        (r"POST /v1/rules/(sets/\{version\}/(approve|reject|activate)|rollback)$", frozenset({APPROVER})),
+        (r"GET /v1/rules/(active|completion-rates)$", frozenset({OPS, APPROVER, LOBBY})),
+        (r"(GET /v1/rules/|POST /v1/rules/sets/\{version\}/what-if$)", frozenset({OPS, APPROVER})),
+        (r"GET /v1/decisions", frozenset({OPS, APPROVER, LOBBY})),
+    ],
+    "selfservice": [
+        (r"GET /(healthz|readyz)$", PUBLIC),
+        (r"POST /v1/device/", frozenset({DEVICE})),
+        (r"(POST /v1/devices(/\{device_id\}/credentials)?|PATCH /v1/devices/\{device_id\}|PUT /v1/devices/\{device_id\}/cash-units|DELETE /v1/devices/\{device_id\})$", frozenset({OPS})),
+        (r"GET /v1/", STAFF),
+    ],
+    "mobile-gateway": [
+        (r"GET /(healthz|readyz)$", PUBLIC),
+        (r"\w+ /v1/", CUSTOMERS),
+    ],
+    "scoring": [
+        (r"GET /(healthz|readyz)$", PUBLIC),
+        (r"POST /v1/operations/", frozenset({OPS})),
+        (r"GET /v1/", STAFF),
+    ],
+}
+MODULES = {"ticketing": ("counterflow_ticketing", "CF_TICKETING"), "selfservice": ("counterflow_selfservice", "CF_SELFSERVICE"), "mobile-gateway": ("counterflow_mobile_gateway", "CF_MOBILE"), "scoring": ("counterflow_scoring", "CF_SCORING")}
+
+
+@dataclass
+class Platform:
+    """The four services and the credentials of every caller."""
+
+    urls: dict[str, str]
+    branch_id: str
+    headers: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # service -> caller -> headers
+    ticket_of_a: str = ""
+
+
+def _policy(service: str, method: str, path: str) -> frozenset[str]:
+    for pattern, roles in POLICY[service]:
+        if re.match(pattern, f"{method} {path}"):
+            return roles
+    raise AssertionError(f"{service}: {method} {path} is in no rule of the authorisation matrix; add it to POLICY")
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _refused_tokens(*, issuer: str, audience: str, extra: dict[str, Any]) -> dict[str, dict[str, str]]:
+    idp = provider()
+    kid, _ = idp.signing_key()
+    now = datetime.now(UTC)
+    claims = {"iss": issuer, "aud": audience, "sub": "someone-1", "iat": now, "exp": now + timedelta(minutes=10), **extra}
+    b64 = lambda data: jwt.utils.base64url_encode(data).decode()  # noqa: E731
+    unsigned = b64(b'{"alg":"none","typ":"JWT","kid":"' + kid.encode() + b'"}') + "." + b64(jwt.utils.json.dumps({**claims, "iat": int(now.timestamp()), "exp": int(claims["exp"].timestamp())}).encode()) + "."
+    return {
+        "no credentials": {},
+        "expired": _bearer(idp.sign({**claims, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)})),
+        "wrong issuer": _bearer(idp.sign({**claims, "iss": "https://evil.example"})),
+        "wrong audience": _bearer(idp.sign({**claims, "aud": "counterflow-elsewhere"})),
+        "alg none": _bearer(unsigned),
+        "other key": _bearer(jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": kid})),
+    }
+
+
+@pytest.fixture(scope="module")
+def platform(infrastructure, tmp_path_factory) -> Iterator[Platform]:
+    import importlib
+
+    logs = tmp_path_factory.mktemp("matrix")
+    prefix_gen = fresh_topic_prefix(infrastructure)
+    topic_prefix = next(prefix_gen)
+    redis_prefix = f"test:matrix:{uuid.uuid4().hex[:8]}:"
+    databases, processes = [], {}
+    try:
+        for service, (module, env_prefix) in MODULES.items():
+            name, url = migrated_database(Path(importlib.import_module(module).__file__).parent, f"matrix_{service.replace('-', '_')}")
+            databases.append(name)
+            env = {f"{env_prefix}_DATABASE_URL": url, f"{env_prefix}_TOPIC_PREFIX": topic_prefix, f"{env_prefix}_REDIS_PREFIX": f"{redis_prefix}{service}:", f"{env_prefix}_LOG_JSON": "false", f"{env_prefix}_LOG_LEVEL": "WARNING"}
+            processes[service] = ServiceProcess(module, env, port_env=f"{env_prefix}_HTTP_PORT", log_path=logs / f"{service}.log")
+        for proc in processes.values():
+            proc.start(timeout_s=180)
+        yield _set_up(Platform({s: p.url for s, p in processes.items()}, branch_id=f"b{uuid.uuid4().hex[:8]}"))
+    finally:
+        for proc in processes.values():
+            proc.stop()
+        for name in databases:
+            drop_database(name)
+        next(prefix_gen, None)
+
+
+def _set_up(p: Platform) -> Platform:
+    """A branch with a counter and a kiosk, a registered device, two customers (A holding
+    a remote ticket), and every caller's headers."""
+    idp = provider()
+    staff = {role: _bearer(idp.staff_token(role=role, branches=[p.branch_id], subject=f"{role}-1")) for role in STAFF}
+    t = httpx.Client(base_url=p.urls["ticketing"], timeout=30)
+    body = {"name": "Matrix branch", "time_zone": "Europe/Prague", "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
+            "zones": [{"zone": "cash", "name": "Cash"}], "services": ["cash_withdrawal", "transfer"]}
+    assert t.put(f"/v1/branches/{p.branch_id}", json=body, headers=staff[OPS]).status_code == 200
+    kiosk_secret = uuid.uuid4().hex + uuid.uuid4().hex
+    r = t.put(f"/v1/branches/{p.branch_id}/kiosks/{p.branch_id}-k1", json={"secret": kiosk_secret}, headers=staff[OPS])
+    assert r.status_code in (200, 201), r.text
+    s = httpx.Client(base_url=p.urls["selfservice"], timeout=30)
+    device = {"device_id": f"{p.branch_id}-atm1", "branch_id": p.branch_id, "zone": "self_service", "kind": "cash_recycler", "accessible": True,
+              "capabilities": {"service_types": ["cash_withdrawal"], "max_amount": {"CZK": "20000"}, "denominations": ["100"], "currencies": ["CZK"]},
+              "time_zone": "Europe/Prague", "cash_units": [{"unit_id": "C1", "currency": "CZK", "denomination": "100", "capacity": 2000, "low_threshold": 100, "full_threshold": 1900, "count": 1200}]}
+    r = s.post("/v1/devices", json=device, headers=staff[OPS])
+    assert r.status_code == 201, r.text
+    customers = {CUSTOMER_A: _bearer(idp.customer_token(customer_id=f"ca-{uuid.uuid4().hex[:8]}")), CUSTOMER_B: _bearer(idp.customer_token(customer_id=f"cb-{uuid.uuid4().hex[:8]}"))}
+    own = {KIOSK: _bearer(f"{p.branch_id}-k1:{kiosk_secret}"), DEVICE: _bearer(f"{device['device_id']}:{r.json()['secret']}"), **staff, **customers}
+    staff_refused = _refused_tokens(issuer="counterflow-dev-idp", audience="counterflow-ticketing", extra={"role": OPS, "branches": [p.branch_id]})
+    for service in MODULES:
+        refused = _refused_tokens(issuer="counterflow-dev-customer-idp", audience="counterflow-mobile", extra={"scope": "customer"}) if service == "mobile-gateway" else staff_refused
+        p.headers[service] = {**own, **refused}
+    # customer A's remote ticket, once the gateway knows the branch (branch.directory.v1)
+    m = httpx.Client(base_url=p.urls["mobile-gateway"], timeout=30)
+    deadline = time.monotonic() + 90
+    while m.get(f"/v1/branches/{p.branch_id}", headers=customers[CUSTOMER_A]).status_code != 200:
+        assert time.monotonic() < deadline, "the gateway did not learn the branch in 90 s"
+        time.sleep(0.5)
+    r = m.post("/v1/tickets", json={"branch_id": p.branch_id, "service_type": "transfer"}, headers={**customers[CUSTOMER_A], "Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code in (200, 201, 202), r.text
+    p.ticket_of_a = r.json().get("ticket_id") or r.json()["request_id"]
+    return p
+
+
+def _routes(url: str) -> list[tuple[str, str]]:
+    spec = httpx.get(f"{url}/openapi.json", timeout=30).json()
+    return sorted((method.upper(), path) for path, ops in spec["paths"].items() for method in ops)
+
+
+def _concrete(p: Platform, service: str, path: str) -> str:
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "branch_id":
+            return p.branch_id
+        if name == "ticket_id" and service == "mobile-gateway":
+            return p.ticket_of_a
+        if name == "version":
+            return "1"
+        return f"x{name[:3]}1"
+
+    return re.sub(r"\{([a-z_]+)\}", fill, path)
+
+
+def _call(client: httpx.Client, method: str, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    with client.stream(method, url, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, json=body) as r:
+        if r.headers.get("content-type", "").startswith("text/event-stream"):
+            return r.status_code, r.headers["content-type"], b""
+        return r.status_code, r.headers.get("content-type", ""), r.read()
+
+
+@pytest.mark.parametrize("service", list(MODULES))
+def test_every_route_answers_each_caller_as_the_matrix_says(platform: Platform, service: str) -> None:
+    routes = _routes(platform.urls[service])
+    assert len(routes) > 3
+    failures: list[str] = []
+    with httpx.Client(base_url=platform.urls[service], timeout=30) as client:
+        for method, path in routes:
+            allowed = _policy(service, method, path)
+            url = _concrete(platform, service, path)
+            token_route = bool(allowed & (STAFF | CUSTOMERS))
+            for caller, headers in platform.headers[service].items():
+                status, ctype, _ = _call(client, method, url, headers)
+                where = f"{caller:>14} {method} {path} -> {status}"
+                if allowed == PUBLIC or caller in allowed:
+                    if status in (401, 403) or status >= 500:
+                        failures.append(f"{where}: allowed, expected no refusal")
+                    continue
+                refused = (401,) if caller in REFUSED_CREDENTIALS and token_route else (401, 403)
+                if status not in refused:
+                    failures.append(f"{where}: expected {' or '.join(map(str, refused))}")
+                elif not ctype.startswith("application/problem+json"):
+                    failures.append(f"{where}: refusal is {ctype}, not problem+json")
+    assert not failures, f"{len(failures)} cells of the matrix differ:\n" + "\n".join(failures)
+
+
+def test_customer_b_cannot_tell_customer_as_ticket_from_a_missing_one(platform: Platform) -> None:
+    h = platform.headers["mobile-gateway"]
+    with httpx.Client(base_url=platform.urls["mobile-gateway"], timeout=30) as m:
+        assert m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_A]).status_code == 200
+        theirs = m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_B])
+        missing = m.get(f"/v1/tickets/{uuid.uuid4()}", headers=h[CUSTOMER_B])
+        assert theirs.status_code == missing.status_code == 404
+        strip = lambda d: {k: v for k, v in d.items() if k not in ("instance", "detail")}  # noqa: E731
+        assert strip(theirs.json()) == strip(missing.json())
+        assert platform.ticket_of_a not in theirs.text
+        cancel = m.post(f"/v1/tickets/{platform.ticket_of_a}/cancel", headers=h[CUSTOMER_B])
+        assert cancel.status_code == 404
+        assert platform.ticket_of_a not in [t.get("ticket_id") for t in m.get("/v1/tickets", headers=h[CUSTOMER_B]).json()]
