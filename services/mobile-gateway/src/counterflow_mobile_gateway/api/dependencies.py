@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.runtime import get_session
+from counterflow_shared.web.ratelimit import RateLimiter
 
-from counterflow_mobile_gateway.api.ratelimit import check_rate
 from counterflow_mobile_gateway.domain.identity import CustomerPrincipal, CustomerTokens, unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="customer access token of the bank's OpenID Connect provider")
@@ -38,7 +38,10 @@ async def current_customer(request: Request, creds: Annotated[HTTPAuthorizationC
         raise unauthorized("missing bearer token")
     principal = await customer_tokens(request).verify(creds.credentials)
     s = request.app.state.settings
-    await check_rate(request.app.state.runtime.redis, prefix=s.redis_prefix, customer_id=principal.customer_id, limit=s.rate_limit_requests, window_s=s.rate_limit_window_s)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.rate_limiter = RateLimiter(request.app.state.runtime.redis, prefix=f"{s.redis_prefix}rl:", limit=s.rate_limit_requests, window_s=s.rate_limit_window_s)
+    await limiter.hit(principal.customer_id)
     return principal
 
 

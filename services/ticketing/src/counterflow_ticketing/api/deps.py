@@ -17,7 +17,6 @@ Staff: bearer JWTs (:mod:`counterflow_shared.web.auth`) with ``role`` and ``bran
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  # noqa: F401 - RuntimeDep re-exported
+from counterflow_shared.web.ratelimit import RateLimiter
 from counterflow_shared.web.auth import StaffPrincipal, VerifiedSecrets, staff_dependency
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
@@ -105,12 +105,15 @@ async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionD
 
 
 async def enforce_rate_limit(runtime: ServiceRuntime, kiosk_id: str) -> None:
-    """Count one request of ``kiosk_id``; 429 (with ``Retry-After`` to the next UTC minute)
+    """Count one request of ``kiosk_id`` with the platform's limiter
+    (:class:`counterflow_shared.web.ratelimit.RateLimiter`: per UTC minute, per-process
+    counting while Redis is down); 429 with a ``Retry-After`` header to the next minute
     over ``kiosk_requests_per_minute``."""
-    minute = int(time.time() // 60)
     limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-    if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
-        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+    limiter = runtime.state.get("kiosk_rate_limiter")
+    if limiter is None:
+        limiter = runtime.state["kiosk_rate_limiter"] = RateLimiter(runtime.redis, prefix=readmodels_of(runtime).key("rl", ""), limit=limit, window_s=60)
+    await limiter.hit(kiosk_id, limit=limit)
 
 
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
