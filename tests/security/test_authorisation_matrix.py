@@ -20,10 +20,12 @@ and caller:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,7 +113,7 @@ def _refused_tokens(*, issuer: str, audience: str, extra: dict[str, Any]) -> dic
     now = datetime.now(UTC)
     claims = {"iss": issuer, "aud": audience, "sub": "someone-1", "iat": now, "exp": now + timedelta(minutes=10), **extra}
     b64 = lambda data: jwt.utils.base64url_encode(data).decode()  # noqa: E731
-    unsigned = b64(b'{"alg":"none","typ":"JWT","kid":"' + kid.encode() + b'"}') + "." + b64(jwt.utils.json.dumps({**claims, "iat": int(now.timestamp()), "exp": int(claims["exp"].timestamp())}).encode()) + "."
+    unsigned = b64(b'{"alg":"none","typ":"JWT","kid":"' + kid.encode() + b'"}') + "." + b64(json.dumps({**claims, "iat": int(now.timestamp()), "exp": int(claims["exp"].timestamp())}).encode()) + "."
     return {
         "no credentials": {},
         "expired": _bearer(idp.sign({**claims, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)})),
@@ -137,8 +139,8 @@ def platform(infrastructure, tmp_path_factory) -> Iterator[Platform]:
             databases.append(name)
             env = {f"{env_prefix}_DATABASE_URL": url, f"{env_prefix}_TOPIC_PREFIX": topic_prefix, f"{env_prefix}_REDIS_PREFIX": f"{redis_prefix}{service}:", f"{env_prefix}_LOG_JSON": "false", f"{env_prefix}_LOG_LEVEL": "WARNING"}
             processes[service] = ServiceProcess(module, env, port_env=f"{env_prefix}_HTTP_PORT", log_path=logs / f"{service}.log")
-        for proc in processes.values():
-            proc.start(timeout_s=180)
+        with ThreadPoolExecutor(max_workers=len(processes)) as pool:  # start-up is mostly waiting for Kafka and PostgreSQL
+            list(pool.map(lambda proc: proc.start(timeout_s=400), processes.values()))
         yield _set_up(Platform({s: p.url for s, p in processes.items()}, branch_id=f"b{uuid.uuid4().hex[:8]}"))
     finally:
         for proc in processes.values():
@@ -185,8 +187,30 @@ def _set_up(p: Platform) -> Platform:
 
 
 def _routes(url: str) -> list[tuple[str, str]]:
-    spec = httpx.get(f"{url}/openapi.json", timeout=30).json()
-    return sorted((method.upper(), path) for path, ops in spec["paths"].items() for method in ops)
+    return sorted((method.upper(), path) for path, ops in _spec(url)["paths"].items() for method in ops)
+
+
+def _spec(url: str) -> dict[str, Any]:
+    return httpx.get(f"{url}/openapi.json", timeout=30).json()
+
+
+#: the credential each service's OpenAPI must declare on its protected routes
+SCHEMES = {"ticketing": {"KioskCredentials", "StaffToken"}, "selfservice": {"DeviceCredentials", "StaffToken"}, "mobile-gateway": {"CustomerToken"}, "scoring": {"StaffToken"}}
+
+
+@pytest.mark.parametrize("service", list(MODULES))
+def test_every_protected_route_declares_its_security_scheme(platform: Platform, service: str) -> None:
+    spec = _spec(platform.urls[service])
+    assert set(spec["components"]["securitySchemes"]) == SCHEMES[service]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            declared = {name for requirement in op.get("security", []) for name in requirement}
+            allowed = _policy(service, method.upper(), path)
+            if allowed == PUBLIC:
+                assert not declared, f"{method} {path} is public but declares {declared}"
+                continue
+            want = ({"KioskCredentials"} if KIOSK in allowed else set()) | ({"DeviceCredentials"} if DEVICE in allowed else set()) | ({"StaffToken"} if allowed & STAFF else set()) | ({"CustomerToken"} if allowed & CUSTOMERS else set())
+            assert declared == want, f"{service} {method.upper()} {path} declares {declared}, expected {want}"
 
 
 def _concrete(p: Platform, service: str, path: str) -> str:

@@ -32,7 +32,7 @@ from counterflow_shared.web.session import CSRF_HEADER, SAFE_METHODS, SESSION_CO
 
 STAFF_ROLES = ("teller", "lobby_manager", "operations", "approver", "analyst", "admin")
 _hasher = PasswordHasher()
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(auto_error=False, scheme_name="StaffToken", description="staff JWT of the bank's identity provider (docs/security.md)")
 
 
 @dataclass(frozen=True)

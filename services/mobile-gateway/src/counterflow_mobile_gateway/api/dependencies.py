@@ -15,7 +15,7 @@ from counterflow_shared.web.ratelimit import RateLimiter
 
 from counterflow_mobile_gateway.domain.identity import CustomerPrincipal, CustomerTokens, unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="customer access token of the bank's OpenID Connect provider")
+_bearer = HTTPBearer(auto_error=False, scheme_name="CustomerToken", description="customer access token of the bank's OpenID Connect provider")
 
 
 def customer_tokens(request: Request) -> CustomerTokens:
