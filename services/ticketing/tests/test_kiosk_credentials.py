@@ -1,20 +1,17 @@
 """Kiosk credentials (issue 21): a generated secret has 256 random bits, and a re-keyed or
-deactivated kiosk is refused by every instance within 5 s (two instances of ticketing on
-one database, each with its own memo of verified secrets)."""
+deactivated kiosk is refused by every instance within 5 s, in fact at the first request
+after the change (two instances of ticketing on one database, each with its own memo of
+verified secrets)."""
 
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 
 from counterflow_shared.testing import running_app
 from counterflow_ticketing.main import create_app
 
 from .conftest import make_branch
-
-REVOCATION_BOUND_S = 5.0
-
 
 async def test_a_kiosk_without_a_given_secret_gets_a_256_bit_random_one(service):
     branch = await make_branch(service)
@@ -41,10 +38,10 @@ async def test_re_keying_is_effective_on_every_instance_within_5_s(service):
             assert (await client.get("/v1/kiosk/tickets/none", headers=old)).status_code == 404
         r = await service.client.put(f"/v1/branches/{branch.branch_id}/kiosks/{kiosk_id}", json={}, headers=branch.ops)
         assert r.status_code == 200
-        rekeyed_at = time.monotonic()
-        while (status := (await second.get("/v1/kiosk/tickets/none", headers=old)).status_code) != 401:
-            assert status == 404 and time.monotonic() - rekeyed_at < REVOCATION_BOUND_S, "the other instance still accepts the old secret"
-        assert time.monotonic() - rekeyed_at < REVOCATION_BOUND_S
+        # the very first request to the other instance after the re-key committed is refused:
+        # no cache lifetime to wait out, so the 5 s bound holds whatever the machine's load
+        # (a wall-clock measure would time the Argon2 check on a loaded machine instead)
+        assert (await second.get("/v1/kiosk/tickets/none", headers=old)).status_code == 401
         assert (await service.client.get("/v1/kiosk/tickets/none", headers=old)).status_code == 401
         new = {"Authorization": f"Bearer {kiosk_id}:{r.json()['secret']}"}
         assert (await second.get("/v1/kiosk/tickets/none", headers=new)).status_code == 404
