@@ -1,5 +1,5 @@
 """The authorisation matrix (issue 21): every route of the four services' OpenAPI, for every
-kind of caller, against the platform running as four real processes (real PostgreSQL,
+kind of caller, against the four services served over HTTP by uvicorn (real PostgreSQL,
 Redis, Kafka; tokens of the development identity provider).
 
 The expected policy is declared below per service as ordered ``(pattern, roles)`` rules
@@ -20,12 +20,13 @@ and caller:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,9 +38,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from counterflow_shared.devidp import provider
-from counterflow_shared.testing import ServiceProcess, drop_database, fresh_topic_prefix, migrated_database
+from counterflow_shared.testing import drop_database, migrated_database, served_app
 
-pytestmark = pytest.mark.timeout(1500)  # four services start on a loaded machine, then ~1,500 requests
+pytestmark = pytest.mark.timeout(1500)  # four services start on a loaded machine, then ~1,700 requests
 
 KIOSK, DEVICE = "kiosk", "device"
 TELLER, LOBBY, OPS, APPROVER = "teller", "lobby_manager", "operations", "approver"
@@ -124,74 +125,79 @@ def _refused_tokens(*, issuer: str, audience: str, extra: dict[str, Any]) -> dic
     }
 
 
+SETTINGS = {
+    "ticketing": ("counterflow_ticketing.settings", "TicketingSettings", True),  # relays the branch profile to the gateway
+    "selfservice": ("counterflow_selfservice.settings", "SelfServiceSettings", False),
+    "mobile-gateway": ("counterflow_mobile_gateway.settings", "MobileGatewaySettings", True),  # consumes it
+    "scoring": ("counterflow_scoring.settings", "ScoringSettings", False),
+}
+
+
 @pytest.fixture(scope="module")
-def platform(infrastructure, tmp_path_factory) -> Iterator[Platform]:
+async def platform(infrastructure, topic_prefix) -> AsyncIterator[Platform]:
+    """The four services, each served by uvicorn on its own port in this event loop, on
+    fresh databases and this suite's topics."""
     import importlib
 
-    logs = tmp_path_factory.mktemp("matrix")
-    prefix_gen = fresh_topic_prefix(infrastructure)
-    topic_prefix = next(prefix_gen)
     redis_prefix = f"test:matrix:{uuid.uuid4().hex[:8]}:"
-    databases, processes = [], {}
+    databases: list[str] = []
     try:
-        for service, (module, env_prefix) in MODULES.items():
-            name, url = migrated_database(Path(importlib.import_module(module).__file__).parent, f"matrix_{service.replace('-', '_')}")
-            databases.append(name)
-            env = {f"{env_prefix}_DATABASE_URL": url, f"{env_prefix}_TOPIC_PREFIX": topic_prefix, f"{env_prefix}_REDIS_PREFIX": f"{redis_prefix}{service}:", f"{env_prefix}_LOG_JSON": "false", f"{env_prefix}_LOG_LEVEL": "WARNING"}
-            processes[service] = ServiceProcess(module, env, port_env=f"{env_prefix}_HTTP_PORT", log_path=logs / f"{service}.log")
-        with ThreadPoolExecutor(max_workers=len(processes)) as pool:  # start-up is mostly waiting for Kafka and PostgreSQL
-            list(pool.map(lambda proc: proc.start(timeout_s=400), processes.values()))
-        yield _set_up(Platform({s: p.url for s, p in processes.items()}, branch_id=f"b{uuid.uuid4().hex[:8]}"))
+        async with contextlib.AsyncExitStack() as stack:
+            urls = {}
+            for service, (module, _) in MODULES.items():
+                settings_module, settings_class, workers = SETTINGS[service]
+                name, url = migrated_database(Path(importlib.import_module(module).__file__).parent, f"matrix_{service.replace('-', '_')}")
+                databases.append(name)
+                settings = getattr(importlib.import_module(settings_module), settings_class)(
+                    database_url=url, topic_prefix=topic_prefix, redis_prefix=f"{redis_prefix}{service}:", embedded_workers=workers, log_json=False, log_level="WARNING"
+                )
+                app = importlib.import_module(f"{module}.main").create_app(settings, group_suffix=f"-{uuid.uuid4().hex[:6]}")
+                urls[service] = str((await stack.enter_async_context(served_app(app))).base_url).rstrip("/")
+            yield await _set_up(Platform(urls, branch_id=f"b{uuid.uuid4().hex[:8]}"))
     finally:
-        for proc in processes.values():
-            proc.stop()
         for name in databases:
             drop_database(name)
-        next(prefix_gen, None)
 
 
-def _set_up(p: Platform) -> Platform:
-    """A branch with a counter and a kiosk, a registered device, two customers (A holding
-    a remote ticket), and every caller's headers."""
+async def _set_up(p: Platform) -> Platform:
+    """A branch with a kiosk, a registered device, two customers (A holding a remote
+    ticket), and every caller's headers."""
     idp = provider()
     staff = {role: _bearer(idp.staff_token(role=role, branches=[p.branch_id], subject=f"{role}-1")) for role in STAFF}
-    t = httpx.Client(base_url=p.urls["ticketing"], timeout=30)
-    body = {"name": "Matrix branch", "time_zone": "Europe/Prague", "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
-            "zones": [{"zone": "cash", "name": "Cash"}], "services": ["cash_withdrawal", "transfer"]}
-    assert t.put(f"/v1/branches/{p.branch_id}", json=body, headers=staff[OPS]).status_code == 200
-    kiosk_secret = uuid.uuid4().hex + uuid.uuid4().hex
-    r = t.put(f"/v1/branches/{p.branch_id}/kiosks/{p.branch_id}-k1", json={"secret": kiosk_secret}, headers=staff[OPS])
-    assert r.status_code in (200, 201), r.text
-    s = httpx.Client(base_url=p.urls["selfservice"], timeout=30)
-    device = {"device_id": f"{p.branch_id}-atm1", "branch_id": p.branch_id, "zone": "self_service", "kind": "cash_recycler", "accessible": True,
-              "capabilities": {"service_types": ["cash_withdrawal"], "max_amount": {"CZK": "20000"}, "denominations": ["100"], "currencies": ["CZK"]},
-              "time_zone": "Europe/Prague", "cash_units": [{"unit_id": "C1", "currency": "CZK", "denomination": "100", "capacity": 2000, "low_threshold": 100, "full_threshold": 1900, "count": 1200}]}
-    r = s.post("/v1/devices", json=device, headers=staff[OPS])
-    assert r.status_code == 201, r.text
-    customers = {CUSTOMER_A: _bearer(idp.customer_token(customer_id=f"ca-{uuid.uuid4().hex[:8]}")), CUSTOMER_B: _bearer(idp.customer_token(customer_id=f"cb-{uuid.uuid4().hex[:8]}"))}
-    own = {KIOSK: _bearer(f"{p.branch_id}-k1:{kiosk_secret}"), DEVICE: _bearer(f"{device['device_id']}:{r.json()['secret']}"), **staff, **customers}
-    staff_refused = _refused_tokens(issuer="counterflow-dev-idp", audience="counterflow-ticketing", extra={"role": OPS, "branches": [p.branch_id]})
-    for service in MODULES:
-        refused = _refused_tokens(issuer="counterflow-dev-customer-idp", audience="counterflow-mobile", extra={"scope": "customer"}) if service == "mobile-gateway" else staff_refused
-        p.headers[service] = {**own, **refused}
-    # customer A's remote ticket, once the gateway knows the branch (branch.directory.v1)
-    m = httpx.Client(base_url=p.urls["mobile-gateway"], timeout=30)
-    deadline = time.monotonic() + 90
-    while m.get(f"/v1/branches/{p.branch_id}", headers=customers[CUSTOMER_A]).status_code != 200:
-        assert time.monotonic() < deadline, "the gateway did not learn the branch in 90 s"
-        time.sleep(0.5)
-    r = m.post("/v1/tickets", json={"branch_id": p.branch_id, "service_type": "transfer"}, headers={**customers[CUSTOMER_A], "Idempotency-Key": uuid.uuid4().hex})
-    assert r.status_code in (200, 201, 202), r.text
-    p.ticket_of_a = r.json().get("ticket_id") or r.json()["request_id"]
+    async with httpx.AsyncClient(timeout=60) as c:
+        t, s, m = p.urls["ticketing"], p.urls["selfservice"], p.urls["mobile-gateway"]
+        body = {"name": "Matrix branch", "time_zone": "Europe/Prague", "opening_hours": [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)],
+                "zones": [{"zone": "cash", "name": "Cash"}], "services": ["cash_withdrawal", "transfer"]}
+        r = await c.put(f"{t}/v1/branches/{p.branch_id}", json=body, headers=staff[OPS])
+        assert r.status_code == 200, r.text
+        r = await c.put(f"{t}/v1/branches/{p.branch_id}/kiosks/{p.branch_id}-k1", json={}, headers=staff[OPS])
+        assert r.status_code == 200, r.text
+        kiosk_secret = r.json()["secret"]
+        device = {"device_id": f"{p.branch_id}-atm1", "branch_id": p.branch_id, "zone": "self_service", "kind": "cash_recycler", "accessible": True,
+                  "capabilities": {"service_types": ["cash_withdrawal"], "max_amount": {"CZK": "20000"}, "denominations": ["100"], "currencies": ["CZK"]},
+                  "time_zone": "Europe/Prague", "cash_units": [{"unit_id": "C1", "currency": "CZK", "denomination": "100", "capacity": 2000, "low_threshold": 100, "full_threshold": 1900, "count": 1200}]}
+        r = await c.post(f"{s}/v1/devices", json=device, headers=staff[OPS])
+        assert r.status_code == 201, r.text
+        customers = {CUSTOMER_A: _bearer(idp.customer_token(customer_id=f"ca-{uuid.uuid4().hex[:8]}")), CUSTOMER_B: _bearer(idp.customer_token(customer_id=f"cb-{uuid.uuid4().hex[:8]}"))}
+        own = {KIOSK: _bearer(f"{p.branch_id}-k1:{kiosk_secret}"), DEVICE: _bearer(f"{device['device_id']}:{r.json()['secret']}"), **staff, **customers}
+        staff_refused = _refused_tokens(issuer="counterflow-dev-idp", audience="counterflow-ticketing", extra={"role": OPS, "branches": [p.branch_id]})
+        for service in MODULES:
+            refused = _refused_tokens(issuer="counterflow-dev-customer-idp", audience="counterflow-mobile", extra={"scope": "customer"}) if service == "mobile-gateway" else staff_refused
+            p.headers[service] = {**own, **refused}
+        # customer A's remote ticket, once the gateway knows the branch (branch.directory.v1 through Kafka)
+        deadline = time.monotonic() + 240
+        while (await c.get(f"{m}/v1/branches/{p.branch_id}", headers=customers[CUSTOMER_A])).status_code != 200:
+            assert time.monotonic() < deadline, "the gateway did not learn the branch in 240 s"
+            await asyncio.sleep(0.5)
+        r = await c.post(f"{m}/v1/tickets", json={"branch_id": p.branch_id, "service_type": "transfer"}, headers={**customers[CUSTOMER_A], "Idempotency-Key": uuid.uuid4().hex})
+        assert r.status_code in (200, 201, 202), r.text
+        p.ticket_of_a = r.json().get("ticket_id") or r.json()["request_id"]
     return p
 
 
-def _routes(url: str) -> list[tuple[str, str]]:
-    return sorted((method.upper(), path) for path, ops in _spec(url)["paths"].items() for method in ops)
-
-
-def _spec(url: str) -> dict[str, Any]:
-    return httpx.get(f"{url}/openapi.json", timeout=30).json()
+async def _spec(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=60) as c:
+        return (await c.get(f"{url}/openapi.json")).json()
 
 
 #: the credential each service's OpenAPI must declare on its protected routes
@@ -199,8 +205,8 @@ SCHEMES = {"ticketing": {"KioskCredentials", "StaffToken"}, "selfservice": {"Dev
 
 
 @pytest.mark.parametrize("service", list(MODULES))
-def test_every_protected_route_declares_its_security_scheme(platform: Platform, service: str) -> None:
-    spec = _spec(platform.urls[service])
+async def test_every_protected_route_declares_its_security_scheme(platform: Platform, service: str) -> None:
+    spec = await _spec(platform.urls[service])
     assert set(spec["components"]["securitySchemes"]) == SCHEMES[service]
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
@@ -227,26 +233,26 @@ def _concrete(p: Platform, service: str, path: str) -> str:
     return re.sub(r"\{([a-z_]+)\}", fill, path)
 
 
-def _call(client: httpx.Client, method: str, url: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+async def _call(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]) -> tuple[int, str]:
     body = {} if method in ("POST", "PUT", "PATCH") else None
-    with client.stream(method, url, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, json=body) as r:
-        if r.headers.get("content-type", "").startswith("text/event-stream"):
-            return r.status_code, r.headers["content-type"], b""
-        return r.status_code, r.headers.get("content-type", ""), r.read()
+    async with client.stream(method, url, headers={**headers, "Idempotency-Key": uuid.uuid4().hex}, json=body) as r:
+        if not r.headers.get("content-type", "").startswith("text/event-stream"):  # a stream is left open, never read to its end
+            await r.aread()
+        return r.status_code, r.headers.get("content-type", "")
 
 
 @pytest.mark.parametrize("service", list(MODULES))
-def test_every_route_answers_each_caller_as_the_matrix_says(platform: Platform, service: str) -> None:
-    routes = _routes(platform.urls[service])
+async def test_every_route_answers_each_caller_as_the_matrix_says(platform: Platform, service: str) -> None:
+    routes = sorted((method.upper(), path) for path, ops in (await _spec(platform.urls[service]))["paths"].items() for method in ops)
     assert len(routes) > 3
     failures: list[str] = []
-    with httpx.Client(base_url=platform.urls[service], timeout=30) as client:
+    async with httpx.AsyncClient(base_url=platform.urls[service], timeout=60) as client:
         for method, path in routes:
             allowed = _policy(service, method, path)
             url = _concrete(platform, service, path)
             token_route = bool(allowed & (STAFF | CUSTOMERS))
             for caller, headers in platform.headers[service].items():
-                status, ctype, _ = _call(client, method, url, headers)
+                status, ctype = await _call(client, method, url, headers)
                 where = f"{caller:>14} {method} {path} -> {status}"
                 if allowed == PUBLIC or caller in allowed:
                     if status in (401, 403) or status >= 500:
@@ -260,16 +266,16 @@ def test_every_route_answers_each_caller_as_the_matrix_says(platform: Platform, 
     assert not failures, f"{len(failures)} cells of the matrix differ:\n" + "\n".join(failures)
 
 
-def test_customer_b_cannot_tell_customer_as_ticket_from_a_missing_one(platform: Platform) -> None:
+async def test_customer_b_cannot_tell_customer_as_ticket_from_a_missing_one(platform: Platform) -> None:
     h = platform.headers["mobile-gateway"]
-    with httpx.Client(base_url=platform.urls["mobile-gateway"], timeout=30) as m:
-        assert m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_A]).status_code == 200
-        theirs = m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_B])
-        missing = m.get(f"/v1/tickets/{uuid.uuid4()}", headers=h[CUSTOMER_B])
+    async with httpx.AsyncClient(base_url=platform.urls["mobile-gateway"], timeout=60) as m:
+        assert (await m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_A])).status_code == 200
+        theirs = await m.get(f"/v1/tickets/{platform.ticket_of_a}", headers=h[CUSTOMER_B])
+        missing = await m.get(f"/v1/tickets/{uuid.uuid4()}", headers=h[CUSTOMER_B])
         assert theirs.status_code == missing.status_code == 404
         strip = lambda d: {k: v for k, v in d.items() if k not in ("instance", "detail")}  # noqa: E731
         assert strip(theirs.json()) == strip(missing.json())
         assert platform.ticket_of_a not in theirs.text
-        cancel = m.post(f"/v1/tickets/{platform.ticket_of_a}/cancel", headers=h[CUSTOMER_B])
+        cancel = await m.post(f"/v1/tickets/{platform.ticket_of_a}/cancel", headers=h[CUSTOMER_B])
         assert cancel.status_code == 404
-        assert platform.ticket_of_a not in [t.get("ticket_id") for t in m.get("/v1/tickets", headers=h[CUSTOMER_B]).json()]
+        assert platform.ticket_of_a not in [t.get("ticket_id") for t in (await m.get("/v1/tickets", headers=h[CUSTOMER_B])).json()]

@@ -16,13 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from counterflow_shared.events.catalog import MOBILE_ACTIVITY
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
-from counterflow_shared.testing import drop_database, eventually, free_port, migrated_database
+from counterflow_shared.testing import drop_database, eventually, migrated_database, served_app
 from counterflow_shared.devidp import issue_customer_token
 from counterflow_mobile_gateway.main import PACKAGE_DIR, create_app
 from counterflow_mobile_gateway.settings import MobileGatewaySettings
@@ -59,21 +58,8 @@ def make_settings(database: str, topic_prefix: str, redis_prefix: str, **overrid
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Run ``app`` under uvicorn on a free port in this event loop; yield a client."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
+    async with served_app(app) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
