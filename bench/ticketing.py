@@ -38,7 +38,7 @@ from bench import ticketing_budget as budget
 from bench.common import figure, percentile, write_result
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.testing import ServiceProcess, drop_database, free_port, migrated_database, platform
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 from counterflow_ticketing.settings import TicketingSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ async def _setup_branches(base: str) -> list[dict[str, str]]:
             bid = f"bench-{uuid.uuid4().hex[:8]}"
 
             def tok(role: str, sub: str, bid: str = bid) -> dict[str, str]:
-                t = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=sub, role=role, branches=[bid])
+                t = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject=sub, role=role, branches=[bid])
                 return {"Authorization": f"Bearer {t}"}
 
             ops = tok("operations", "ops")

@@ -195,7 +195,9 @@ def env(service: Service) -> list[dict[str, Any]]:
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "k8s.pod.name=$(POD_NAME),deployment.environment=$(CF_ENVIRONMENT)"},
         {"name": f"{p}DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-database", "key": "url"}}},
-        {"name": f"{p}JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "counterflow-staff-jwt", "key": "secret"}}},
+        # HMAC key of the pages' CSRF tokens, one per service (staff tokens are verified with
+        # the identity provider's public keys: there is no shared token secret)
+        {"name": f"{p}SESSION_SECRET", "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-session", "key": "secret"}}},
         {"name": "CF_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "counterflow-redis", "key": "url"}}},
         # its own Kafka user (KafkaUser in kafka/users.yaml; Strimzi's Secret of that name)
         {"name": f"{p}KAFKA_SASL_USERNAME", "value": service.name},
@@ -204,17 +206,16 @@ def env(service: Service) -> list[dict[str, Any]]:
 
 
 # Service-specific Secret-backed settings (optional keys: the service has a development default).
-SERVICE_SECRETS: dict[str, list[dict[str, Any]]] = {
-    "mobile-gateway": [
-        {
-            "name": "CF_MOBILE_CUSTOMER_JWT_PRIVATE_KEY_PEM",
-            "valueFrom": {"secretKeyRef": {"name": "counterflow-mobile-customer-jwt", "key": "private-key.pem", "optional": True}},
-        },
-        {
-            "name": "CF_MOBILE_CUSTOMER_JWT_PUBLIC_KEY_PEM",
-            "valueFrom": {"secretKeyRef": {"name": "counterflow-mobile-customer-jwt", "key": "public-key.pem", "optional": True}},
-        },
-    ],
+SERVICE_SECRETS: dict[str, list[dict[str, Any]]] = {}
+
+# Service-specific plain settings (ConfigMap). The mobile gateway verifies customer access
+# tokens of the bank's OpenID Connect provider (REPLACE with the bank's; ADR 0211).
+SERVICE_CONFIG: dict[str, dict[str, str]] = {
+    "mobile-gateway": {
+        "CF_MOBILE_CUSTOMER_JWKS_URL": "https://login.counterflow.example/.well-known/jwks.json",
+        "CF_MOBILE_CUSTOMER_JWT_ISSUER": "https://login.counterflow.example",
+        "CF_MOBILE_CUSTOMER_JWT_AUDIENCE": "counterflow-mobile",
+    },
 }
 
 
@@ -364,8 +365,9 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
             "data": {
                 f"{service.env_prefix}HTTP_HOST": "0.0.0.0",
                 f"{service.env_prefix}HTTP_PORT": str(service.port),
-                f"{service.env_prefix}JWT_ISSUER": "counterflow-idp",
-                f"{service.env_prefix}JWT_AUDIENCE": "counterflow-staff",
+                # each service its own audience: a staff token for one is refused by the others
+                f"{service.env_prefix}JWT_AUDIENCE": f"counterflow-{service.name}",
+                **SERVICE_CONFIG.get(service.name, {}),
             },
         },
         migration_job(service),

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS, SELFSERVICE_DEVICES, SELFSERVICE_TRANSACTIONS
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.testing import drop_database, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 from counterflow_selfservice.main import PACKAGE_DIR, create_app
 from counterflow_selfservice.settings import SelfServiceSettings
 
@@ -140,7 +140,7 @@ async def send_event(producer: AIOKafkaProducer, topic_prefix: str, payload: Any
 @pytest.fixture(scope="session")
 def staff(settings: SelfServiceSettings) -> dict[str, str]:
     """Headers of an operations staff member covering every branch."""
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-1", role="operations", branches=["*"])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-1", role="operations", branches=["*"])
     return {"Authorization": f"Bearer {token}"}
 
 

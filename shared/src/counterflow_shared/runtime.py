@@ -310,9 +310,13 @@ def create_service_app(
             await runtime.aclose()
             log.info("service.stopped", service=spec.name)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # docs_enabled=False (the prod overlay): no /docs and no /openapi.json on any host; the
+    # contract stays published in docs/api/ (make contract)
+    docs = getattr(settings, "docs_enabled", True)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json" if docs else None)
     app.state.settings = settings
-    install_offline_docs(app)
+    if docs:
+        install_offline_docs(app)
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)
