@@ -124,7 +124,8 @@ def ticket_fields(t: Any, *, position: int | None, forecast: WaitForecast | None
 
 def wait_forecast(ctx: Ctx, pool: CounterPool, branch_id: str, *, skill: str, service_type: str, default_s: float, ahead: int, priority: int) -> tuple[QueueView, WaitForecast | None]:
     """:func:`waits.forecast` with the branch's last measured leaving and overtaking
-    rates and the configured SLA target."""
+    rates and the branch's SLA target of ``service_type`` (:class:`BranchLoad`, the
+    service setting when the branch has none)."""
     load = branch_load(ctx, branch_id)
     return forecast(
         pool,
@@ -136,7 +137,7 @@ def wait_forecast(ctx: Ctx, pool: CounterPool, branch_id: str, *, skill: str, se
         priority=priority,
         abandon_rate_per_s=load.abandon_rate,
         overtake_rate_per_s=load.overtake_rate,
-        sla_s=ctx.settings.sla_target_s,
+        sla_s=load.sla_target_s(service_type, ctx.settings.sla_target_s),
     )
 
 
@@ -384,7 +385,8 @@ async def learn_wait(session: AsyncSession, ctx: Ctx, t: Row) -> None:
     except (KeyError, TypeError, ValueError):
         return  # a view of an older shape: nothing to learn from
     model = WaitModel.from_json(await tickets_repo.get_wait_model(session, t.branch_id))
-    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), ctx.settings.sla_target_s)
+    sla_s = branch_load(ctx, t.branch_id).sla_target_s(t.service_type, ctx.settings.sla_target_s)
+    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), sla_s)
     await tickets_repo.put_wait_model(session, t.branch_id, model.to_json(), ctx.now)
 
 
