@@ -23,7 +23,7 @@ from counterflow_shared.events.payloads import devices, diversions, mobile, scor
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain import diversion_ledger, queue
+from counterflow_ticketing.domain import diversion_ledger, queue, tier_changes
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
@@ -38,8 +38,11 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     """CloudEvents type -> handler for this service's consumer group."""
     rm = readmodels_of(runtime)
 
-    async def on_score(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
-        return lambda: rm.put_score(p)  # type: ignore[arg-type]
+    async def on_score(s: AsyncSession, _e: Envelope, p: scores.CustomerScored) -> After:
+        # waiting tickets gain a higher tier's priority in the consumer's transaction;
+        # the read model (new decisions) follows once it commits
+        await tier_changes.apply_tier(s, await ctx_for(runtime), customer_id=p.customer_id, tier=p.tier.value)
+        return lambda: rm.put_score(p)
 
     async def on_device(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
         return lambda: rm.put_device(p)  # type: ignore[arg-type]
@@ -69,7 +72,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         return None
 
     return {
-        "customer.score.updated.v1": on_score,
+        "customer.score.updated.v1": on_score,  # type: ignore[dict-item]
         "selfservice.device.state.v1": on_device,
         "channel.ruleset.activated.v1": on_rules,
         "mobile.remote_ticket.requested.v1": on_remote_requested,  # type: ignore[dict-item]

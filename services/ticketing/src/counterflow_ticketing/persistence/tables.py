@@ -182,6 +182,8 @@ tickets = Table(
     Index("ix_tickets_branch_issued", "branch_id", "issued_at"),
     Index("ix_tickets_branch_called", "branch_id", "called_at", postgresql_where=text("called_at IS NOT NULL")),
     Index("ix_tickets_branch_finished", "branch_id", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
+    # a customer's tier change re-prioritises the customer's waiting tickets (issue 17)
+    Index("ix_tickets_waiting_customer", "customer_id", postgresql_where=text("status = 'waiting'")),
 )
 
 service_time_stats = Table(

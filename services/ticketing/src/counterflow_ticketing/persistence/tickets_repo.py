@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.tables import (
     appointments,
+    branches,
     diversions,
     service_time_stats,
     tickets,
@@ -87,6 +88,18 @@ async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = Fals
 async def ticket_by_remote_request(session: AsyncSession, request_id: str) -> Row | None:
     """The ticket issued for mobile remote request ``request_id``, or ``None``."""
     return (await session.execute(select(tickets).where(tickets.c.remote_request_id == request_id))).first()
+
+
+async def waiting_of_customer(session: AsyncSession, customer_id: str) -> list[Row]:
+    """The customer's waiting tickets (any branch or day), locked for update, with their
+    branch's ``max_wait_s`` (index ``ix_tickets_waiting_customer``; one statement)."""
+    stmt = (
+        select(*tickets.c, branches.c.max_wait_s)
+        .join(branches, branches.c.branch_id == tickets.c.branch_id)
+        .where(tickets.c.customer_id == customer_id, tickets.c.status == "waiting")
+        .with_for_update(of=tickets)
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str, Any]) -> Row:
