@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from counterflow_scoring.domain import contribution, propensity
-from counterflow_scoring.domain.tiers import assign_tiers, validate_shares
+from counterflow_scoring.domain.tiers import assign_tiers, place, validate_shares
 from counterflow_scoring.settings import DEFAULT_BERKA_DIR, DEFAULT_TIER_SHARES, ScoringSettings
 
 
@@ -16,6 +16,19 @@ def test_tier_sizes_follow_the_shares_exactly_even_with_ties() -> None:
     scores = pd.Series(np.r_[np.zeros(500), np.arange(500)], index=[f"C{i}" for i in range(1000)])
     tiers = assign_tiers(scores, DEFAULT_TIER_SHARES)["tier"].value_counts().to_dict()
     assert tiers == {"private": 20, "vip": 50, "premium": 150, "mass": 480, "basic": 300}
+
+
+@pytest.mark.parametrize("n", [1, 7, 50, 333, 1001])
+def test_placing_one_customer_gives_the_rescores_tier_and_percentile(n: int) -> None:
+    """:func:`place` (a customer first seen in events, ranked by the customers scoring
+    above it) agrees with the whole-book cut for every rank, at several book sizes."""
+    scores = pd.Series(np.random.default_rng(n).permutation(n).astype(float), index=[f"C{i}" for i in range(n)])
+    ranked = assign_tiers(scores, DEFAULT_TIER_SHARES)
+    for cid, score in scores.items():
+        above = int((scores > score).sum())
+        assert place(above, n, DEFAULT_TIER_SHARES) == (ranked.loc[cid, "percentile"], ranked.loc[cid, "tier"])
+    with pytest.raises(ValueError):
+        place(n, n, DEFAULT_TIER_SHARES)
 
 
 def test_best_scores_get_the_highest_tier() -> None:
