@@ -114,9 +114,12 @@ async def test_read_models_are_rebuilt_from_compacted_topics_when_redis_is_empty
 
 
 async def test_branch_profile_and_load_snapshots_are_published(service: Service) -> None:
-    branch = await make_branch(service, counters=[["cash"], ["cash"]])
+    branch = await make_branch(service, counters=[["cash"], ["cash"]], notify_at_position=2)
     (profile,) = await find_events(service.settings, "branch.directory.v1", data_is(type="branch.profile.updated.v1", branch_id=branch.branch_id))
     assert profile.data["time_zone"] == "Europe/Prague" and {s["prefix"] for s in profile.data["services"]} >= {"A", "B"}
+    assert profile.data["notify_at_position"] == 2  # the gateway's "your turn soon" place for this branch
+    bad = await service.client.put(f"/v1/branches/{branch.branch_id}", json={"name": "x", "time_zone": "Europe/Prague", "notify_at_position": 0}, headers=branch.ops)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.notify_at_position"
     for _ in range(3):
         await take_ticket(service, branch)
 

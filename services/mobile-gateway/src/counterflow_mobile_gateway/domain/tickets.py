@@ -39,6 +39,7 @@ from counterflow_mobile_gateway.domain.appointments import appointment_view
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import appointments as appointment_repo
+from counterflow_mobile_gateway.persistence import branches as branch_repo
 from counterflow_mobile_gateway.persistence import tickets as repo
 from counterflow_mobile_gateway.persistence.locks import lock_customer
 
@@ -279,6 +280,14 @@ async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event:
     return await repo.get_by_ticket_id(session, ticket_id=event.ticket_id)
 
 
+async def _turn_soon_position(session: AsyncSession, branch_id: str, default: int) -> int:
+    """The queue position at which the branch's customers hear "your turn soon": the
+    branch profile's ``notify_at_position`` (set by operations in ticketing), else
+    ``default`` (setting ``turn_soon_position``). One primary-key read."""
+    profile = await branch_repo.get_profile(session, branch_id=branch_id)
+    return (profile or {}).get("notify_at_position") or default
+
+
 async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, event: TicketTransition | None, *, now: datetime) -> tuple[dict[str, Any], list[Push]]:
     """Notifications a ticket's new state (``row``: column -> value) calls for, each sent
     once: your turn soon, time to leave (estimated wait <= travel time + margin), called
@@ -295,7 +304,7 @@ async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, ev
             notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.TIME_TO_LEAVE, title="Time to leave",
                                      body=f"Ticket {row['number']}: about {minutes} min until your turn, leave now to be there in time.", data=data, now=now))
             flags["leave_notified"] = True
-        if not row["turn_soon_notified"] and ((pos is not None and pos <= s.turn_soon_position) or (wait is not None and wait <= s.turn_soon_wait_s)):
+        if not row["turn_soon_notified"] and ((pos is not None and pos <= await _turn_soon_position(session, row["branch_id"], s.turn_soon_position)) or (wait is not None and wait <= s.turn_soon_wait_s)):
             notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.TURN_SOON, title="Your turn soon",
                                      body=f"Ticket {row['number']} is number {pos} in the queue.", data=data, now=now))
             flags["turn_soon_notified"] = True

@@ -64,5 +64,6 @@ def branch_profile(branch: Row, hours: list[Row], services: list[Row], *, at: da
         appointment_capacity_per_slot=branch.appointment_capacity_per_slot,
         appointment_slot_minutes=branch.appointment_slot_minutes,
         active=branch.active,
+        notify_at_position=branch.notify_at_position,
         updated_at=at,
     )

@@ -50,6 +50,8 @@ branches = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # default language of the branch's pages and calling-display announcements (en, zh_CN)
     Column("language", String(16), nullable=False, server_default="en"),
+    # "your turn soon" at this queue position (app, SMS, e-mail); NULL: the gateway's default
+    Column("notify_at_position", Integer),
 )
 
 opening_hours = Table(
