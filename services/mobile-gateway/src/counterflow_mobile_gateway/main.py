@@ -18,6 +18,7 @@ from counterflow_mobile_gateway.domain.channel import build_read_models, read_mo
 from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
 from counterflow_mobile_gateway.persistence import identity as identity_repo
 from counterflow_mobile_gateway.domain.sweeper import sweeper
+from counterflow_mobile_gateway.domain.webhooks import webhook_sender
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
 from counterflow_mobile_gateway.persistence.tables import backbone, rule_decisions
@@ -30,7 +31,7 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
-    background=(sweeper, watch_read_models),
+    background=(sweeper, watch_read_models, webhook_sender),
     retained_tables=(rule_decisions,),
 )
 
