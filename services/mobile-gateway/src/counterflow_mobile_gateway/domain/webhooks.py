@@ -72,16 +72,11 @@ def verify(secret: str, timestamp: str, body: bytes, given: str, *, now: float, 
 
 
 def payload(row: Any) -> dict[str, Any]:
-    """The JSON a receiver gets for one notification row."""
-    return {
-        "notification_id": row["notification_id"],
-        "customer_id": row["customer_id"],
-        "kind": row["kind"],
-        "title": row["title"],
-        "body": row["body"],
-        "data": row["data"],
-        "created_at": row["created_at"].isoformat(),
-    }
+    """The JSON a receiver gets for one notification row: the app's view of it plus the
+    ``customer_id`` (the receiver resolves it to a phone number or address)."""
+    from counterflow_mobile_gateway.domain.notifications import notification_view  # it imports this module
+
+    return {**notification_view(row), "customer_id": row["customer_id"]}
 
 
 @dataclass(frozen=True)
