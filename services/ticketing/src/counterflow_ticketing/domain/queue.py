@@ -467,6 +467,8 @@ async def transfer(
         ticket_id,
         {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": queued_at, "due_at": due, "target_counter_id": to_counter_id, "wait_view": None, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
     )
+    held = from_counter_id is not None or t.status in ("called", "serving")
+    await tickets_repo.record_transfer(session, ticket_id=ticket_id, branch_id=t.branch_id, counter_id=t.counter_id if held else None, teller_id=t.teller_id if held else None, at=ctx.now)
     view = await ticket_view(session, ctx, row, default_s=st.default_service_s)
     await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, view=view))
     return view

@@ -270,6 +270,20 @@ sla_targets = Table(
     PrimaryKeyConstraint("branch_id", "service_type"),
 )
 
+#: every transfer of a ticket, with the counter and teller that held it (``None`` when
+#: the lobby moved a waiting ticket): the productivity figures count them (issue 17)
+ticket_transfers = Table(
+    "ticket_transfers",
+    metadata,
+    Column("transfer_id", String(64), primary_key=True),
+    Column("ticket_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("counter_id", String(64)),
+    Column("teller_id", String(64)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_ticket_transfers_branch_at", "branch_id", "at"),
+)
+
 #: audit of priority raised by hand (lobby manager), with the reason given
 priority_raises = Table(
     "priority_raises",

@@ -3,6 +3,7 @@ diversion offers. Every SQL statement about the queue lives here."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from counterflow_ticketing.persistence.tables import (
     branches,
     diversions,
     service_time_stats,
+    ticket_transfers,
     tickets,
     wait_models,
 )
@@ -88,6 +90,11 @@ async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = Fals
 async def ticket_by_remote_request(session: AsyncSession, request_id: str) -> Row | None:
     """The ticket issued for mobile remote request ``request_id``, or ``None``."""
     return (await session.execute(select(tickets).where(tickets.c.remote_request_id == request_id))).first()
+
+
+async def record_transfer(session: AsyncSession, *, ticket_id: str, branch_id: str, counter_id: str | None, teller_id: str | None, at: datetime) -> None:
+    """Record one transfer of a ticket (who held it, when)."""
+    await session.execute(sa_insert(ticket_transfers).values(transfer_id=str(uuid.uuid4()), ticket_id=ticket_id, branch_id=branch_id, counter_id=counter_id, teller_id=teller_id, at=at))
 
 
 async def waiting_of_customer(session: AsyncSession, customer_id: str) -> list[Row]:

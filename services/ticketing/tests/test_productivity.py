@@ -1,0 +1,66 @@
+"""Productivity per teller and per branch, by day and hour (issue 17), from a day driven
+through the kiosk and teller APIs at set instants: served, waits, service and walk times,
+idle share and transfers, as JSON and as the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from .conftest import Service, make_branch, take_ticket
+
+ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)]
+
+
+async def test_a_tellers_hour_in_figures_and_in_the_export(service: Service, clock) -> None:  # noqa: ANN001
+    t0 = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    clock(t0)
+    branch = await make_branch(service, time_zone="UTC", counters=[["cash", "payments"]], hours=ALL_DAY)
+    b, (counter,) = branch.branch_id, branch.counters
+    teller_id = f"teller-{counter}"
+    teller = service.staff("teller", [b], subject=teller_id)
+    first = await take_ticket(service, branch, "cash_withdrawal")
+    second = await take_ticket(service, branch, "cash_withdrawal")
+
+    async def step(at_s: int, path: str, json: dict | None = None) -> dict:
+        clock(t0 + timedelta(seconds=at_s))
+        r = await service.client.post(f"/v1/counters/{counter}/{path}", json=json, headers=teller)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    called = (await step(100, "call-next"))["ticket"]
+    assert called["ticket_id"] == first["ticket_id"]
+    await step(130, f"tickets/{first['ticket_id']}/start")
+    await step(330, f"tickets/{first['ticket_id']}/finish", {"outcome": "completed"})
+    assert (await step(400, "call-next"))["ticket"]["ticket_id"] == second["ticket_id"]
+    await step(410, f"tickets/{second['ticket_id']}/start")
+    await step(500, f"tickets/{second['ticket_id']}/transfer", {"service_type": "transfer"})
+
+    clock(t0 + timedelta(seconds=600))
+    day = t0.date().isoformat()
+    r = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": day}, headers=branch.lobby)
+    assert r.status_code == 200, r.text
+    rows = {(x["hour"], x["teller_id"]): x for x in r.json()["rows"]}
+    assert set(rows) == {(None, None), (None, teller_id), (9, None), (9, teller_id)}
+    mine = rows[(9, teller_id)]
+    expected = {
+        "business_date": day, "served": 1, "mean_wait_s": 100.0, "p90_wait_s": 100.0, "mean_service_s": 200.0, "mean_walk_s": 30.0,
+        "open_s": 600.0, "idle_share": round(1 - 230 / 600, 4), "no_shows": 0, "transfers": 1,
+    }
+    assert {k: mine[k] for k in expected} == expected
+    assert {k: v for k, v in rows[(9, None)].items() if k != "teller_id"} == {k: v for k, v in mine.items() if k != "teller_id"}
+    assert rows[(None, None)]["served"] == 1 and rows[(None, None)]["hour"] is None
+
+    export = await service.client.get(f"/v1/branches/{b}/productivity.csv", params={"from": day, "to": day}, headers=branch.lobby)
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    lines = list(csv.DictReader(io.StringIO(export.text)))
+    assert len(lines) == 4
+    line = next(x for x in lines if x["hour"] == "9" and x["teller_id"] == teller_id)
+    assert (line["branch_id"], line["served"], line["mean_wait_s"], line["transfers"], line["idle_share"]) == (b, "1", "100.0", "1", str(expected["idle_share"]))
+
+    too_long = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": (t0 + timedelta(days=40)).date().isoformat()}, headers=branch.lobby)
+    assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "query.to"
+    bad = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": "yesterday", "to": day}, headers=branch.lobby)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.from"
+    assert (await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": day}, headers=teller)).status_code == 403
