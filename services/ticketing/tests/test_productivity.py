@@ -1,6 +1,6 @@
 """Productivity per teller and per branch, by day and hour (issue 17), from a day driven
 through the kiosk and teller APIs at set instants: served, waits, service and walk times,
-idle share and transfers, as JSON and as the CSV export."""
+idle share, transfers and the customer's feedback, as JSON and as the CSV export."""
 
 from __future__ import annotations
 
@@ -37,6 +37,16 @@ async def test_a_tellers_hour_in_figures_and_in_the_export(service: Service, clo
     await step(410, f"tickets/{second['ticket_id']}/start")
     await step(500, f"tickets/{second['ticket_id']}/transfer", {"service_type": "transfer"})
 
+    # feedback: one per served ticket, only once served, never twice
+    assert (await service.client.post(f"/v1/kiosk/tickets/{second['ticket_id']}/feedback", json={"score": 5}, headers=branch.kiosk)).json()["type"].endswith("/ticket-not-served")
+    given = await service.client.post(f"/v1/kiosk/tickets/{first['ticket_id']}/feedback", json={"score": 4, "comment": " quick and kind "}, headers=branch.kiosk)
+    assert given.status_code == 201, given.text
+    assert (given.json()["score"], given.json()["comment"], given.json()["teller_id"], given.json()["channel"]) == (4, "quick and kind", teller_id, "kiosk")
+    again = await service.client.post(f"/v1/kiosk/tickets/{first['ticket_id']}/feedback", json={"score": 1}, headers=branch.kiosk)
+    assert again.status_code == 409 and again.json()["type"].endswith("/feedback-given")
+    out_of_scale = await service.client.post(f"/v1/kiosk/tickets/{first['ticket_id']}/feedback", json={"score": 6}, headers=branch.kiosk)
+    assert out_of_scale.status_code == 422 and out_of_scale.json()["errors"][0]["field"] == "body.score"
+
     clock(t0 + timedelta(seconds=600))
     day = t0.date().isoformat()
     r = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": day}, headers=branch.lobby)
@@ -46,7 +56,7 @@ async def test_a_tellers_hour_in_figures_and_in_the_export(service: Service, clo
     mine = rows[(9, teller_id)]
     expected = {
         "business_date": day, "served": 1, "mean_wait_s": 100.0, "p90_wait_s": 100.0, "mean_service_s": 200.0, "mean_walk_s": 30.0,
-        "open_s": 600.0, "idle_share": round(1 - 230 / 600, 4), "no_shows": 0, "transfers": 1,
+        "open_s": 600.0, "idle_share": round(1 - 230 / 600, 4), "no_shows": 0, "transfers": 1, "feedback_count": 1, "mean_feedback": 4.0,
     }
     assert {k: mine[k] for k in expected} == expected
     assert {k: v for k, v in rows[(9, None)].items() if k != "teller_id"} == {k: v for k, v in mine.items() if k != "teller_id"}
@@ -57,7 +67,7 @@ async def test_a_tellers_hour_in_figures_and_in_the_export(service: Service, clo
     lines = list(csv.DictReader(io.StringIO(export.text)))
     assert len(lines) == 4
     line = next(x for x in lines if x["hour"] == "9" and x["teller_id"] == teller_id)
-    assert (line["branch_id"], line["served"], line["mean_wait_s"], line["transfers"], line["idle_share"]) == (b, "1", "100.0", "1", str(expected["idle_share"]))
+    assert (line["branch_id"], line["served"], line["mean_wait_s"], line["transfers"], line["idle_share"], line["mean_feedback"]) == (b, "1", "100.0", "1", str(expected["idle_share"]), "4.0")
 
     too_long = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": (t0 + timedelta(days=40)).date().isoformat()}, headers=branch.lobby)
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "query.to"

@@ -26,7 +26,8 @@ Teller = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[A-
 async def get_productivity(branch_id: str, staff: Reader, session: TxDep, ctx: CtxDep, first: From, last: To, teller_id: Teller = None) -> dict[str, Any]:
     """Rows per (business day, hour or the whole day, teller or the whole branch):
     served, mean and p90 wait, mean service and walk-to-counter time, open seconds, idle
-    share, no-shows and transfers (seconds; ``null`` = nothing to measure)."""
+    share, no-shows, transfers and the customers' feedback (count, mean score 1..5)
+    (seconds; ``null`` = nothing to measure)."""
     staff.require_branch(branch_id)
     return await productivity.productivity(session, ctx, branch_id, first=first, last=last, teller_id=teller_id)
 

@@ -17,3 +17,6 @@ routers.append(sla_router)
 
 from counterflow_ticketing.api.productivity import router as productivity_router  # noqa: E402 - productivity per teller and branch (issue 17)
 routers.append(productivity_router)
+
+from counterflow_ticketing.api.feedback import router as feedback_router  # noqa: E402 - feedback after service (issue 17)
+routers.append(feedback_router)

@@ -12,7 +12,9 @@ Each figure is counted where its event happened, in the branch's local time:
   in the hour and busy the time from calling a customer to finishing with them (served
   or no-show); ``None`` without an open session;
 * ``no_shows``: tickets the teller closed as no-show; ``transfers``: tickets the teller
-  passed on (the lobby's own moves count for the branch only).
+  passed on (the lobby's own moves count for the branch only);
+* ``feedback_count`` / ``mean_feedback``: customers' feedback (1..5) on the tickets the
+  teller served (finish hour), :mod:`.feedback`.
 
 Branch rows (``teller_id`` ``None``) add every teller up; the idle share of a branch is
 the open-time-weighted share. Day rows (``hour`` ``None``) add the hours up. Seconds
@@ -39,7 +41,7 @@ from counterflow_ticketing.persistence import productivity_repo
 #: Longest period one request covers (business days), so a request stays bounded.
 MAX_DAYS = 31
 #: Columns of a productivity row, in export order.
-COLUMNS = ("business_date", "hour", "teller_id", "served", "mean_wait_s", "p90_wait_s", "mean_service_s", "mean_walk_s", "open_s", "idle_share", "no_shows", "transfers")
+COLUMNS = ("business_date", "hour", "teller_id", "served", "mean_wait_s", "p90_wait_s", "mean_service_s", "mean_walk_s", "open_s", "idle_share", "no_shows", "transfers", "feedback_count", "mean_feedback")
 
 Key = tuple[str, int | None, str | None]
 
@@ -51,6 +53,7 @@ class _Cell:
         self.waits: list[float] = []
         self.services: list[float] = []
         self.walks: list[float] = []
+        self.feedback: list[float] = []
         self.served = self.no_shows = self.transfers = 0
         self.open_s = self.busy_s = 0.0
 
@@ -58,6 +61,7 @@ class _Cell:
         self.waits += other.waits
         self.services += other.services
         self.walks += other.walks
+        self.feedback += other.feedback
         self.served += other.served
         self.no_shows += other.no_shows
         self.transfers += other.transfers
@@ -81,6 +85,8 @@ class _Cell:
             "idle_share": round(max(0.0, 1.0 - min(self.busy_s, self.open_s) / self.open_s), 4) if self.open_s > 0 else None,
             "no_shows": self.no_shows,
             "transfers": self.transfers,
+            "feedback_count": len(self.feedback),
+            "mean_feedback": round(float(np.mean(self.feedback)), 2) if self.feedback else None,
         }
 
 
@@ -119,6 +125,8 @@ def compute(rows: dict[str, list[dict[str, Any]]], zone: ZoneInfo, *, now: datet
             cell.served += 1
             if t["serving_started_at"] is not None:
                 cell.services.append((t["finished_at"] - t["serving_started_at"]).total_seconds())
+            if t.get("feedback_score") is not None:
+                cell.feedback.append(float(t["feedback_score"]))
         if t["status"] == "no_show":
             at(t["finished_at"] or t["called_at"], teller).no_shows += 1
         if t["status"] in ("served", "no_show") and t["finished_at"] is not None:

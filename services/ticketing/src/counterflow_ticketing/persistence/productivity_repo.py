@@ -1,5 +1,6 @@
-"""Reads behind the productivity figures (issue 17): the tickets, teller sessions and
-transfers of one branch in a period (three statements, each on an index by branch)."""
+"""Reads behind the productivity figures (issue 17): the tickets (with their feedback),
+teller sessions and transfers of one branch in a period (three statements, each on an
+index by branch)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from counterflow_ticketing.persistence.tables import teller_sessions, ticket_transfers, tickets
+from counterflow_ticketing.persistence.tables import teller_sessions, ticket_feedback, ticket_transfers, tickets
 
 
 async def period_rows(session: AsyncSession, branch_id: str, *, first: date, last: date, start: datetime, end: datetime) -> dict[str, list[dict[str, Any]]]:
     """``tickets`` of business days ``first``..``last`` (teller, status, issued / called /
-    serving / finished instants), teller ``sessions`` overlapping ``[start, end)`` and
+    serving / finished instants, the customer's ``feedback_score`` or ``None``), teller ``sessions`` overlapping ``[start, end)`` and
     ``transfers`` in it."""
     t = tickets.c
+    f = ticket_feedback.c
     ticket_rows = await session.execute(
-        select(t.ticket_id, t.teller_id, t.counter_id, t.status, t.issued_at, t.called_at, t.serving_started_at, t.finished_at).where(
-            t.branch_id == branch_id, t.business_date >= first, t.business_date <= last
-        )
+        select(t.ticket_id, t.teller_id, t.counter_id, t.status, t.issued_at, t.called_at, t.serving_started_at, t.finished_at, f.score.label("feedback_score"))
+        .outerjoin(ticket_feedback, f.ticket_id == t.ticket_id)
+        .where(t.branch_id == branch_id, t.business_date >= first, t.business_date <= last)
     )
     s = teller_sessions.c
     session_rows = await session.execute(

@@ -284,6 +284,20 @@ ticket_transfers = Table(
     Index("ix_ticket_transfers_branch_at", "branch_id", "at"),
 )
 
+#: one feedback per served ticket (issue 17): ``score`` 1..5, optional comment, from
+#: the kiosk or the app; ``teller_id`` is the teller who served the ticket
+ticket_feedback = Table(
+    "ticket_feedback",
+    metadata,
+    Column("ticket_id", String(64), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("teller_id", String(64)),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("channel", String(16), nullable=False),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+)
+
 #: audit of priority raised by hand (lobby manager), with the reason given
 priority_raises = Table(
     "priority_raises",
