@@ -4,11 +4,20 @@ idle share, transfers and the customer's feedback, as JSON and as the CSV export
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from counterflow_shared.events.payloads.mobile import FeedbackGiven
+from counterflow_shared.testing import eventually
+from counterflow_ticketing.persistence.tables import ticket_feedback
+
 from .conftest import Service, make_branch, take_ticket
+from .kafka_helpers import find_events, send
 
 ALL_DAY = [{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)]
 
@@ -74,3 +83,33 @@ async def test_a_tellers_hour_in_figures_and_in_the_export(service: Service, clo
     bad = await service.client.get(f"/v1/branches/{b}/productivity", params={"from": "yesterday", "to": day}, headers=branch.lobby)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.from"
     assert (await service.client.get(f"/v1/branches/{b}/productivity", params={"from": day, "to": day}, headers=teller)).status_code == 403
+
+
+async def test_feedback_from_the_app_is_kept_once_for_the_customers_own_served_ticket(service: Service) -> None:
+    """``mobile.feedback.given`` (the gateway's) stores the first feedback of the
+    customer's own served ticket; someone else's ticket or a second one change nothing."""
+    branch = await make_branch(service, counters=[["cash", "payments"]], hours=ALL_DAY)
+    counter = branch.counters[0]
+    teller = service.staff("teller", [branch.branch_id], subject=f"teller-{counter}")
+    customer = f"C-fb-{uuid.uuid4().hex[:8]}"
+    ticket = await take_ticket(service, branch, "cash_withdrawal", customer_id=customer)
+    assert (await service.client.post(f"/v1/counters/{counter}/call-next", headers=teller)).status_code == 200
+    for step, body in (("start", None), ("finish", {"outcome": "completed"})):
+        assert (await service.client.post(f"/v1/counters/{counter}/tickets/{ticket['ticket_id']}/{step}", json=body, headers=teller)).status_code == 200
+    now = datetime.now(UTC)
+    await send(
+        service.settings,
+        FeedbackGiven(ticket_id=ticket["ticket_id"], customer_id="C-someone-else", branch_id=branch.branch_id, score=1, given_at=now),
+        FeedbackGiven(ticket_id=ticket["ticket_id"], customer_id=customer, branch_id=branch.branch_id, score=5, comment="great", given_at=now),
+        FeedbackGiven(ticket_id=ticket["ticket_id"], customer_id=customer, branch_id=branch.branch_id, score=2, given_at=now),
+    )
+
+    async def stored():
+        async with service.runtime.sessions() as s:
+            return (await s.execute(select(ticket_feedback).where(ticket_feedback.c.ticket_id == ticket["ticket_id"]))).first()
+
+    row = await eventually(stored, what="app feedback stored")
+    await find_events(service.settings, "mobile.activity.v1", lambda e: e.type == "mobile.feedback.given.v1" and e.data["score"] == 2)  # all three were on the topic
+    await asyncio.sleep(1.0)  # the consumer has had its chance at the later two
+    row = await stored()
+    assert (row.score, row.comment, row.channel, row.teller_id) == (5, "great", "app", f"teller-{counter}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchProfile
-from counterflow_shared.events.payloads.mobile import RemoteTicketCancelled, RemoteTicketRequested
+from counterflow_shared.events.payloads.mobile import FeedbackGiven, RemoteTicketCancelled, RemoteTicketRequested
 from counterflow_shared.events.payloads.tickets import (
     RemoteTicketRejected,
     TicketCalled,
@@ -168,6 +168,21 @@ async def cancel_ticket(session: AsyncSession, runtime: "ServiceRuntime", *, cus
         time=now,
     )
     return ticket_view(updated)
+
+
+async def give_feedback(session: AsyncSession, runtime: "ServiceRuntime", *, customer_id: str, id: str, score: int, comment: str | None, now: datetime) -> dict[str, Any]:  # noqa: A002
+    """Send the customer's feedback (1..5, optional comment) on a served ticket to
+    ticketing (``mobile.feedback.given``).
+
+    Raises:
+        Problem: 404 not the customer's; 409 ``ticket-not-served`` before service.
+    """
+    row = await owned_ticket(session, customer_id=customer_id, id=id)
+    if row["status"] != "served" or not row["ticket_id"]:
+        raise conflict("ticket-not-served", f"ticket {id} is {row['status']}; feedback is taken after service", current_status=row["status"])
+    comment = (comment or "").strip() or None
+    await runtime.publish(session, FeedbackGiven(ticket_id=row["ticket_id"], customer_id=customer_id, branch_id=row["branch_id"], score=score, comment=comment, given_at=now), time=now)
+    return {"ticket": id, "score": score, "comment": comment, "status": "sent"}
 
 
 async def on_remote_rejected(session: AsyncSession, runtime: "ServiceRuntime", event: RemoteTicketRejected, *, now: datetime) -> list[Push]:
