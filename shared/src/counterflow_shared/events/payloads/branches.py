@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from counterflow_shared.events.payloads.common import Id, Payload
 
@@ -46,6 +46,10 @@ class BranchProfile(Payload):
     #: "your turn soon" goes to an app customer once the ticket is at this queue position
     #: or closer (1 = next); ``None``: the gateway's own default (issue 17)
     notify_at_position: int | None = None
+    #: default language of the branch's staff pages and announcements (a code of
+    #: ``counterflow_shared.web.pages.i18n.LANGUAGES``: ``en``, ``zh_CN``); older events
+    #: without it mean English
+    language: str = Field(default="en", min_length=2, max_length=16)
     updated_at: AwareDatetime
 
 
