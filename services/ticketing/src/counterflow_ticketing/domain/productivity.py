@@ -40,6 +40,8 @@ from counterflow_ticketing.persistence import productivity_repo
 
 #: Longest period one request covers (business days), so a request stays bounded.
 MAX_DAYS = 31
+#: Business days a period may start on (a bank's records; keeps date arithmetic in range).
+MIN_DAY, MAX_DAY = date(1900, 1, 1), date(2999, 12, 31)
 #: Columns of a productivity row, in export order.
 COLUMNS = ("business_date", "hour", "teller_id", "served", "mean_wait_s", "p90_wait_s", "mean_service_s", "mean_walk_s", "open_s", "idle_share", "no_shows", "transfers", "feedback_count", "mean_feedback")
 
@@ -154,9 +156,11 @@ async def productivity(session: AsyncSession, ctx: Ctx, branch_id: str, *, first
     ``teller_id`` keeps that teller's rows and the branch's.
 
     Raises:
-        Problem: 404 branch; 422 ``query.to`` before ``query.from`` or a period longer
-            than :data:`MAX_DAYS` days.
+        Problem: 404 branch; 422 ``query.from`` outside :data:`MIN_DAY`..:data:`MAX_DAY`,
+            ``query.to`` before ``query.from`` or a period longer than :data:`MAX_DAYS` days.
     """
+    if not MIN_DAY <= first <= MAX_DAY:
+        raise invalid("query.from", f"must be between {MIN_DAY} and {MAX_DAY}")
     if last < first:
         raise invalid("query.to", "must not be before from")
     if (last - first).days + 1 > MAX_DAYS:
