@@ -46,6 +46,7 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 
 from bench.common import figure, percentile, write_result
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.events.payloads.tickets import TicketCalled, TicketOrigin, TicketStatus
@@ -237,7 +238,7 @@ async def _main() -> dict:
     proc = ServiceProcess("counterflow_mobile_gateway", env, port_env="CF_MOBILE_HTTP_PORT", log_path=workdir / "gateway.log")
     settings = MobileGatewaySettings(customer_jwt_private_key_pem=key_pem)
     authority = TokenAuthority(issuer=settings.customer_jwt_issuer, audience=settings.customer_jwt_audience, algorithm="ES256", private_key_pem=key_pem, public_key_pem="", access_ttl_s=3600)
-    producer = AIOKafkaProducer(bootstrap_servers=p.kafka_bootstrap_servers, acks="all", linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=p.kafka_bootstrap_servers, **client_options(), acks="all", linger_ms=0)
     redis = Redis.from_url(p.redis_url, decode_responses=True)
     topic = f"{prefix}branch.tickets.v1"
     branch_id = "b-bench"

@@ -15,8 +15,14 @@ start_one() {
   local name=$1 module=$2 port=$3 prefix=$4 pidf="$RUN_DIR/$1.pid"
   if pid_alive "$pidf"; then return 0; fi
   "$PY" -m "$module" migrate >>"$LOG_DIR/$name.log" 2>&1 || die "$name migrations failed, see $LOG_DIR/$name.log"
+  # each service authenticates to the secured local broker as its own Kafka user, whose
+  # ACLs allow only its topics and groups (ADR 0215); the admin user stays with the tools
+  local kafka=()
+  if [ "${CF_KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != PLAINTEXT ] && [ -f "$KAFKA_SECURITY_DIR/passwords/$name" ]; then
+    kafka=("${prefix}_KAFKA_SASL_USERNAME=$name" "${prefix}_KAFKA_SASL_PASSWORD=$(cat "$KAFKA_SECURITY_DIR/passwords/$name")")
+  fi
   # the local platform offers the development sign-in of the pages (docs/pages.md)
-  env "${prefix}_HTTP_PORT=$port" "${prefix}_DEV_SIGN_IN=${CF_DEV_SIGN_IN:-true}" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
+  env "${kafka[@]}" "${prefix}_HTTP_PORT=$port" "${prefix}_DEV_SIGN_IN=${CF_DEV_SIGN_IN:-true}" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
   echo $! > "$pidf"
 }
 

@@ -131,7 +131,7 @@ def test_every_consumer_group_in_code_has_its_scaled_object(built, overlay, serv
         assert "replicas" not in target["spec"], "KEDA owns the replica count; an apply must not reset it"
         assert {t["type"] for t in s["triggers"]} == {"kafka"}
         assert {t["metadata"]["topic"] for t in s["triggers"]} == {prefix + t.name for t in group.topics}
-        assert all(t["metadata"]["bootstrapServers"] == "counterflow-kafka-bootstrap:9092" for t in s["triggers"])
+        assert all(t["metadata"]["bootstrapServers"] == "counterflow-kafka-bootstrap:9093" for t in s["triggers"])
         assert 1 <= s["minReplicaCount"] <= s["maxReplicaCount"] <= max(t.partitions for t in group.topics)
         assert s["cooldownPeriod"] >= 60
         assert s["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60

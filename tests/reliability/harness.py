@@ -46,6 +46,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.settings import ServiceSettings
@@ -217,7 +218,7 @@ async def wait_outbox_drained(database_url: str, timeout_s: float = 120.0) -> No
 
 async def issued_events(bootstrap: str, topic: str) -> list[Envelope]:
     """Every ``branch.ticket.issued`` envelope on ``topic`` (full name)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()

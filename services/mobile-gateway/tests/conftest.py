@@ -5,6 +5,7 @@ ticketing's part on the session's topic prefix (a real broker, not a mock)."""
 
 from __future__ import annotations
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.testing import fresh_topic_prefix
 import asyncio
 import contextlib
@@ -103,7 +104,7 @@ def app(gateway) -> Any:
 @pytest.fixture(scope="session")
 async def producer(infrastructure) -> AsyncIterator[AIOKafkaProducer]:
     """A Kafka producer for events the other services would publish."""
-    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all")
+    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, **client_options(), acks="all")
     await p.start()
     yield p
     await p.stop()
@@ -183,7 +184,7 @@ class ActivityLog:
 
     async def start(self) -> None:
         """Assign every partition from offset 0."""
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(), enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
         await self._consumer.start()
         parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
         self._consumer.assign(parts)

@@ -4,6 +4,7 @@ PostgreSQL and Kafka; every test uses its own branch and device ids."""
 
 from __future__ import annotations
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.testing import fresh_topic_prefix
 import asyncio
 import uuid
@@ -74,7 +75,7 @@ class EventTap:
 
     async def start(self) -> None:
         """Assign every partition from offset 0 and start collecting."""
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=100)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(), enable_auto_commit=False, group_id=None, fetch_max_wait_ms=100)
         await self.consumer.start()
         tps = []
         for topic in self.topics:
@@ -121,7 +122,7 @@ async def events(infrastructure, topic_prefix: str) -> AsyncIterator[EventTap]: 
 @pytest.fixture(scope="session")
 async def producer(infrastructure) -> AsyncIterator[AIOKafkaProducer]:  # noqa: ANN001
     """A plain producer standing in for other services (ticketing's diversions)."""
-    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all")
+    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, **client_options(), acks="all")
     await p.start()
     yield p
     await p.stop()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counterflow_shared.clock import default_clock_key
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
 class PlatformSettings(BaseSettings):
@@ -36,6 +39,12 @@ class PlatformSettings(BaseSettings):
             replay writes to ``clock_key``; see :mod:`counterflow_shared.clock`).
         clock_key: Redis key of the simulated clock (default
             ``<topic_prefix>counterflow:clock``).
+        kafka_security_protocol / kafka_sasl_mechanism / kafka_sasl_username /
+            kafka_sasl_password / kafka_ssl_cafile: how Kafka clients authenticate
+            (ADR 0215): ``SASL_SSL`` with ``SCRAM-SHA-512`` against the local broker and
+            Strimzi, ``PLAINTEXT`` only against an unsecured development broker; the CA
+            file (PEM) verifies the broker's certificate. Every Kafka client takes them
+            through :func:`counterflow_shared.events.security.client_options`.
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_", extra="ignore")
@@ -50,6 +59,11 @@ class PlatformSettings(BaseSettings):
     log_json: bool = True
     clock: Literal["system", "redis"] = "system"
     clock_key: str = ""
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""
 
 
 def platform_settings() -> PlatformSettings:
@@ -64,6 +78,10 @@ class ServiceSettings(BaseSettings):
         service_name: CloudEvents ``source`` and OpenTelemetry ``service.name``.
         database_url: SQLAlchemy async URL of the service's own database.
         kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
+        kafka_security_protocol / kafka_sasl_mechanism / kafka_sasl_username /
+            kafka_sasl_password / kafka_ssl_cafile: see :class:`PlatformSettings`; a
+            service is given its own Kafka user with its prefix (e.g.
+            ``CF_TICKETING_KAFKA_SASL_USERNAME``), which wins over the machine-wide one.
         db_pool_size: database connections per process (ADR 0152: a few; a request holds
             one for two round trips, so 5 connections carry thousands of requests/s).
         db_max_overflow: extra connections opened under a burst (closed when returned).
@@ -128,6 +146,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=lambda: platform_settings().kafka_bootstrap_servers)
     redis_url: str = Field(default_factory=lambda: platform_settings().redis_url)
     topic_prefix: str = Field(default_factory=lambda: platform_settings().topic_prefix)
+    kafka_security_protocol: KafkaSecurityProtocol = Field(default_factory=lambda: platform_settings().kafka_security_protocol)
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(default_factory=lambda: platform_settings().kafka_sasl_mechanism)
+    kafka_sasl_username: str = Field(default_factory=lambda: platform_settings().kafka_sasl_username)
+    kafka_sasl_password: SecretStr = Field(default_factory=lambda: platform_settings().kafka_sasl_password)
+    kafka_ssl_cafile: str = Field(default_factory=lambda: platform_settings().kafka_ssl_cafile)
     otel_exporter: str = Field(default_factory=lambda: platform_settings().otel_exporter)
     otel_endpoint: str = Field(default_factory=lambda: platform_settings().otel_endpoint)
     log_level: str = Field(default_factory=lambda: platform_settings().log_level)
