@@ -185,7 +185,7 @@ class Ticketing:
     async def set_up_branch(self) -> None:
         """A branch open all week, two cash counters with open sessions and a kiosk."""
         s = ServiceSettings()
-        token = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject="ops", role="operations", branches=[self.branch_id])
+        token = issue_staff_token(issuer=s.jwt_issuer, subject="ops", role="operations", branches=[self.branch_id])
         ops = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as c:
             body = {
@@ -199,7 +199,7 @@ class Ticketing:
             for i in (1, 2):
                 cid = f"{self.branch_id}-c{i}"
                 (await c.put(f"/v1/branches/{self.branch_id}/counters/{cid}", json={"name": f"Counter {i}", "kind": "cash", "zone": "cash", "skills": ["cash"]}, headers=ops)).raise_for_status()
-                teller = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject=f"teller-{i}", role="teller", branches=[self.branch_id])
+                teller = issue_staff_token(issuer=s.jwt_issuer, subject=f"teller-{i}", role="teller", branches=[self.branch_id])
                 (await c.post(f"/v1/counters/{cid}/session/open", headers={"Authorization": f"Bearer {teller}"})).raise_for_status()
             (await c.put(f"/v1/branches/{self.branch_id}/kiosks/{self.kiosk_id}", json={"secret": KIOSK_SECRET}, headers=ops)).raise_for_status()
 
