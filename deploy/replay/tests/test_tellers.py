@@ -6,6 +6,7 @@ is under test, not ticketing: ``tests/e2e/test_replay.py`` runs the real service
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from datetime import UTC, datetime
 from typing import Any
@@ -74,12 +75,13 @@ def day_of(arrivals: list[tuple[float, float, float]], tellers: int) -> Day:
     return Day(visits, {"D1": [Teller(f"D1-T{k}", "D1", f"D1-C{k}", 1.0) for k in range(tellers)]}, {"D1": staffing}, 3600.0, (ORIGIN.date(), ORIGIN.date()))
 
 
-async def run(day: Day) -> tuple[Scenario, QueuePlatform]:
+async def run(day: Day, leftovers: tuple[str, ...] = ()) -> tuple[Scenario, QueuePlatform]:
     async def tick(_at: datetime) -> None:
         return None
 
     clock = VirtualClock(ORIGIN, tick)
     platform = QueuePlatform(clock)
+    platform.queues["D1"] = deque(leftovers)
     scenario = Scenario("no_diversion", day, platform, clock, {}, "run")  # type: ignore[arg-type]
     await scenario.run(wall_limit_s=60.0)
     return scenario, platform
@@ -109,3 +111,15 @@ async def test_a_busy_teller_serves_first_come_first_served_and_the_impatient_le
     # the first look, two calls, and no press for the cancelled ticket
     assert sum(t <= 600.0 for t in platform.presses) == 1 + 2
     assert scenario.waiting == {"D1": 0}
+
+
+async def test_tickets_left_by_an_interrupted_run_are_closed_at_once():
+    # two tickets of an earlier run wait ahead of the day's only customer
+    day = day_of([(100.0, 60.0, 3600.0)], tellers=1)
+    started = time.monotonic()
+    scenario, platform = await run(day, leftovers=("OLD1", "OLD2"))
+    # no kiosk request was in flight when they were called: no wall wait for an owner
+    # (60 s each before)
+    assert time.monotonic() - started < 30.0
+    assert platform.requests["start"] == 3 and platform.requests["finish"] == 3
+    assert scenario.outcomes[0].end == "served" and scenario.outcomes[0].wait_s == 0.0

@@ -49,9 +49,11 @@ WALK_TO_DEVICE_S = 30.0
 PROPENSITY_OF_CHANNEL = {"atm": "self_service", "cash_recycler": "self_service", "kiosk": "self_service", "mobile": "mobile", "online": "mobile", "appointment": "appointment"}
 #: Device transaction kind of each service type.
 DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill_payment": "bill_payment"}
-#: Wall seconds a teller waits for the customer of a called ticket to be known (the kiosk
-#: answer can reach the customer after the ticket was called); a ticket still unknown
-#: then was left over by an interrupted run.
+#: Wall seconds a teller waits for the customer of a called ticket to be known while a
+#: kiosk request of the branch is in flight (its answer can reach the customer after the
+#: ticket was called). A ticket unknown while no kiosk request of the branch is in flight
+#: was left over by an interrupted run and is served at once (waiting 60 wall seconds for
+#: each of them cost a run on the databases of an interrupted one 9 minutes in 15).
 OWNER_WAIT_WALL_S = 60.0
 ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
 #: Simulated seconds between two "call next" presses of an idle teller who sees no
@@ -150,6 +152,8 @@ class Scenario:
         self.waiting = {b: 0 for b in day.branches}
         self.calling = {b: 0 for b in day.branches}
         self._queued: set[str] = set()
+        #: kiosk requests of each branch in flight (whose answer may be a ticket)
+        self.asking = {b: 0 for b in day.branches}
         self.busy = {b: 0.0 for b in day.branches}
         self.stopping = False
         self.on_end = on_end
@@ -180,7 +184,7 @@ class Scenario:
             if v.needs:
                 body["needs"] = list(v.needs)
             asked_at = self.clock.now()
-            answer = await self.p.request_service(v.branch_id, body)
+            answer = await self._asking(v.branch_id, self.p.request_service(v.branch_id, body))
             if answer["kind"] == "offer":
                 self._published()
                 answer = await self._offer(o, answer["offer"])  # a decline sets issued_s
@@ -200,7 +204,7 @@ class Scenario:
         p = 1.0 if self.name == "oracle" else float(self.profiles.get(v.customer_id, {}).get("propensity", {}).get(key, 0.0))
         if v.accept_u >= p:
             o.issued_s = self.clock.now()
-            declined = await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
+            declined = await self._asking(v.branch_id, self.p.decide_offer(v.branch_id, o.diversion_id, accept=False))
             self._published()
             return declined
         await self.p.decide_offer(v.branch_id, o.diversion_id, accept=True)
@@ -266,6 +270,15 @@ class Scenario:
             return
         await self.clock.wait(o.done)  # type: ignore[arg-type]
 
+    async def _asking(self, branch_id: str, request: Any) -> Any:
+        """Await a kiosk request of ``branch_id`` whose answer may be a ticket, counted in
+        :attr:`asking` while in flight."""
+        self.asking[branch_id] += 1
+        try:
+            return await request
+        finally:
+            self.asking[branch_id] -= 1
+
     def _dequeued(self, o: Outcome) -> None:
         """``o``'s ticket left the queue (called or cancelled); counted once."""
         if o.ticket_id in self._queued:
@@ -297,24 +310,25 @@ class Scenario:
                 if ticket is None:
                     look = not await self.clock.wait(wake, IDLE_RECHECK_S)
                     continue
-                look = False
-                await self._serve(t, ticket["ticket_id"], pressed)
+                look = not await self._serve(t, ticket["ticket_id"], pressed)  # after a leftover, look again
         finally:
             await self.p.teller(t, "session/close", ok=(200, 404, 409, 422))
 
-    async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> None:
+    async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> bool:
         """Serve a called ticket; the call happened when the teller pressed "call next"
-        (``pressed``), so the request's round trip does not count as the customer's wait."""
+        (``pressed``), so the request's round trip does not count as the customer's wait.
+        Returns whether the ticket was one of this run's customers (``False``: a leftover
+        of an interrupted run, closed at once)."""
         o = self.by_ticket.get(ticket_id)
         deadline = asyncio.get_running_loop().time() + OWNER_WAIT_WALL_S
-        while o is None and asyncio.get_running_loop().time() < deadline:  # the kiosk answer may still be on its way
+        while o is None and self.asking[t.branch_id] > 0 and asyncio.get_running_loop().time() < deadline:  # the kiosk answer may still be on its way
             await asyncio.sleep(0.02)
             o = self.by_ticket.get(ticket_id)
         now = self.clock.now()
         if o is None:  # not of this run (left over by an interrupted run): serve it at once
             await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
             await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
-            return
+            return False
         o.called_s, o.teller_id = max(pressed, o.issued_s or pressed), t.teller_id
         self._dequeued(o)
         o.called.set()  # type: ignore[union-attr]
@@ -325,13 +339,14 @@ class Scenario:
         if r.status_code == 409:  # the customer cancelled just as the call went out
             o.called_s = None
             self._end(o, "abandoned", "left as called")
-            return
+            return True
         service = o.visit.work_s * t.speed
         await self.clock.sleep(service)
         await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"})
         o.finished_s = self.clock.now()
         self.busy[t.branch_id] += o.finished_s - now
         self._end(o, "served")
+        return True
 
     # ------------------------------------------------------------------ devices
     async def devices(self) -> None:
