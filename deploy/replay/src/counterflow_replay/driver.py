@@ -55,6 +55,11 @@ DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill
 #: was left over by an interrupted run and is served at once (waiting 60 wall seconds for
 #: each of them cost a run on the databases of an interrupted one 9 minutes in 15).
 OWNER_WAIT_WALL_S = 60.0
+#: Wall seconds a scenario may take per visit before it is declared stuck (on top of
+#: 900 s): a visit needs about four sequential requests, 1-2 wall seconds on the loaded
+#: 2-core machine of 2026-12-01. Without it an unpaced default day (1,117 visits) failed
+#: after a flat 900 wall seconds, whatever its progress.
+WALL_S_PER_VISIT = 5.0
 ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
 #: Simulated seconds between two "call next" presses of an idle teller who sees no
 #: ticket of the replay waiting (a safety net for tickets the replay did not issue, e.g.
@@ -361,6 +366,7 @@ class Scenario:
         """Start the clock, run every actor until every visit has ended, stop the tellers.
 
         ``wall_limit_s`` bounds the wall time (default: three times the paced day plus
+        :data:`WALL_S_PER_VISIT` per visit plus
         15 minutes).
 
         Raises:
@@ -377,7 +383,7 @@ class Scenario:
         customers.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
         advancer = self.clock.advancer
         try:
-            limit = wall_limit_s if wall_limit_s is not None else (3 * self.day.day_s / self.clock.speed if self.clock.speed else 0.0) + 900.0
+            limit = wall_limit_s if wall_limit_s is not None else (3 * self.day.day_s / self.clock.speed if self.clock.speed else 0.0) + 900.0 + WALL_S_PER_VISIT * len(self.outcomes)
             deadline = loop.time() + limit
             while not customers.done():  # until every customer is done, or a teller or the clock fails
                 left = deadline - loop.time()
