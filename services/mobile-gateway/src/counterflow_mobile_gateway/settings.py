@@ -1,25 +1,19 @@
 """Settings of the mobile-gateway service (environment prefix ``CF_MOBILE_``)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from counterflow_shared.settings import ServiceSettings
+from counterflow_shared.settings import ServiceSettings, platform_settings
 
 
 class MobileGatewaySettings(ServiceSettings):
     """mobile-gateway settings; every field of :class:`ServiceSettings` plus the service's own.
 
-    Customer authentication (OAuth 2.0 bearer tokens, RFC 6749 / RFC 6750; JWT, RFC 7519):
-        customer_jwt_issuer / customer_jwt_audience: ``iss`` / ``aud`` written and required.
-        customer_jwt_algorithm: ``ES256`` (default) or ``RS256``.
-        customer_jwt_private_key_pem: PEM signing key of the built-in development identity
-            provider. Empty: the key persisted in the gateway's database is used,
-            generated on the very first start (``signing_keys``, ADR 0166), so tokens
-            survive restarts and every instance signs with the same key.
-        customer_jwt_public_key_pem: PEM verification key; empty means "the public half of
-            the signing key". A bank with its own identity provider sets this (and
-            ``dev_idp_enabled=False``).
-        dev_idp_enabled: serve ``/v1/auth/token`` and ``/v1/auth/customers``.
-        access_token_ttl_s / refresh_token_ttl_s: lifetimes in seconds (5 min / 30 days).
+    Customer authentication (bearer access tokens, RFC 6750, of the bank's OpenID Connect
+    provider; the app signs in with authorization code + PKCE; ADR 0211):
+        customer_jwks_url: the provider's JWKS (default: the development provider's file,
+            :mod:`counterflow_shared.devidp`, like ``jwt_jwks_url`` of staff tokens).
+        customer_jwt_issuer / customer_jwt_audience: required ``iss`` / ``aud``.
 
     Remote tickets and notifications:
         max_active_remote_tickets: remote tickets one customer may hold at once.
@@ -31,6 +25,16 @@ class MobileGatewaySettings(ServiceSettings):
         appointment_horizon_days: slots are offered this many days ahead.
         draft_ttl_s: lifetime of a hand-off draft when the diversion gives no ``expires_at``.
         sweep_interval_s: period of the draft-expiry / reminder loop (seconds).
+
+    Notifications to SMS / e-mail gateways (signed webhook, :mod:`.domain.webhooks`):
+        webhook_url / webhook_secret: where to POST notifications and the HMAC-SHA256
+            key; both empty (default): no webhook.
+        webhook_kinds: notification kinds sent to the webhook.
+        webhook_max_attempts: attempts before a delivery is ``failed`` (6).
+        webhook_backoff_s / webhook_backoff_max_s: first retry delay, doubling per
+            attempt, and its cap (1 s / 300 s; 6 attempts span about 31 s).
+        webhook_timeout_s: one attempt's HTTP timeout (seconds).
+        webhook_poll_s: period of the delivery loop (seconds).
 
     Redis:
         redis_prefix: prefix of every Redis key and channel of this service (tests use
@@ -49,12 +53,7 @@ class MobileGatewaySettings(ServiceSettings):
 
     customer_jwt_issuer: str = "counterflow-dev-customer-idp"
     customer_jwt_audience: str = "counterflow-mobile"
-    customer_jwt_algorithm: str = "ES256"
-    customer_jwt_private_key_pem: str = ""
-    customer_jwt_public_key_pem: str = ""
-    dev_idp_enabled: bool = True
-    access_token_ttl_s: int = 300
-    refresh_token_ttl_s: int = 30 * 24 * 3600
+    customer_jwks_url: str = Field(default_factory=lambda: platform_settings().jwt_jwks_url)
 
     max_active_remote_tickets: int = 2
     turn_soon_position: int = 3
@@ -65,6 +64,15 @@ class MobileGatewaySettings(ServiceSettings):
     appointment_horizon_days: int = 30
     draft_ttl_s: float = 24 * 3600.0
     sweep_interval_s: float = 5.0
+
+    webhook_url: str = ""
+    webhook_secret: str = Field(default="", repr=False)
+    webhook_kinds: list[str] = Field(default_factory=lambda: ["turn_soon", "called", "time_to_leave", "appointment_reminder", "remote_ticket_rejected"])
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_backoff_s: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
 
     redis_prefix: str = "mobile:"
     rate_limit_requests: int = 120

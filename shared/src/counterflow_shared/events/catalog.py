@@ -67,6 +67,22 @@ TOPICS: tuple[Topic, ...] = (
     CUSTOMER_SCORES,
 )
 
+#: which services write each topic (their outbox relays): the Kafka ACLs of
+#: :mod:`counterflow_shared.events.acl` let a service's user write these and nothing else
+#: (dead-letter topics: the consumer group's own service). Checked against the services'
+#: code by the ACL tests (a service that publishes elsewhere is refused by the broker).
+TOPIC_PRODUCERS: dict[str, tuple[str, ...]] = {
+    BRANCH_TICKETS.name: ("ticketing",),
+    BRANCH_LOAD.name: ("ticketing",),
+    BRANCH_DIRECTORY.name: ("ticketing",),
+    CHANNEL_RULES.name: ("ticketing",),
+    CHANNEL_DIVERSIONS.name: ("ticketing", "selfservice", "mobile-gateway"),
+    SELFSERVICE_DEVICES.name: ("selfservice",),
+    SELFSERVICE_TRANSACTIONS.name: ("selfservice",),
+    MOBILE_ACTIVITY.name: ("mobile-gateway",),
+    CUSTOMER_SCORES.name: ("scoring",),
+}
+
 
 @dataclass(frozen=True)
 class EventType:
@@ -126,6 +142,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("mobile.draft.completed", 1, MOBILE_ACTIVITY, mobile.DraftCompleted, _attr("customer_id"), "hand-off draft completed"),
     EventType("mobile.draft.expired", 1, MOBILE_ACTIVITY, mobile.DraftExpired, _attr("customer_id"), "hand-off draft expired"),
     EventType("mobile.notification.issued", 1, MOBILE_ACTIVITY, mobile.NotificationIssued, _attr("customer_id"), "notification for push"),
+    EventType("mobile.feedback.given", 1, MOBILE_ACTIVITY, mobile.FeedbackGiven, _attr("customer_id"), "customer feedback after service"),
     EventType("customer.score.updated", 1, CUSTOMER_SCORES, scores.CustomerScored, _attr("customer_id"), "tier/propensity changed"),
 )
 

@@ -6,7 +6,7 @@ All times are ``timestamptz`` in UTC. Amounts are the platform's money column
 money type admits is stored exactly); the currency is its ISO 4217 code.
 """
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from counterflow_shared.money import MONEY_COLUMN
 
@@ -17,27 +17,6 @@ from counterflow_shared.rules.records import decision_table
 Base = make_base()
 metadata = Base.metadata
 backbone = add_backbone_tables(metadata)
-
-#: Customers of the built-in development identity provider (a bank replaces it).
-customers = Table(
-    "customers",
-    metadata,
-    Column("customer_id", String(64), primary_key=True),
-    Column("username", String(200), nullable=False, unique=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-#: Refresh tokens (only the SHA-256 of the token is stored); rotated on every use.
-refresh_tokens = Table(
-    "refresh_tokens",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
 
 #: Read model of ``branch.directory.v1``: the last profile of each branch (JSON payload).
 branch_profiles = Table(
@@ -155,6 +134,22 @@ notifications = Table(
 )
 Index("ix_notifications_feed", notifications.c.customer_id, notifications.c.created_at)
 
+#: One webhook delivery per notification (issue 17): ``pending`` -> ``delivered`` |
+#: ``failed`` (refused by the receiver, or out of attempts); written with the notification
+#: so none is lost, sent by the delivery loop (``domain/webhooks.py``).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.next_attempt_at, postgresql_where=text("status = 'pending'"))
+
 #: Channel decisions made when the app asks for a service (shared definition, see
 #: :mod:`counterflow_shared.rules.records`; ``ticket_id`` holds the remote request id).
 rule_decisions = decision_table(metadata)
@@ -186,14 +181,3 @@ app_offers = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_app_offers_customer", app_offers.c.customer_id, app_offers.c.created_at)
-
-# The development identity provider's signing key when none is configured (ADR 0166):
-# generated once, shared by every instance and kept across restarts, so customer tokens
-# survive a restart. One row per algorithm.
-signing_keys = Table(
-    "signing_keys",
-    metadata,
-    Column("algorithm", String(8), primary_key=True),
-    Column("private_key_pem", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)

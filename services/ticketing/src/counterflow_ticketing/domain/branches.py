@@ -6,6 +6,7 @@ Every change of what other services know of a branch publishes ``branch.profile.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import date
 from typing import Any
 
@@ -63,6 +64,7 @@ async def put_branch(session: AsyncSession, ctx: Ctx, *, branch_id: str, spec: d
             "appointment_slot_minutes": spec.get("appointment_slot_minutes", 15),
             "active": spec.get("active", True),
             "language": spec.get("language") or "en",
+            "notify_at_position": spec.get("notify_at_position"),
             "updated_at": ctx.now,
         },
     )
@@ -101,6 +103,7 @@ async def branch_view(session: AsyncSession, branch_id: str) -> dict[str, Any]:
         "appointment_slot_minutes": b.appointment_slot_minutes,
         "active": b.active,
         "language": b.language,
+        "notify_at_position": b.notify_at_position,
         "opening_hours": [{"weekday": h.weekday, "opens": h.opens.isoformat(), "closes": h.closes.isoformat()} for h in await branches_repo.get_opening_hours(session, branch_id)],
         "zones": [{"zone": z.zone, "name": z.name} for z in await branches_repo.get_zones(session, branch_id)],
         "services": [s.service_type for s in await branches_repo.get_branch_services(session, branch_id)],
@@ -143,9 +146,11 @@ async def put_counter(session: AsyncSession, *, branch_id: str, counter_id: str,
     return counter_view(await branches_repo.get_counter(session, counter_id))
 
 
-async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str) -> dict[str, Any]:
-    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. The old
-    secret stops working at once on every instance (the kiosk row is read on each request).
+async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str | None) -> dict[str, Any]:
+    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. Without
+    ``secret`` a 256-bit random one is generated and returned once (``secret`` in the
+    answer). The old secret stops working at once on every instance (the kiosk row is read
+    on each request).
 
     Raises:
         Problem: 404 branch; 422 ``path.kiosk_id`` when the id belongs to another branch
@@ -154,7 +159,9 @@ async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, sec
     """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
+    generated = secret is None
+    secret = secrets.token_urlsafe(32) if secret is None else secret  # 32 bytes = 256 bits
     secret_hash = await asyncio.to_thread(hash_secret, secret)
     if not await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": secret_hash, "active": True}):
         raise invalid("path.kiosk_id", f"kiosk {kiosk_id} belongs to another branch")
-    return {"kiosk_id": kiosk_id, "branch_id": branch_id}
+    return {"kiosk_id": kiosk_id, "branch_id": branch_id, **({"secret": secret} if generated else {})}
