@@ -4,20 +4,19 @@ shapes in the OpenAPI document, ``docs/api/ticketing.openapi.json``).
 
 Times are ISO 8601 strings with offset; ``business_date`` is the branch's local date;
 durations are seconds (``None``: unknown); money is a Decimal string in major units.
-Responses may gain fields (additive changes); clients ignore fields they do not know.
+Responses may gain fields (additive changes; :class:`ResponseBody`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from counterflow_shared.events.payloads.diversions import DiversionStatus
 from counterflow_shared.events.payloads.tickets import TicketOrigin, TicketStatus
+from counterflow_shared.web.responses import DATE, DATE_TIME, ResponseBody
 
-_DATE_TIME = {"format": "date-time"}
-_DATE = {"format": "date"}
 
 TICKET_EXAMPLE = {
     "ticket_id": "5b0e7c9e-8a43-4a52-9d43-0f2a4c1f8a10",
@@ -60,13 +59,7 @@ OFFER_EXAMPLE = {
 }
 
 
-class Response(BaseModel):
-    """Base of response bodies: fields added later pass through (clients ignore them)."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class TicketView(Response):
+class TicketView(ResponseBody):
     """A ticket as kiosks, apps and staff see it. ``position`` is 1-based among the tickets
     of its skill (``None`` unless waiting); the wait forecast (seconds, ``None``: unknown or
     not waiting) is the median ``estimated_wait_s`` with the 80 % interval
@@ -82,8 +75,8 @@ class TicketView(Response):
     status: TicketStatus
     origin: TicketOrigin = Field(description="where the ticket came from: a walk-in at the kiosk or counter, the app (``remote``) or an appointment check-in")
     priority: int = Field(description="priority points (higher is called earlier)")
-    business_date: str = Field(json_schema_extra=_DATE)
-    issued_at: str = Field(json_schema_extra=_DATE_TIME)
+    business_date: str = Field(json_schema_extra=DATE)
+    issued_at: str = Field(json_schema_extra=DATE_TIME)
     position: int | None = None
     estimated_wait_s: float | None = None
     estimated_wait_p10_s: float | None = None
@@ -96,7 +89,7 @@ class TicketView(Response):
     route_fallback: bool | None = Field(default=None, description="true when no open counter takes ``route_to`` and the ticket waits in the normal queue")
 
 
-class OfferView(Response):
+class OfferView(ResponseBody):
     """A diversion offer: another channel (``atm``, ``app``, ...) proposed instead of the
     counter, with the rule's terms: ``fee_notice``, ``message`` and ``offer_ttl_s``
     (seconds an accepted hand-off stays open; ``None``: the service default);
@@ -117,11 +110,11 @@ class OfferView(Response):
     fee_notice: str | None = None
     message: str | None = None
     offer_ttl_s: int | None = None
-    expires_at: str | None = Field(default=None, json_schema_extra=_DATE_TIME)
+    expires_at: str | None = Field(default=None, json_schema_extra=DATE_TIME)
     explanation: str | None = Field(default=None, description="why the rules made this offer (new offers only)")
 
 
-class TicketIssued(Response):
+class TicketIssued(ResponseBody):
     """``kind: "ticket"``: the customer queues; with the rule that decided (when one did)."""
 
     model_config = ConfigDict(
@@ -152,7 +145,7 @@ class TicketIssued(Response):
     offer: OfferView | None = Field(default=None, description="the declined offer (after a decline)")
 
 
-class OfferMade(Response):
+class OfferMade(ResponseBody):
     """``kind: "offer"``: the rules propose another channel; the kiosk shows it and posts
     the customer's answer to ``/v1/kiosk/offers/{diversion_id}/accept`` or ``/decline``."""
 
@@ -162,7 +155,7 @@ class OfferMade(Response):
     offer: OfferView
 
 
-class Diverted(Response):
+class Diverted(ResponseBody):
     """``kind: "diverted"``: the customer took the other channel; no ticket."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"kind": "diverted", "offer": {**OFFER_EXAMPLE, "status": "accepted", "expires_at": "2026-12-01T09:24:03+00:00"}}]})
@@ -173,3 +166,27 @@ class Diverted(Response):
 
 #: the answer of a service request: a ticket or an offer (``kind`` tells which)
 ServiceRequestResult = TicketIssued | OfferMade
+
+
+class TellerSession(ResponseBody):
+    """A teller session at a counter as the workstation sees it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"session_id": "3e9a7c51-0b6d-4f2e-9a8c-1d2e3f4a5b6c", "counter_id": "prague-1-c3", "teller_id": "teller-17", "status": "open", "opened_at": "2026-12-01T08:00:12+00:00"}]}
+    )
+
+    session_id: str
+    counter_id: str
+    teller_id: str
+    status: Literal["open", "paused", "closed"]
+    opened_at: str = Field(json_schema_extra=DATE_TIME)
+
+
+class TicketResult(ResponseBody):
+    """The ticket a teller or lobby action acted on; ``ticket`` is ``None`` (with ``detail``) when
+    call-next finds no waiting ticket this counter can serve."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"ticket": {**TICKET_EXAMPLE, "status": "called", "position": None, "counter_id": "prague-1-c3", "call_count": 1}}]})
+
+    ticket: TicketView | None
+    detail: str | None = None
