@@ -82,10 +82,16 @@ async def divert(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep
 STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 
+def display_call(fields: dict[str, str]) -> dict[str, Any]:
+    """The ``data`` of a display ``call`` event from its Redis stream entry (all strings
+    there): ``call_count`` an integer, ``recall`` a boolean, the rest as stored."""
+    return {**fields, "call_count": int(fields["call_count"]), "recall": fields["recall"] == "true"}
+
+
 @router.get(
     "/display/stream",
     response_class=EventSourceResponse,
-    responses={**event_stream("``call`` events (JSON: number, counter_id, counter_name, call_count, recall, at), id = Redis stream id"), **problem_responses(400, s400="``bad-last-event-id``: Last-Event-ID is not an id of this stream")},
+    responses={**event_stream("``call`` events, data: JSON ticket_id, number, counter_id, counter_name, call_count (integer), recall (boolean), at; the event id is a stream id for Last-Event-ID"), **problem_responses(400, s400="``bad-last-event-id``: Last-Event-ID is not an id of this stream")},
     summary="Calling display: server-sent events of calls",
 )
 async def display_stream(
@@ -124,7 +130,7 @@ async def display_stream(
         while not await request.is_disconnected():
             for stream_id, fields in await rm.read_display(branch_id, cursor, block_ms=1000):
                 cursor = stream_id
-                yield {"event": "call", "id": stream_id, "data": json.dumps(fields)}
+                yield {"event": "call", "id": stream_id, "data": json.dumps(display_call(fields))}
             await asyncio.sleep(0)
 
     return EventSourceResponse(events(), ping=15)
