@@ -382,7 +382,7 @@ async def fuzz_openapi(client: httpx.AsyncClient, app: Any, credentials: dict[st
         @given(case=operation.as_strategy())
         @settings(max_examples=examples, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
         def collect(case: Any) -> None:
-            cases.append(case)
+            cases.append(case)  # noqa: B023 - collect() runs at once, in this iteration
 
         collect()
         for label, headers in credentials.items():

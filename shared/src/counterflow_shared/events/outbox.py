@@ -370,7 +370,7 @@ class OutboxRelay:
             try:
                 conn = await asyncpg.connect(dsn, timeout=self._timeout)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # this connection's event, not a later one's
                 await conn.add_listener(OUTBOX_CHANNEL, _notified)
                 self.listening.set()
                 self._wake.set()  # rows committed while we were not listening
