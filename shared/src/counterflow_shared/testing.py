@@ -373,7 +373,11 @@ async def fuzz_openapi(client: httpx.AsyncClient, app: Any, credentials: dict[st
     schema = schemathesis.openapi.from_dict(app.openapi())
     failures: list[str] = []
     sent = 0
+    from schemathesis.core.result import Err
+
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()  # an operation the fuzzer cannot read: the document is broken
         operation = result.ok()
         if operation.path.endswith("/stream"):
             continue
