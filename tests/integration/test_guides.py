@@ -1,10 +1,11 @@
 """The integration guides stay true: the kiosk walkthrough (``docs/integration/kiosk.md``)
-is run command by command, as an integrator would paste it, with ``curl`` and ``jq``
-against a real ticketing process (its own PostgreSQL database, Kafka topics and Redis
-prefix). Issue 19."""
+and the device walkthrough (``device.md``) are run command by command, as an integrator
+would paste them, with ``curl`` and ``jq`` against real ticketing and selfservice processes
+(each with its own PostgreSQL database, Kafka topics and Redis prefix). Issue 19."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -26,19 +27,18 @@ def bash_blocks(markdown: str) -> list[str]:
     return re.findall(r"^```bash\n(.*?)^```", markdown, flags=re.S | re.M)
 
 
-@pytest.fixture(scope="module")
-def ticketing(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    """Ticketing as its own process with the default signing settings (as under ``make up``)."""
+def _service(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory, package: Any, env_prefix: str) -> Iterator[ServiceProcess]:
+    """``package``'s service as its own process with the default signing settings (as
+    under ``make up``), on its own database, topics and Redis prefix."""
     import asyncio
 
-    import counterflow_ticketing
-
+    module = package.__name__
     prefixes = fresh_topic_prefix(infrastructure)
     topic_prefix = next(prefixes)
     redis_prefix = f"test:guides:{uuid.uuid4().hex[:8]}:"
-    name, url = migrated_database(Path(counterflow_ticketing.__file__).parent, "guides_ticketing")
-    env = {"CF_TICKETING_DATABASE_URL": url, "CF_TICKETING_TOPIC_PREFIX": topic_prefix, "CF_TICKETING_REDIS_PREFIX": redis_prefix, "CF_TICKETING_LOG_JSON": "false", "CF_TICKETING_LOG_LEVEL": "WARNING"}
-    proc = ServiceProcess("counterflow_ticketing", env, port_env="CF_TICKETING_HTTP_PORT", log_path=tmp_path_factory.mktemp("guides") / "ticketing.log")
+    name, url = migrated_database(Path(package.__file__).parent, f"guides_{module.removeprefix('counterflow_')}")
+    env = {f"{env_prefix}_{k}": v for k, v in {"DATABASE_URL": url, "TOPIC_PREFIX": topic_prefix, "REDIS_PREFIX": redis_prefix, "LOG_JSON": "false", "LOG_LEVEL": "WARNING"}.items()}
+    proc = ServiceProcess(module, env, port_env=f"{env_prefix}_HTTP_PORT", log_path=tmp_path_factory.mktemp("guides") / f"{module}.log")
     try:
         yield proc.start(timeout_s=240)
     finally:
@@ -48,21 +48,43 @@ def ticketing(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         next(prefixes, None)
 
 
+@pytest.fixture(scope="module")
+def ticketing(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """Ticketing as its own process."""
+    import counterflow_ticketing
+
+    yield from _service(infrastructure, tmp_path_factory, counterflow_ticketing, "CF_TICKETING")
+
+
+@pytest.fixture(scope="module")
+def selfservice(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """Selfservice as its own process."""
+    import counterflow_selfservice
+
+    yield from _service(infrastructure, tmp_path_factory, counterflow_selfservice, "CF_SELFSERVICE")
+
+
+def run_guide(guide: str, base: str) -> list[str]:
+    """Run every ```bash block of ``guide`` in one shell (``set -euo pipefail``) against
+    ``base``; returns the lines it printed (the test fails on a non-zero exit)."""
+    script = "set -euo pipefail\n" + "\n".join(bash_blocks((GUIDES / guide).read_text()))
+    env = {**os.environ, "BASE": base, "PY": sys.executable, "BRANCH": f"guide-{uuid.uuid4().hex[:6]}"}
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    print(done.stdout)  # shown when an assertion of the caller fails
+    return done.stdout.splitlines()
+
+
 def test_the_guide_has_commands() -> None:
     """The extraction finds the walkthrough (a guide without commands would pass vacuously)."""
     blocks = bash_blocks((GUIDES / "kiosk.md").read_text())
     assert len(blocks) >= 6
     assert any("/v1/kiosk/service-requests" in b for b in blocks)
+    assert any("/v1/device/transactions" in b for b in bash_blocks((GUIDES / "device.md").read_text()))
 
 
 def test_kiosk_walkthrough_runs_against_a_live_service(ticketing: ServiceProcess) -> None:
-    script = "set -euo pipefail\n" + "\n".join(bash_blocks((GUIDES / "kiosk.md").read_text()))
-    env = {**os.environ, "BASE": ticketing.url, "PY": sys.executable, "BRANCH": f"guide-{uuid.uuid4().hex[:6]}"}
-    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=180, cwd=Path(__file__).resolve().parents[2])
-    out = done.stdout
-    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{out}\nstderr:\n{done.stderr}"
-    lines = out.splitlines()
-    print(out)  # shown when an assertion below fails
+    lines = run_guide("kiosk.md", ticketing.url)
     assert '{"status":"ok"}' in lines  # healthz
     assert "401" in lines  # wrong secret
     # no counter was open when the ticket was issued: its wait is unknown (null), not 0
@@ -76,3 +98,11 @@ def test_kiosk_walkthrough_runs_against_a_live_service(ticketing: ServiceProcess
     assert "event: call" in lines
     call = next(line for line in lines if line.startswith("data: {"))
     assert f'"number": "{number}"' in call and '"call_count": 1,' in call and '"recall": false' in call
+
+
+def test_device_walkthrough_runs_against_a_live_service(selfservice: ServiceProcess) -> None:
+    lines = run_guide("device.md", selfservice.url)
+    heartbeat = json.loads(lines[0])
+    assert heartbeat["status"] == "online" and "cash_withdrawal" in heartbeat["available_service_types"], heartbeat
+    assert lines[1:3] == ["201", "200"]  # reported, then the same transaction again
+    assert json.loads(lines[3])["status"] == "online"
