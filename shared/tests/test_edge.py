@@ -220,7 +220,7 @@ async def test_a_valid_staff_token_still_passes(client):
 
 
 async def test_the_fuzz_runner_reports_server_errors_and_schema_breaking_responses():
-    from counterflow_shared.testing import fuzz_openapi
+    from counterflow_testkit import fuzz_openapi
 
     app = FastAPI()
     install_problem_handlers(app)

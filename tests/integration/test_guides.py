@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from counterflow_shared.testing import ServiceProcess, delete_redis_prefix, drop_database, fresh_topic_prefix, migrated_database
+from counterflow_testkit import ServiceProcess, delete_redis_prefix, drop_database, fresh_topic_prefix, migrated_database
 
 GUIDES = Path(__file__).resolve().parents[2] / "docs" / "integration"
 

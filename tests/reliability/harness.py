@@ -25,8 +25,8 @@ Counted per fault (JSON keys of ``bench/results/reliability.json``):
   has published every event again (its outbox drained).
 
 Nothing here stops the shared infrastructure: faults act on the harness's own process,
-a private PostgreSQL (:class:`~counterflow_shared.testing.PrivatePostgres`) or a private
-Kafka broker (:class:`~counterflow_shared.testing.KafkaBroker`), and on the harness's own
+a private PostgreSQL (:class:`~counterflow_testkit.PrivatePostgres`) or a private
+Kafka broker (:class:`~counterflow_testkit.KafkaBroker`), and on the harness's own
 Redis prefix.
 """
 
@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.settings import ServiceSettings
-from counterflow_shared.testing import ServiceProcess, delete_redis_prefix, platform
+from counterflow_testkit import ServiceProcess, delete_redis_prefix, platform
 from counterflow_shared.web.auth import issue_staff_token
 
 KIOSK_SECRET = "reliability-kiosk-secret-0123456789"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from counterflow_shared.testing import PrivatePostgres, drop_database, migrated_database
+from counterflow_testkit import PrivatePostgres, drop_database, migrated_database
 
 from .harness import Ticketing, redis_flush, run_with_fault, sigkill_and_restart, stop_for
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 
-from counterflow_shared.testing import free_port
+from counterflow_testkit import free_port
 
 from .conftest import Service, make_branch, take_ticket
 
