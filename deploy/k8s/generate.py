@@ -176,11 +176,11 @@ def container(service: Service, component: str, args: list[str], resources: dict
     }
 
 
-def migrate_init(service: Service) -> dict[str, Any]:
-    """Init container ``migrate``: the schema is at head before the service starts. It
-    connects as the schema owner (Secret ``counterflow-<service>-database-migrator``, a
-    user with DDL rights); the service itself runs as a user without them
-    (docs/operations.md, "Upgrade and roll back")."""
+def migrate_container(service: Service) -> dict[str, Any]:
+    """Container ``migrate`` of the migration Job: ``<image> migrate`` (Alembic upgrade to
+    the image's heads). It connects as the schema owner (Secret
+    ``counterflow-<service>-database-migrator``, a user with DDL rights); the service
+    itself runs as a user without them (docs/operations.md, "Upgrade and roll back")."""
     database_url = f"{service.env_prefix}DATABASE_URL"
     migrator = {"name": database_url, "valueFrom": {"secretKeyRef": {"name": f"counterflow-{service.name}-database-migrator", "key": "url"}}}
     return {
@@ -196,6 +196,58 @@ def migrate_init(service: Service) -> dict[str, Any]:
     }
 
 
+def migration_job(service: Service) -> dict[str, Any]:
+    """The Job ``<service>-migrate``: the schema upgrade of a release, run once, beside the
+    rollout, by the schema owner; not by every pod's init container (N replicas racing
+    for the DDL lock, and a runtime user that needs no DDL rights).
+
+    Pods of the release wait for it: ``/readyz`` is not ready and the workers do not
+    consume while the schema is behind their code; pods of the previous release keep
+    serving on the newer schema (expand/contract migrations). A Job's pod template is
+    immutable, so a plain ``kubectl apply`` of a new image needs the finished Job gone
+    first: it removes itself ``ttlSecondsAfterFinished`` after success, Argo CD recreates
+    it before each sync (hook annotations), and docs/operations.md gives the kubectl
+    sequence. For ticketing the Job also proposes the initial rule set from the ConfigMap
+    (never activating it: maker-checker), as the runtime user, after the migration."""
+    lab = labels(service, "migrate")
+    migrate = migrate_container(service)
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": service.name,
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security(),
+        "restartPolicy": "OnFailure",
+        "containers": [migrate],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+    }
+    if service.name == "ticketing":
+        # The rule set is proposed once the schema is there: migrate becomes the init
+        # container, the idempotent proposal the Job's container.
+        mount = {"name": "rulesets", "mountPath": RULESET_DIR, "readOnly": True}
+        pod_spec["volumes"].append({"name": "rulesets", "configMap": {"name": "counterflow-rulesets"}})
+        bootstrap = migrate_container(service)
+        bootstrap["name"] = "rules-bootstrap"
+        bootstrap["args"] = ["rules", "propose", f"{RULESET_DIR}/default.yaml", "--maker", "deploy:configmap", "--comment", "initial rule set (ConfigMap counterflow-rulesets)"]
+        bootstrap["volumeMounts"] = [*bootstrap["volumeMounts"], mount]
+        bootstrap["env"] = env(service)  # rows, not schema: the runtime user
+        pod_spec["initContainers"] = [migrate]
+        pod_spec["containers"] = [bootstrap]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": f"{service.name}-migrate",
+            "labels": lab,
+            "annotations": {"argocd.argoproj.io/hook": "Sync", "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation", "argocd.argoproj.io/sync-wave": "-1"},
+        },
+        "spec": {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": 1800,
+            "ttlSecondsAfterFinished": 600,
+            "template": {"metadata": {"labels": lab}, "spec": pod_spec},
+        },
+    }
+
+
 def deployment(service: Service, component: str, args: list[str], resources: dict[str, Any]) -> dict[str, Any]:
     """A Deployment of one component (api or worker) of ``service``. No ``replicas``: the
     HPA (api) or KEDA (worker) owns the count, and an apply must not reset it."""
@@ -205,7 +257,6 @@ def deployment(service: Service, component: str, args: list[str], resources: dic
         "automountServiceAccountToken": False,
         "securityContext": pod_security(),
         "terminationGracePeriodSeconds": 30,
-        "initContainers": [migrate_init(service)],
         "containers": [container(service, component, args, resources)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
         "topologySpreadConstraints": [
@@ -213,18 +264,8 @@ def deployment(service: Service, component: str, args: list[str], resources: dic
         ],
     }
     if service.name == "ticketing":
-        mount = {"name": "rulesets", "mountPath": RULESET_DIR, "readOnly": True}
         pod_spec["volumes"].append({"name": "rulesets", "configMap": {"name": "counterflow-rulesets"}})
-        pod_spec["containers"][0]["volumeMounts"].append(mount)
-        if component == "api":
-            # The initial rule set is proposed (never activated: maker-checker) once; the
-            # command is idempotent, so every new pod may run it.
-            bootstrap = migrate_init(service)
-            bootstrap["name"] = "rules-bootstrap"
-            bootstrap["args"] = ["rules", "propose", f"{RULESET_DIR}/default.yaml", "--maker", "deploy:configmap", "--comment", "initial rule set (ConfigMap counterflow-rulesets)"]
-            bootstrap["volumeMounts"] = [*bootstrap["volumeMounts"], mount]
-            bootstrap["env"] = env(service)  # rows, not schema: the runtime user
-            pod_spec["initContainers"].append(bootstrap)
+        pod_spec["containers"][0]["volumeMounts"].append({"name": "rulesets", "mountPath": RULESET_DIR, "readOnly": True})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -262,6 +303,7 @@ def service_documents(service: Service) -> list[dict[str, Any]]:
                 f"{service.env_prefix}JWT_AUDIENCE": "counterflow-staff",
             },
         },
+        migration_job(service),
         deployment(service, "api", ["serve", "--no-workers"], api_resources),
         # Worker pods run the same app with the relay and the consumers embedded, so that
         # they keep real /healthz and /readyz probes; no Service routes traffic to them.

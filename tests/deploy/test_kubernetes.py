@@ -150,6 +150,36 @@ def test_api_deployments_scale_on_cpu(built, overlay, service) -> None:
 
 
 # --------------------------------------------------------------------------- workloads
+def test_each_service_migrates_in_one_job_as_the_schema_owner(built, overlay, service) -> None:
+    """The schema upgrade is a Job run once per release by the user with DDL rights; the
+    Deployments' pods run as the runtime user and carry no migration of their own."""
+    b = built[overlay]
+    job = b.get("Job", f"{service.name}-migrate")
+    pod = job["spec"]["template"]["spec"]
+    api_image = b.get("Deployment", f"{service.name}-api")["spec"]["template"]["spec"]["containers"][0]["image"]
+    secret_of = lambda c: next(e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"] if e["name"] == f"{service.env_prefix}DATABASE_URL")  # noqa: E731
+    steps = [*pod.get("initContainers", []), *pod["containers"]]
+    assert steps[0]["args"] == ["migrate"] and secret_of(steps[0]) == f"counterflow-{service.name}-database-migrator"
+    assert all(c["image"] == api_image for c in steps), "the Job migrates to the heads of the image it deploys"
+    assert pod["restartPolicy"] in {"OnFailure", "Never"} and job["spec"]["backoffLimit"] >= 1
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0, "a finished Job removes itself, so the next release's apply can create it anew"
+    assert _selects(next(p for p in b.of("NetworkPolicy") if p["metadata"]["name"] == service.name)["spec"]["podSelector"], job["spec"]["template"]["metadata"]["labels"]), "the Job may reach its database"
+    for c in steps:
+        sc = c.get("securityContext", {})
+        assert sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False and sc.get("capabilities", {}).get("drop") == ["ALL"], c["name"]
+        assert {"cpu", "memory"} <= set(c["resources"]["limits"])
+    if service.name == "ticketing":
+        bootstrap = steps[1]
+        assert bootstrap["args"][:2] == ["rules", "propose"], "the initial rule set is proposed after the migration"
+        assert secret_of(bootstrap) == "counterflow-ticketing-database", "rows, not schema: the runtime user"
+        mounted = {m["mountPath"]: m["name"] for m in bootstrap["volumeMounts"]}
+        path = Path(bootstrap["args"][2])
+        volume = next(v for v in pod["volumes"] if v["name"] == mounted[str(path.parent)])
+        assert path.name in b.get("ConfigMap", volume["configMap"]["name"])["data"], "the bootstrap reads a key of the rule set ConfigMap"
+    else:
+        assert len(steps) == 1
+
+
 def test_every_deployment_has_probes_resources_security_pdb_and_policy(built, overlay) -> None:
     b = built[overlay]
     for dep in b.of("Deployment") + b.of("StatefulSet"):
@@ -177,28 +207,15 @@ def test_service_deployments_match_the_service_code(built, overlay, service) -> 
         assert key.startswith(service.env_prefix), key
         assert key.removeprefix(service.env_prefix).lower() in service.settings_fields, f"{key} is no setting of {service.name}"
     assert int(settings[f"{service.env_prefix}HTTP_PORT"]) == service.port and settings[f"{service.env_prefix}HTTP_HOST"] == "0.0.0.0"
+    secret_of = lambda c: next(e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"] if e["name"] == f"{service.env_prefix}DATABASE_URL")  # noqa: E731
     for component in ("api", "worker"):
         dep = b.get("Deployment", f"{service.name}-{component}")
         pod = dep["spec"]["template"]["spec"]
         main = pod["containers"][0]
         assert main["readinessProbe"]["httpGet"]["path"] == "/readyz" and main["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert main["ports"][0]["containerPort"] == service.port
-        assert pod["initContainers"][0]["args"] == ["migrate"], "migrations must finish before the service starts"
-        secret_of = lambda c: next(e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"] if e["name"] == f"{service.env_prefix}DATABASE_URL")  # noqa: E731
-        # the schema owner (DDL) migrates; everything else runs as the runtime user
-        assert secret_of(pod["initContainers"][0]) == f"counterflow-{service.name}-database-migrator"
-        assert all(secret_of(c) == f"counterflow-{service.name}-database" for c in pod["initContainers"][1:] + pod["containers"])
-        assert all(i["image"] == main["image"] for i in pod["initContainers"])
-        if (service.name, component) == ("ticketing", "api"):
-            bootstrap = pod["initContainers"][1]
-            assert bootstrap["args"][:2] == ["rules", "propose"]
-            mounted = {m["mountPath"]: m["name"] for m in bootstrap["volumeMounts"]}
-            path = Path(bootstrap["args"][2])
-            volume = next(v for v in pod["volumes"] if v["name"] == mounted[str(path.parent)])
-            cm = b.get("ConfigMap", volume["configMap"]["name"])
-            assert path.name in cm["data"], "the bootstrap reads a key of the rule set ConfigMap"
-        else:
-            assert len(pod["initContainers"]) == 1
+        assert "initContainers" not in pod, "the schema is the migration Job's; pods wait for it (readiness, workers)"
+        assert secret_of(main) == f"counterflow-{service.name}-database"
         assert pod["serviceAccountName"] == service.name and b.get("ServiceAccount", service.name)
         names = {e["name"] for e in main["env"]}
         assert f"{service.env_prefix}DATABASE_URL" in names and f"{service.env_prefix}JWT_SECRET" in names
@@ -373,7 +390,7 @@ def test_every_container_command_is_one_the_service_cli_accepts(built, overlay, 
             _parse_cli(root, bogus)
     b = built[overlay]
     leaves = []
-    for dep in b.of("Deployment"):
+    for dep in b.of("Deployment") + b.of("Job"):
         if _pod_labels(dep).get("app.kubernetes.io/name") != service.name:
             continue
         pod = dep["spec"]["template"]["spec"]

@@ -40,3 +40,45 @@ async def test_the_fleet_lists_states_faults_and_latest_transactions_of_one_bran
     assert {t["device_id"] for t in doc["transactions"]} <= {healthy.device_id, starved.device_id}
     other = await client.get(f"/v1/branches/{branch}/devices", headers=_staff(settings, "lobby_manager", [uid("B")]))
     assert other.status_code == 403
+
+
+async def test_the_fleet_page_speaks_the_branch_language_from_the_directory_event(client, settings, producer, topic_prefix) -> None:  # noqa: ANN001
+    """Ticketing owns branches; its ``branch.profile.updated`` gives the fleet page the
+    branch's name and default language. A staff member's own choice (cookie) still wins,
+    and a late, older profile never overwrites a newer one."""
+    from datetime import UTC, datetime, timedelta
+
+    from counterflow_shared.events.payloads.branches import BranchProfile
+    from counterflow_shared.testing import eventually
+    from counterflow_shared.web.session import LANG_COOKIE, SESSION_COOKIE
+
+    from .conftest import send_event
+
+    branch = uid("B")
+    token = _staff(settings, "lobby_manager", [branch])["Authorization"].removeprefix("Bearer ")
+    url = f"/branches/{branch}/fleet"
+    signed_in = {"Cookie": f"{SESSION_COOKIE}={token}", "Accept-Language": "en"}
+    english = await client.get(url, headers=signed_in)
+    assert english.status_code == 200 and '<html lang="en">' in english.text and branch in english.text
+    at = datetime(2026, 12, 2, 8, tzinfo=UTC)
+    profile = BranchProfile(branch_id=branch, name="Shanghai Lujiazui", time_zone="Asia/Shanghai", opening_hours=[], language="zh_CN", updated_at=at)
+    await send_event(producer, topic_prefix, profile)
+
+    async def in_chinese() -> str | None:
+        r = await client.get(url, headers=signed_in)
+        return r.text if '<html lang="zh-Hans">' in r.text else None
+
+    page = await eventually(in_chinese, timeout_s=60, what="the fleet page in the branch's language")
+    assert "Shanghai Lujiazui" in page
+    chosen = await client.get(url, headers={**signed_in, "Cookie": f"{SESSION_COOKIE}={token}; {LANG_COOKIE}=en"})
+    assert '<html lang="en">' in chosen.text, "the staff member's own language choice wins over the branch's"
+    # an older profile (redelivered or late) is ignored; a newer one applies
+    await send_event(producer, topic_prefix, profile.model_copy(update={"language": "en", "name": "old name", "updated_at": at - timedelta(hours=1)}))
+    await send_event(producer, topic_prefix, profile.model_copy(update={"name": "Shanghai Lujiazui 2", "updated_at": at + timedelta(hours=1)}))
+
+    async def renamed() -> str | None:
+        r = await client.get(url, headers=signed_in)
+        return r.text if "Shanghai Lujiazui 2" in r.text else None
+
+    page = await eventually(renamed, timeout_s=60, what="the newer profile")
+    assert '<html lang="zh-Hans">' in page and "old name" not in page

@@ -4,6 +4,7 @@ and its reason), counter states, the audited priority raise, concierge requests.
 from __future__ import annotations
 
 from .conftest import Service, make_branch, take_ticket, utc
+from .kafka_helpers import data_is, find_events
 
 
 async def _queue(service: Service, branch, headers=None) -> dict:  # noqa: ANN001
@@ -50,6 +51,10 @@ async def test_a_priority_raise_moves_the_ticket_ahead_and_keeps_who_and_why(ser
     assert [w["number"] for w in doc["waiting"]] == [second["number"], first["number"]]
     raised = doc["waiting"][0]["priority_reason"]["raised"]
     assert raised["raised_by"] == "manager-eva" and raised["reason"] == "customer feels unwell" and (raised["from_priority"], raised["to_priority"]) == (0, 3)
+    # the raise is an event on the ticket topic (the app shows the new place); the reason stays audited here
+    (event,) = await find_events(service.settings, "branch.tickets.v1", data_is(type="branch.ticket.priority_raised.v1", ticket_id=second["ticket_id"]))
+    assert (event.data["from_priority"], event.data["priority"], event.data["position"], event.data["raised_by_role"]) == (0, 3, 1, "lobby_manager")
+    assert "reason" not in event.data and event.data["status"] == "waiting"
     lower = await service.client.post(url, json={"priority": 2, "reason": "oops"}, headers=manager)
     assert lower.status_code == 422 and lower.json()["errors"][0]["field"] == "body.priority"
     blank = await service.client.post(url, json={"priority": 5, "reason": "   "}, headers=manager)

@@ -30,7 +30,7 @@ from counterflow_shared.metrics.exposition import metrics_router, serve_worker_m
 from counterflow_shared.metrics.http import HttpMetricsMiddleware
 from counterflow_shared.metrics.sampling import Sampler, sample_metrics
 from counterflow_shared.persistence.db import create_engine, session_factory
-from counterflow_shared.persistence.migrations import head_revisions
+from counterflow_shared.persistence.migrations import head_revisions, known_revisions, wait_for_schema
 from counterflow_shared.persistence.outage import OutageLog, is_database_outage
 from counterflow_shared.persistence.retention import retention_loop
 from counterflow_shared.settings import ServiceSettings
@@ -99,6 +99,7 @@ class ServiceRuntime:
         )
         self.source = f"/counterflow/{spec.name}"
         self.migration_heads = head_revisions(spec.package_dir)
+        self.known_revisions = known_revisions(spec.package_dir)
         self.relay: OutboxRelay | None = None
         self.consumers: list[ConsumerRuntime] = []
         self._group_suffix = group_suffix
@@ -111,6 +112,13 @@ class ServiceRuntime:
         #: the domain clock (``settings.clock``): every business "now" of the service
         self.clock: Clock = make_clock(settings.clock, self.redis, settings.clock_key)
         backbone_metrics.track(self)
+
+    async def wait_for_schema(self) -> None:
+        """Before the relay and consumers start: wait while the schema is behind this
+        release (the migration Job runs beside the rollout, docs/operations.md "Upgrade and
+        roll back"); one ``SELECT`` when it is not."""
+        detail = await wait_for_schema(self.engine, self.migration_heads, self.known_revisions, log=lambda d: log.warning("workers.waiting_for_schema", detail=d))
+        log.info("workers.schema_checked", detail=detail)
 
     def warn_if_simulated(self) -> None:
         """Log a loud warning when the domain clock is simulated (never in production)."""
@@ -286,6 +294,8 @@ def create_service_app(
         app.state.settings = settings
         instrument_app(app, runtime.engine, statements=settings.otel_exporter != "none")
         runtime.warn_if_simulated()
+        if settings.embedded_workers:
+            await runtime.wait_for_schema()
         for hook in on_startup:
             await hook(runtime)
         if settings.embedded_workers:
@@ -327,6 +337,14 @@ async def run_worker_process(spec: ServiceSpec, settings: ServiceSettings) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    waiting = asyncio.ensure_future(runtime.wait_for_schema())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        await runtime.aclose()
+        return
+    stopped.cancel()
     runtime.start_workers()
     await stop.wait()
     await runtime.aclose()

@@ -107,6 +107,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("branch.ticket.served", 1, BRANCH_TICKETS, _T.TicketServed, _attr("branch_id"), "service finished"),
     EventType("branch.ticket.no_show", 1, BRANCH_TICKETS, _T.TicketNoShow, _attr("branch_id"), "customer did not come"),
     EventType("branch.ticket.transferred", 1, BRANCH_TICKETS, _T.TicketTransferred, _attr("branch_id"), "moved to another queue"),
+    EventType("branch.ticket.priority_raised", 1, BRANCH_TICKETS, _T.TicketPriorityRaised, _attr("branch_id"), "priority raised by hand"),
     EventType("branch.ticket.cancelled", 1, BRANCH_TICKETS, _T.TicketCancelled, _attr("branch_id"), "cancelled"),
     EventType("branch.ticket.diverted", 1, BRANCH_TICKETS, _T.TicketDiverted, _attr("branch_id"), "customer took another channel"),
     EventType("branch.ticket.expired", 1, BRANCH_TICKETS, _T.TicketExpired, _attr("branch_id"), "business day closed before service"),
@@ -162,7 +163,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
         (CUSTOMER_SCORES, SELFSERVICE_DEVICES, MOBILE_ACTIVITY, CHANNEL_RULES, CHANNEL_DIVERSIONS),
         "tier, device availability, remote tickets/appointments, rule sets, offers made in the app and every diversion's closure",
     ),
-    ConsumerGroup("selfservice", "selfservice", (CHANNEL_DIVERSIONS,), "expected diverted customers"),
+    ConsumerGroup("selfservice", "selfservice", (CHANNEL_DIVERSIONS, BRANCH_DIRECTORY), "expected diverted customers; branch names and languages for the fleet page"),
     ConsumerGroup(
         "mobile-gateway",
         "mobile-gateway",

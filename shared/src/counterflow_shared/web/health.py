@@ -1,5 +1,5 @@
 """``/healthz`` (the process is alive) and ``/readyz`` (it can do its work: database
-reachable, migrations at head, Redis answering where the service needs it). Readiness
+reachable, schema at or (compatibly) ahead of the code's migration head, Redis answering where the service needs it). Readiness
 answers 503 with the failing checks named, so Kubernetes takes the pod out of the Service
 until it recovers.
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from counterflow_shared.events.kafka import describe_cluster
+from counterflow_shared.persistence.migrations import schema_compatibility
 
 Check = Callable[[Request], Awaitable[tuple[bool, str]]]
 
@@ -34,7 +35,9 @@ CHECK_UP = Gauge("counterflow_readiness_check_up", "Last result of each readines
 
 
 async def check_database(request: Request) -> tuple[bool, str]:
-    """``SELECT 1`` and the Alembic revision against the head of the service's scripts."""
+    """``SELECT 1`` and the Alembic revision against the service's scripts: ready at head or
+    on a newer (expand/contract compatible) schema, not ready behind
+    (:func:`~counterflow_shared.persistence.migrations.schema_compatibility`)."""
     runtime = request.app.state.runtime
     try:
         async with runtime.engine.connect() as conn:
@@ -42,10 +45,7 @@ async def check_database(request: Request) -> tuple[bool, str]:
             revisions = frozenset((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return False, f"database unreachable: {type(exc).__name__}"
-    heads = runtime.migration_heads
-    if revisions != heads:
-        return False, f"migrations not at head (database {sorted(revisions)}, code {sorted(heads)})"
-    return True, f"revision {', '.join(sorted(revisions))}"
+    return schema_compatibility(revisions, runtime.migration_heads, runtime.known_revisions)
 
 
 _broker_cache: dict[str, tuple[float, bool, str]] = {}

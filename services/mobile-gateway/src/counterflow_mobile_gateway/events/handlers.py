@@ -32,6 +32,7 @@ TICKET_EVENTS = (
     "branch.ticket.served.v1",
     "branch.ticket.no_show.v1",
     "branch.ticket.transferred.v1",
+    "branch.ticket.priority_raised.v1",
     "branch.ticket.cancelled.v1",
     "branch.ticket.diverted.v1",
     "branch.ticket.expired.v1",

@@ -14,6 +14,7 @@ from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.pages import NavLink, PageKit
 from counterflow_selfservice.api.dependencies import CtxDep
 from counterflow_selfservice.api.fleet import branch_fleet
+from counterflow_selfservice.persistence import branches as branch_repo
 from counterflow_selfservice.persistence import devices as device_repo
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -35,7 +36,10 @@ async def home(request: Request, staff: StaffPage, ctx: CtxDep) -> HTMLResponse:
 
 @router.get("/branches/{branch_id}/fleet", response_class=HTMLResponse)
 async def fleet_page(branch_id: str, request: Request, staff: StaffPage, ctx: CtxDep) -> HTMLResponse:
-    """The fleet of one branch (403 page for a branch the staff member does not cover)."""
+    """The fleet of one branch (403 page for a branch the staff member does not cover), in
+    the staff member's language (cookie), else the branch's default (from ticketing's
+    ``branch.directory.v1``), else the browser's."""
     kit.require_branch(staff, branch_id)
     state = await branch_fleet(ctx, branch_id, 30)
-    return kit.render(request, "fleet.html", staff=staff, branch_id=branch_id, state_json=state.model_dump_json().replace("</", "<\\/"), ticketing_url=ctx.settings.ticketing_page_url, js_strings=JS_STRINGS)
+    branch = await branch_repo.get_branch(ctx.session, branch_id)  # ticketing's directory, by event
+    return kit.render(request, "fleet.html", staff=staff, branch_id=branch_id, branch_name=None if branch is None else branch.name, branch_language=None if branch is None else branch.language, state_json=state.model_dump_json().replace("</", "<\\/"), ticketing_url=ctx.settings.ticketing_page_url, js_strings=JS_STRINGS)

@@ -126,3 +126,17 @@ expected_diversions = Table(
 )
 Index("ix_expected_diversions_open", expected_diversions.c.expires_at, postgresql_where=expected_diversions.c.status == "expected")
 Index("ix_expected_diversions_match", expected_diversions.c.device_id, expected_diversions.c.customer_id, expected_diversions.c.service_type)
+
+
+#: Read model of ``branch.directory.v1`` (ticketing owns branches): what the fleet page
+#: shows of a branch. ``updated_at`` is the profile's own time: an older profile arriving
+#: late never overwrites a newer one.
+branches = Table(
+    "branches",
+    metadata,
+    Column("branch_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

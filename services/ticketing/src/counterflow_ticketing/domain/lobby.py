@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import conflict, invalid
 from counterflow_ticketing.domain import calendar, priority
 from counterflow_ticketing.domain.context import Ctx
 from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, require_branch, ticket_view, today, wait_forecast
 from counterflow_ticketing.domain.waits import counter_pool
+from counterflow_ticketing.events.publishers import ticket_transition
 from counterflow_ticketing.persistence import branches_repo, lobby_repo, rules_repo, tickets_repo
 
 #: longest reason a lobby manager may give for a priority raise (characters)
@@ -184,6 +186,8 @@ async def raise_priority(session: AsyncSession, ctx: Ctx, *, staff: StaffPrincip
     due = priority.due_at(t.queued_at, to_priority, max_wait_s=branch.max_wait_s, step_s=ctx.settings.priority_step_s)
     row = await tickets_repo.update_ticket(session, ticket_id, {"priority": to_priority, "due_at": min(due, t.due_at)})
     await lobby_repo.insert_raise(session, {"raise_id": str(uuid.uuid4()), "ticket_id": ticket_id, "branch_id": branch_id, "from_priority": t.priority, "to_priority": to_priority, "reason": reason[:MAX_REASON], "raised_by": staff.subject, "role": staff.role, "raised_at": ctx.now})
-    return await ticket_view(session, ctx, row)
+    view = await ticket_view(session, ctx, row)
+    await ctx.publish(session, ticket_transition(tk.TicketPriorityRaised, row, at=ctx.now, view=view, from_priority=t.priority, raised_by_role=staff.role))
+    return view
 
 

@@ -19,10 +19,12 @@ def ticket_transition(
     estimated_wait_s: float | None = None,
     counter_name: str | None = None,
     view: dict | None = None,
+    **extra: object,
 ) -> tk.TicketTransition:
     """A ``branch.tickets.v1`` payload of type ``cls`` for ticket row ``t`` at ``at``;
     calls carry ``counter_name``, the counter as the customer sees it (issue 17);
-    ``view`` (a waiting ticket's view) gives position and the whole wait forecast."""
+    ``view`` (a waiting ticket's view) gives position and the whole wait forecast;
+    ``extra`` are the fields of ``cls`` beyond the transition's own."""
     if view is not None:
         position, estimated_wait_s = view["position"], view["estimated_wait_s"]
     return cls(
@@ -49,6 +51,7 @@ def ticket_transition(
         issued_at=t.issued_at,
         occurred_at=at,
         outcome=t.outcome,
+        **extra,
     )
 
 
@@ -64,5 +67,6 @@ def branch_profile(branch: Row, hours: list[Row], services: list[Row], *, at: da
         appointment_capacity_per_slot=branch.appointment_capacity_per_slot,
         appointment_slot_minutes=branch.appointment_slot_minutes,
         active=branch.active,
+        language=branch.language,
         updated_at=at,
     )

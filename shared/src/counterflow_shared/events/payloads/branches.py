@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from counterflow_shared.events.payloads.common import Id, Payload
 
@@ -43,6 +43,10 @@ class BranchProfile(Payload):
     appointment_capacity_per_slot: int = 1
     appointment_slot_minutes: int = 15
     active: bool = True
+    #: default language of the branch's staff pages and announcements (a code of
+    #: ``counterflow_shared.web.pages.i18n.LANGUAGES``: ``en``, ``zh_CN``); older events
+    #: without it mean English
+    language: str = Field(default="en", min_length=2, max_length=16)
     updated_at: AwareDatetime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from counterflow_shared.events.payloads.common import Id, Payload
 
@@ -96,6 +96,16 @@ class TicketNoShow(TicketTransition):
 
 class TicketTransferred(TicketTransition):
     """The ticket moved to another service type or counter queue."""
+
+
+class TicketPriorityRaised(TicketTransition):
+    """A lobby manager raised the waiting ticket's priority by hand (audited in ticketing
+    with its reason, which stays there: it may describe the customer's health). The
+    ticket's new ``priority``, ``position`` and wait forecast are in the transition
+    fields; ``from_priority`` is the priority before the raise (points, the same scale)."""
+
+    from_priority: int = Field(ge=0)
+    raised_by_role: str = Field(min_length=1, max_length=40, description="role of the staff member who raised it (lobby_manager, ...)")
 
 
 class TicketCancelled(TicketTransition):
