@@ -190,3 +190,37 @@ class TicketResult(ResponseBody):
 
     ticket: TicketView | None
     detail: str | None = None
+
+
+class ServiceTypeView(ResponseBody):
+    """A service type of the catalog: ticket ``prefix``, the counter ``skill`` it needs,
+    cash handling, zone, and the mean service time (seconds) used before a branch has history."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service_type": "account_opening", "name": "Account opening", "prefix": "D", "skill": "accounts", "handles_cash": False, "zone": "non_cash", "default_service_s": 900.0}]})
+
+    service_type: str
+    name: str
+    prefix: str
+    skill: str
+    handles_cash: bool
+    zone: str
+    default_service_s: float
+
+
+class CounterView(ResponseBody):
+    """A counter (service point) as operations see it."""
+
+    counter_id: str
+    branch_id: str
+    name: str
+    kind: str
+    zone: str
+    skills: list[str]
+    active: bool
+
+
+class KioskRegistered(ResponseBody):
+    """A registered (or re-keyed) kiosk; the secret is never returned."""
+
+    kiosk_id: str
+    branch_id: str
