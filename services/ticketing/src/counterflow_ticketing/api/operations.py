@@ -12,7 +12,7 @@ from counterflow_shared.web.problems import problem_responses
 
 from counterflow_shared.constraints import BankDate
 from counterflow_ticketing.api.deps import CtxDep, OperationsDep, StaffDep, TxDep
-from counterflow_ticketing.api.responses import CounterView, KioskRegistered, ServiceTypeView
+from counterflow_ticketing.api.responses import BranchView, CounterView, KioskRegistered, ServiceTypeView
 from counterflow_ticketing.api.schemas import BranchIn, CounterIn, KioskIn, ServiceTypeIn
 from counterflow_ticketing.domain import branches
 from counterflow_ticketing.persistence import branches_repo
@@ -22,20 +22,20 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 _AUTH = {"s401": "missing or invalid staff token", "s403": "the token's role or branches do not cover this"}
 
 
-@router.put("/branches/{branch_id}", summary="Create or replace a branch")
+@router.put("/branches/{branch_id}", response_model=BranchView, responses=problem_responses(401, 403, **_AUTH), summary="Create or replace a branch")
 async def put_branch(branch_id: str, body: BranchIn, staff: OperationsDep, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """Publishes ``branch.profile.updated``. 422 names a bad time zone, interval or service."""
     staff.require_branch(branch_id)
     return await branches.put_branch(session, ctx, branch_id=branch_id, spec=body.model_dump())
 
 
-@router.get("/branches", summary="Branches this staff member may see")
+@router.get("/branches", response_model=list[BranchView], responses=problem_responses(401, 403, **_AUTH), summary="Branches this staff member may see")
 async def list_branches(staff: StaffDep, session: TxDep) -> list[dict[str, Any]]:
     """Every branch covered by the token."""
     return [await branches.branch_view(session, b.branch_id) for b in await branches_repo.list_branches(session) if staff.may_act_on(b.branch_id)]
 
 
-@router.get("/branches/{branch_id}", summary="One branch with hours, zones, services, counters")
+@router.get("/branches/{branch_id}", response_model=BranchView, responses=problem_responses(401, 403, 404, s404="unknown branch", **_AUTH), summary="One branch with hours, zones, services, counters")
 async def get_branch(branch_id: str, staff: StaffDep, session: TxDep) -> dict[str, Any]:
     """404 when unknown; 403 when the token does not cover it."""
     staff.require_branch(branch_id)

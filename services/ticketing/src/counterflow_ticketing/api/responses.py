@@ -224,3 +224,61 @@ class KioskRegistered(ResponseBody):
 
     kiosk_id: str
     branch_id: str
+
+
+class OpeningInterval(ResponseBody):
+    """Opening hours of a weekday (0 = Monday), local wall-clock ``HH:MM:SS``."""
+
+    weekday: int
+    opens: str
+    closes: str
+
+
+class ZoneView(ResponseBody):
+    """A zone of the branch."""
+
+    zone: str
+    name: str
+
+
+class BranchView(ResponseBody):
+    """A branch with its IANA ``time_zone``, local opening hours, closed days (ISO dates),
+    zones, offered service types and counters; ``max_wait_s`` is the ageing bound (seconds)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "branch_id": "prague-1",
+                    "name": "Prague Wenceslas Square",
+                    "time_zone": "Europe/Prague",
+                    "closed_days": ["2026-12-24"],
+                    "max_wait_s": 1200.0,
+                    "no_show_after_calls": 2,
+                    "appointment_capacity_per_slot": 1,
+                    "appointment_slot_minutes": 15,
+                    "active": True,
+                    "language": "en",
+                    "opening_hours": [{"weekday": 0, "opens": "08:00:00", "closes": "18:00:00"}],
+                    "zones": [{"zone": "non_cash", "name": "Service"}],
+                    "services": ["account_opening", "transfer"],
+                    "counters": [{"counter_id": "prague-1-c1", "branch_id": "prague-1", "name": "Counter 1", "kind": "non_cash", "zone": "non_cash", "skills": ["accounts", "payments"], "active": True}],
+                }
+            ]
+        }
+    )
+
+    branch_id: str
+    name: str
+    time_zone: str
+    closed_days: list[str]
+    max_wait_s: float
+    no_show_after_calls: int | None = None
+    appointment_capacity_per_slot: int
+    appointment_slot_minutes: int
+    active: bool
+    language: str
+    opening_hours: list[OpeningInterval]
+    zones: list[ZoneView]
+    services: list[str]
+    counters: list[CounterView]
