@@ -46,16 +46,16 @@ from redis.asyncio import Redis
 from sqlalchemy import insert
 
 from bench.common import figure, percentile, write_result
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.events.payloads.tickets import TicketCalled, TicketOrigin, TicketStatus
 from counterflow_shared.persistence.db import create_engine
 from counterflow_testkit import ServiceProcess, drop_database, migrated_database, platform
-from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
+from counterflow_shared.devidp import DevIdentityProvider
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.main import PACKAGE_DIR
 from counterflow_mobile_gateway.persistence.tables import customer_tickets
-from counterflow_mobile_gateway.settings import MobileGatewaySettings
 
 CLIENTS = int(os.environ.get("BENCH_MOBILE_CLIENTS", "1000"))
 BASELINE_CLIENTS = 10
@@ -189,9 +189,9 @@ def _summary(lat: list[float], *, baseline: list[float] | None = None, baseline_
     return out
 
 
-async def _connect(base_url: str, authority: TokenAuthority, customers: list[str]) -> tuple[httpx.AsyncClient, list[Listener]]:
+async def _connect(base_url: str, idp: DevIdentityProvider, customers: list[str]) -> tuple[httpx.AsyncClient, list[Listener]]:
     client = httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=httpx.Limits(max_connections=len(customers) + 50, max_keepalive_connections=len(customers) + 50))
-    listeners = [Listener(client, authority.issue_access_token(cid)) for cid in customers]
+    listeners = [Listener(client, idp.customer_token(customer_id=cid, ttl_s=3600)) for cid in customers]
     for i, listener in enumerate(listeners):
         listener.start()
         if i % 50 == 49:
@@ -221,23 +221,21 @@ async def _main() -> dict:
     p = platform()
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     redis_prefix = f"bench:mobile:{uuid.uuid4().hex[:8]}:"
-    key_pem = private_key_pem(generate_private_key("ES256"))
     created = await ensure_topics(p.kafka_bootstrap_servers, prefix=prefix)
     name, url = await asyncio.to_thread(migrated_database, PACKAGE_DIR, "bench_mobile")
     workdir = Path(tempfile.mkdtemp(prefix="bench-mobile-"))
+    idp = DevIdentityProvider(workdir / "idp").ensure()  # the bank's OpenID Connect provider, locally
     env = {
         "CF_MOBILE_DATABASE_URL": url,
         "CF_MOBILE_TOPIC_PREFIX": prefix,
         "CF_MOBILE_REDIS_PREFIX": redis_prefix,
-        "CF_MOBILE_CUSTOMER_JWT_PRIVATE_KEY_PEM": key_pem,
+        "CF_MOBILE_CUSTOMER_JWKS_URL": idp.jwks_url,
         "CF_MOBILE_LOG_LEVEL": os.environ.get("BENCH_MOBILE_LOG_LEVEL", "WARNING"),
         "CF_MOBILE_RATE_LIMIT_REQUESTS": "100000",
         "CF_MOBILE_SSE_QUEUE_SIZE": "1000",
     }
     proc = ServiceProcess("counterflow_mobile_gateway", env, port_env="CF_MOBILE_HTTP_PORT", log_path=workdir / "gateway.log")
-    settings = MobileGatewaySettings(customer_jwt_private_key_pem=key_pem)
-    authority = TokenAuthority(issuer=settings.customer_jwt_issuer, audience=settings.customer_jwt_audience, algorithm="ES256", private_key_pem=key_pem, public_key_pem="", access_ttl_s=3600)
-    producer = AIOKafkaProducer(bootstrap_servers=p.kafka_bootstrap_servers, acks="all", linger_ms=0)
+    producer = AIOKafkaProducer(bootstrap_servers=p.kafka_bootstrap_servers, **client_options(), acks="all", linger_ms=0)
     redis = Redis.from_url(p.redis_url, decode_responses=True)
     topic = f"{prefix}branch.tickets.v1"
     branch_id = "b-bench"
@@ -249,12 +247,12 @@ async def _main() -> dict:
         few = [f"bench-base{i}" for i in range(BASELINE_CLIENTS)]
         warm = ["bench-warm"]
         # Warm-up: the consumer group must be assigned before the clock matters.
-        wclient, wl = await _connect(proc.url, authority, warm)
+        wclient, wl = await _connect(proc.url, idp, warm)
         wt = await _seed_tickets(url, warm, branch_id, "warm")
         await _steady(producer, topic, wl, warm, wt, branch_id, rate=None, phase="warm-up")
         await _close(wclient, wl)
 
-        bclient, bl = await _connect(proc.url, authority, few)
+        bclient, bl = await _connect(proc.url, idp, few)
         base_tickets = await _seed_tickets(url, few * 10, branch_id, "base")
         baseline: list[float] = []
         for r in range(10):  # 100 events over the 10 baseline clients, at RATE
@@ -262,7 +260,7 @@ async def _main() -> dict:
             baseline += await _steady(producer, topic, bl, few, chunk, branch_id, rate=RATE, phase=f"steady_{BASELINE_CLIENTS}")
         await _close(bclient, bl)
 
-        mclient, ml = await _connect(proc.url, authority, many)
+        mclient, ml = await _connect(proc.url, idp, many)
         steady_tickets = await _seed_tickets(url, many, branch_id, "steady")
         steady = await _steady(producer, topic, ml, many, steady_tickets, branch_id, rate=RATE, phase="steady_1000")
         burst_tickets = await _seed_tickets(url, many, branch_id, "burst")

@@ -118,6 +118,7 @@ async def _updates_per_second(url: str, bootstrap: str, customers: list[str]) ->
 
     from counterflow_shared.events.envelope import new_event
     from counterflow_shared.events.kafka import delete_topics, ensure_topics
+    from counterflow_shared.events.security import client_options
     from counterflow_shared.events.payloads.devices import DeviceTransactionDone
     from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
     from counterflow_testkit import running_app
@@ -159,7 +160,7 @@ async def _updates_per_second(url: str, bootstrap: str, customers: list[str]) ->
                 if time.monotonic() > deadline:
                     raise TimeoutError("consumer not assigned")
                 await asyncio.sleep(0.1)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), acks="all", linger_ms=5)
             await producer.start()
             events = [
                 new_event(

@@ -16,6 +16,7 @@ of its own (no ``run``).
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -49,20 +50,46 @@ async def round_trips_per_ticket(settings: TicketingSettings, kiosks: list[dict[
     return {"postgres": counts.postgres / n, "postgres_prepares": counts.prepares / n, "redis": counts.redis / n}
 
 
-async def idle_worker_round_trips(settings: TicketingSettings, seconds: float = 10.0) -> float:
-    """PostgreSQL round trips per second of an idle worker runtime (all its loops)."""
+async def idle_worker_round_trips(settings: TicketingSettings, seconds: float = 10.0) -> dict[str, Any]:
+    """PostgreSQL round trips per second of an idle worker runtime (all its loops), counted
+    once the outbox is drained: ``postgres_round_trips_per_s``, ``outbox_drained_after_s``
+    (``None``: still not drained after :data:`DRAIN_TIMEOUT_S`) and ``seconds`` counted."""
     from counterflow_shared.runtime import ServiceRuntime
     from counterflow_ticketing.main import SPEC
 
     runtime = ServiceRuntime(SPEC, settings.model_copy(update={"embedded_workers": True}), group_suffix=f"-idle-{uuid.uuid4().hex[:6]}")
     runtime.start_workers()
     try:
+        # idle means nothing to do: the earlier phases' events are published first (on the
+        # shared machine the relays were still working through their backlog after them)
+        drained_after_s = await _outbox_drained(settings.database_url, DRAIN_TIMEOUT_S)
         await asyncio.sleep(8.0)  # consumers joined, first passes of the loops done
         with counting(runtime.engine, this_context_only=False) as counts:
             await asyncio.sleep(seconds)
     finally:
         await runtime.aclose()
-    return counts.postgres / seconds
+    return {"postgres_round_trips_per_s": counts.postgres / seconds, "outbox_drained_after_s": drained_after_s, "seconds": seconds}
+
+
+#: longest wait for the outbox to be drained before the idle measurement (seconds)
+DRAIN_TIMEOUT_S = 180.0
+
+
+async def _outbox_drained(database_url: str, timeout_s: float) -> float | None:
+    """Seconds until no outbox row is unsent (checked every 0.5 s on a connection of its
+    own, not counted); ``None`` when rows were still unsent after ``timeout_s``."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    t0 = time.perf_counter()
+    try:
+        while time.perf_counter() - t0 < timeout_s:
+            if await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0:
+                return time.perf_counter() - t0
+            await asyncio.sleep(0.5)
+        return None
+    finally:
+        await conn.close()
 
 
 _ARRIVALS = """
@@ -144,20 +171,25 @@ async def overload(base: str, headers: list[dict[str, str]], rate: float, second
     client = RawClient(base)
     accepted: list[float] = []
     rejected: list[float] = []
+    by_type: dict[str, list[float]] = {}
     other = 0
     start = time.perf_counter() + 0.2
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal other
         try:
-            status = await client.post("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
+            status, answer = await client.exchange("/v1/kiosk/service-requests", BODY, headers[i % len(headers)])
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
-            status = 0
+            status, answer = 0, b""
         ms = (time.perf_counter() - scheduled) * 1000
         if status == 201:
             accepted.append(ms)
         elif status == 503:
             rejected.append(ms)
+            # which refusal: the in-flight bound ("overloaded", before any work) or the pool
+            # timeout ("service-busy", after waiting up to db_pool_timeout_s for a connection)
+            kind = json.loads(answer or b"{}").get("type", "?").rsplit("/", 1)[-1]
+            by_type.setdefault(kind, []).append(ms)
         else:
             other += 1
 
@@ -179,4 +211,5 @@ async def overload(base: str, headers: list[dict[str, str]], rate: float, second
         "rejected_p99_ms": percentile(rejected, 99),
         "accepted_p50_ms": percentile(accepted, 50),
         "rejected_p50_ms": percentile(rejected, 50),
+        "rejected_by_type": {k: {"count": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)} for k, v in sorted(by_type.items())},
     }

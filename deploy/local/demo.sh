@@ -52,6 +52,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 nested "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+cf_kafka_client_env   # the broker may have just started: its clients authenticate (ADR 0215)
 "$PY" -m counterflow_shared.events.admin wait
 say "starting the four services on the replay's simulated clock"
 eval "$("$PY" -m counterflow_replay service-env)"

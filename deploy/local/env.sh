@@ -19,6 +19,17 @@ LOG_DIR="$CF_STATE_DIR/logs"
 RUN_DIR="$CF_STATE_DIR/run"
 mkdir -p "$CF_STATE_DIR" "$LOG_DIR" "$RUN_DIR" "$CF_CACHE_DIR"
 export CF_KAFKA_BOOTSTRAP_SERVERS="${CF_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+# Kafka security (ADR 0215): the local broker speaks TLS + SCRAM-SHA-512 only; infra.sh
+# makes the CA, broker certificate and one password per user in KAFKA_SECURITY_DIR and, once
+# its broker runs, RUN_DIR/kafka-client.env (the admin user's CF_KAFKA_* settings), read here
+# so every client of this machine (tests, tools, bench) authenticates from one place.
+KAFKA_SECURITY_DIR="$CF_STATE_DIR/kafka-security"
+KAFKA_USERS="admin ticketing selfservice mobile-gateway scoring"   # one SCRAM user per service
+export CF_KAFKA_SECURITY_DIR="$KAFKA_SECURITY_DIR"
+cf_kafka_client_env() {  # (again after infra.sh started the broker in this shell's run)
+  if [ -z "${CF_KAFKA_SECURITY_PROTOCOL:-}" ] && [ -f "$RUN_DIR/kafka-client.env" ]; then source "$RUN_DIR/kafka-client.env"; fi
+}
+cf_kafka_client_env
 export CF_REDIS_URL="${CF_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
 # (the default goes through a variable: a literal "{database}" inside ${...:-...} would
 #  close the expansion early and add a stray "}" whenever the variable is already set)

@@ -15,8 +15,14 @@ start_one() {
   local name=$1 module=$2 port=$3 prefix=$4 pidf="$RUN_DIR/$1.pid"
   if pid_alive "$pidf"; then return 0; fi
   "$PY" -m "$module" migrate >>"$LOG_DIR/$name.log" 2>&1 || die "$name migrations failed, see $LOG_DIR/$name.log"
+  # each service authenticates to the secured local broker as its own Kafka user, whose
+  # ACLs allow only its topics and groups (ADR 0215); the admin user stays with the tools
+  local kafka=()
+  if [ "${CF_KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != PLAINTEXT ] && [ -f "$KAFKA_SECURITY_DIR/passwords/$name" ]; then
+    kafka=("${prefix}_KAFKA_SASL_USERNAME=$name" "${prefix}_KAFKA_SASL_PASSWORD=$(cat "$KAFKA_SECURITY_DIR/passwords/$name")")
+  fi
   # the local platform offers the development sign-in of the pages (docs/pages.md)
-  env "${prefix}_HTTP_PORT=$port" "${prefix}_DEV_SIGN_IN=${CF_DEV_SIGN_IN:-true}" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
+  env "${kafka[@]}" "${prefix}_HTTP_PORT=$port" "${prefix}_DEV_SIGN_IN=${CF_DEV_SIGN_IN:-true}" nohup "$PY" -m "$module" serve >>"$LOG_DIR/$name.log" 2>&1 &
   echo $! > "$pidf"
 }
 
@@ -45,6 +51,9 @@ stop_one() {
 case "${1:-status}" in
   start)
     "$PY" -m counterflow_shared.events.admin create-topics >/dev/null
+    # the development identity provider: a generated ES256 signing key and its JWKS file,
+    # which the services read (CF_JWT_JWKS_URL defaults to it; docs/security.md)
+    "$PY" -m counterflow_shared.devidp init >/dev/null
     for s in "${SERVICES[@]}"; do start_one $s; done
     for s in "${SERVICES[@]}"; do wait_ready $s; done
     echo "services:"
@@ -56,10 +65,12 @@ case "${1:-status}" in
     echo "  teller           http://127.0.0.1:8101/counters/<counter_id>/workstation   (teller, lobby_manager)"
     echo "  rules            http://127.0.0.1:8101/rules                               (operations, approver, analyst)"
     echo "  device fleet     http://127.0.0.1:8102/branches/<branch_id>/fleet          (any staff of the branch)"
-    branches=$(curl -s -H "Authorization: Bearer $("$PY" -c 'from counterflow_shared.settings import ServiceSettings as S; from counterflow_shared.web.auth import issue_staff_token as t; s=S(); print(t(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject="make-up", role="operations", branches=["*"]))' 2>/dev/null)" http://127.0.0.1:8101/v1/branches 2>/dev/null | "$PY" -c 'import json,sys
+    branches=$(curl -s -H "Authorization: Bearer $("$PY" -m counterflow_shared.devidp token --role operations --branch '*' --subject make-up 2>/dev/null)" http://127.0.0.1:8101/v1/branches 2>/dev/null | "$PY" -c 'import json,sys
 try: print(" ".join(b["branch_id"] for b in json.load(sys.stdin)[:5]))
 except Exception: print("")' 2>/dev/null)
-    [ -n "$branches" ] && echo "  branches: $branches" ;;
+    [ -n "$branches" ] && echo "  branches: $branches"
+    echo "staff token for the APIs (any role, branch; docs/security.md):"
+    echo "  $PY -m counterflow_shared.devidp token --role teller --branch <branch_id>" ;;
   stop)
     for s in "${SERVICES[@]}"; do set -- $s; stop_one "$1" "$2"; done ;;
   status)

@@ -13,6 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$REPO_ROOT/deploy/local/infra.sh" start --record "$started"
+cf_kafka_client_env   # the broker may have just started: its clients authenticate (ADR 0215)
 if [ -x "$REPO_ROOT/deploy/local/deploy_tools.sh" ]; then "$REPO_ROOT/deploy/local/deploy_tools.sh"; fi
 cd "$REPO_ROOT"
 "$VENV_PY" -m counterflow_shared.events.admin wait

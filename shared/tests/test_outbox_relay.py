@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select, text
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.catalog import CUSTOMER_SCORES
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.kafka import ensure_topics
@@ -28,7 +29,7 @@ def _scored(i: int) -> Envelope:
 
 
 async def _read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30) -> list[Envelope]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_options(), auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
     await consumer.start()
     out: list[Envelope] = []
     try:

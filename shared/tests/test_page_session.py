@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from counterflow_shared.settings import ServiceSettings
-from counterflow_shared.web.auth import StaffPrincipal, issue_staff_token, staff_dependency
+from counterflow_shared.devidp import issue_staff_token
+from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
 from counterflow_shared.web.problems import install_problem_handlers
 from counterflow_shared.web.session import SESSION_COOKIE, csrf_ok, csrf_token_for, set_cookie
 
@@ -55,12 +56,12 @@ async def test_a_cookie_session_authenticates_and_needs_the_csrf_header_to_chang
     async def act(staff: StaffPrincipal = Depends(dep)) -> _Out:
         return _Out(subject=staff.subject)
 
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="m1", role="lobby_manager", branches=["b1"])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="m1", role="lobby_manager", branches=["b1"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1", cookies={SESSION_COOKIE: token}) as client:
         assert (await client.get("/who")).json() == {"subject": "m1"}
         refused = await client.post("/act")
         assert refused.status_code == 403 and refused.json()["type"].endswith("/csrf-failed")
-        ok = await client.post("/act", headers={"X-CSRF-Token": csrf_token_for(token, secret=settings.jwt_secret)})
+        ok = await client.post("/act", headers={"X-CSRF-Token": csrf_token_for(token, secret=settings.session_secret)})
         assert ok.status_code == 200
         # a bearer token needs no CSRF token (no ambient credential)
         client.cookies.clear()

@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.persistence.db import create_engine, session_factory
@@ -186,7 +187,7 @@ async def test_poison_event_goes_to_dead_letter_topic_and_consumer_moves_on(infr
     topic = f"{prefix}customer.scores.v1"
     failing = new_event(scored("poison-1"), source="/test")
     good = new_event(scored("good-1"), source="/test")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), enable_idempotence=True)
     await producer.start()
     try:
         key = b"same-partition"
@@ -199,7 +200,7 @@ async def test_poison_event_goes_to_dead_letter_topic_and_consumer_moves_on(infr
     await eventually(lambda: _has(consumer_db, 1), timeout_s=60, what="the good event after two poison ones")
     assert await _received_ids(consumer_db) == [good.id]
 
-    dlq = AIOKafkaConsumer(f"{prefix}dlq.probe", bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    dlq = AIOKafkaConsumer(f"{prefix}dlq.probe", bootstrap_servers=bootstrap, **client_options(), auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
     await dlq.start()
     try:
         records = []

@@ -21,21 +21,21 @@ import httpx
 import pytest
 
 from counterflow_testkit import ServiceProcess, _in_thread, delete_redis_prefix, drop_database, migrated_database
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 CHROMIUM = os.environ.get("CF_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-SECRET = "browser-test-staff-secret-0123456789abcdef"
-ISSUER, AUDIENCE = "counterflow-dev-idp", "counterflow-staff"
+SECRET = "browser-test-session-secret-0123456789abcdef"
 KIOSK_SECRET = "kiosk-secret-for-browser-tests-0001"
 
 
 def token(role: str, branches: list[str], subject: str) -> str:
-    """A staff token the services trust (the test platform's signing secret)."""
-    return issue_staff_token(secret=SECRET, issuer=ISSUER, audience=AUDIENCE, subject=subject, role=role, branches=branches)
+    """A staff token the services trust (signed by the development identity provider, for
+    every service's audience: the pages of both services share the session cookie)."""
+    return issue_staff_token(subject=subject, role=role, branches=branches)
 
 
 def bearer(role: str, branches: list[str], subject: str) -> dict[str, str]:
@@ -128,7 +128,7 @@ def platform(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     redis_prefix = f"test:browser:{uuid.uuid4().hex[:8]}:"
     t_db, t_url = migrated_database(Path(counterflow_ticketing.__file__).parent, "browser_ticketing")
     s_db, s_url = migrated_database(Path(counterflow_selfservice.__file__).parent, "browser_selfservice")
-    common = {"JWT_SECRET": SECRET, "TOPIC_PREFIX": topic_prefix, "REDIS_PREFIX": redis_prefix, "DEV_SIGN_IN": "true", "LOG_JSON": "false", "LOG_LEVEL": "WARNING"}
+    common = {"SESSION_SECRET": SECRET, "TOPIC_PREFIX": topic_prefix, "REDIS_PREFIX": redis_prefix, "DEV_SIGN_IN": "true", "LOG_JSON": "false", "LOG_LEVEL": "WARNING"}
     ticketing = ServiceProcess("counterflow_ticketing", {**{f"CF_TICKETING_{k}": v for k, v in common.items()}, "CF_TICKETING_DATABASE_URL": t_url, "CF_TICKETING_LOBBY_REFRESH_S": "0.3", "CF_TICKETING_LOAD_CHECK_INTERVAL_S": "0.5"}, port_env="CF_TICKETING_HTTP_PORT", log_path=logs / "ticketing.log")
     selfservice = ServiceProcess("counterflow_selfservice", {**{f"CF_SELFSERVICE_{k}": v for k, v in common.items()}, "CF_SELFSERVICE_DATABASE_URL": s_url, "CF_SELFSERVICE_REDIS_PREFIX": redis_prefix + "ss:"}, port_env="CF_SELFSERVICE_HTTP_PORT", log_path=logs / "selfservice.log")
     ticketing.env["CF_TICKETING_SELFSERVICE_PAGE_URL"] = selfservice.url

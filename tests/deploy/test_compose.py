@@ -17,6 +17,7 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from counterflow_shared.events.security import client_env, client_options
 from counterflow_shared.events.catalog import all_topics
 from counterflow_shared.events.kafka import delete_topics
 
@@ -155,7 +156,7 @@ def _included(path: str, patterns: list[str]) -> bool:
 
 
 async def _topic_facts(bootstrap: str, names: list[str]) -> dict[str, tuple[int, str]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         described = await admin.describe_topics(names)
@@ -180,6 +181,7 @@ def test_the_topic_step_creates_every_catalog_topic(compose, image_env, infrastr
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CF_")},
         "CF_KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        **client_env(),
         "CF_TOPIC_PREFIX": prefix,
     }
     names = [prefix + t.name for t in all_topics()]

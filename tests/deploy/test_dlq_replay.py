@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.events.catalog import BRANCH_TICKETS
 
@@ -29,7 +30,7 @@ def _run(bootstrap: str, prefix: str, *args: str) -> tuple[int, dict, str]:
 
 
 async def _dead_letter(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, str]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), acks="all")
     await producer.start()
     try:
         for key, value, original in records:
@@ -48,7 +49,7 @@ async def _dead_letter(bootstrap: str, topic: str, records: list[tuple[bytes, by
 
 
 async def _read_all(bootstrap: str, topic: str, *, expect: int, wait_s: float) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(BRANCH_TICKETS.partitions)]

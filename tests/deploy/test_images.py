@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from counterflow_shared.events.security import client_env
 from counterflow_shared.persistence.migrations import head_revisions
 from counterflow_testkit import drop_database, free_port
 
@@ -183,6 +184,7 @@ def _env(service, infrastructure, database_url: str, port: int) -> dict[str, str
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("CF_") and k != "VIRTUAL_ENV"},
         "CF_KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        **client_env(),
         "CF_REDIS_URL": infrastructure.redis_url,
         "CF_TOPIC_PREFIX": f"t{uuid.uuid4().hex[:10]}.",
         f"{service.env_prefix}DATABASE_URL": database_url,

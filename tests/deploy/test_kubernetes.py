@@ -131,7 +131,7 @@ def test_every_consumer_group_in_code_has_its_scaled_object(built, overlay, serv
         assert "replicas" not in target["spec"], "KEDA owns the replica count; an apply must not reset it"
         assert {t["type"] for t in s["triggers"]} == {"kafka"}
         assert {t["metadata"]["topic"] for t in s["triggers"]} == {prefix + t.name for t in group.topics}
-        assert all(t["metadata"]["bootstrapServers"] == "counterflow-kafka-bootstrap:9092" for t in s["triggers"])
+        assert all(t["metadata"]["bootstrapServers"] == "counterflow-kafka-bootstrap:9093" for t in s["triggers"])
         assert 1 <= s["minReplicaCount"] <= s["maxReplicaCount"] <= max(t.partitions for t in group.topics)
         assert s["cooldownPeriod"] >= 60
         assert s["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 60
@@ -218,7 +218,7 @@ def test_service_deployments_match_the_service_code(built, overlay, service) -> 
         assert secret_of(main) == f"counterflow-{service.name}-database"
         assert pod["serviceAccountName"] == service.name and b.get("ServiceAccount", service.name)
         names = {e["name"] for e in main["env"]}
-        assert f"{service.env_prefix}DATABASE_URL" in names and f"{service.env_prefix}JWT_SECRET" in names
+        assert f"{service.env_prefix}DATABASE_URL" in names and f"{service.env_prefix}SESSION_SECRET" in names and not any("JWT_SECRET" in n for n in names)
         for e in main["env"]:
             if e["name"].startswith(service.env_prefix):
                 assert e["name"].removeprefix(service.env_prefix).lower() in service.settings_fields, e["name"]
@@ -286,7 +286,7 @@ def test_default_deny_and_only_the_public_apis_behind_the_ingress(built, overlay
     backends = {p["backend"]["service"]["name"] for ing in b.of("Ingress") for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
     assert backends == PUBLIC
     hosts = [r["host"] for ing in b.of("Ingress") for r in ing["spec"]["rules"]]
-    assert len(hosts) == 4 and all(h.split(".")[0] in {"kiosk", "staff", "devices", "mobile"} for h in hosts)
+    assert len(hosts) == 5 and {h.split(".")[0] for h in hosts} == {"kiosk", "staff", "devices", "mobile", "fleet"}
 
 
 def test_each_service_reaches_kafka_its_database_redis_and_nothing_else_of_ours(built, overlay, service) -> None:

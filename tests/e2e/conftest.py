@@ -18,7 +18,7 @@ import pytest
 
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_testkit import _in_thread, delete_redis_prefix, drop_database, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 from counterflow_ticketing import main as ticketing_main
 from counterflow_ticketing.settings import TicketingSettings
@@ -76,7 +76,7 @@ async def activate_rules(tclient: Any, settings: TicketingSettings, doc: dict[st
 
 def staff(settings: TicketingSettings, role: str, branch_id: str, subject: str) -> dict[str, str]:
     """Authorization header of a ticketing staff token (``branch_id`` may be ``*``)."""
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=subject, role=role, branches=[branch_id])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=subject, role=role, branches=[branch_id])
     return {"Authorization": f"Bearer {token}"}
 
 

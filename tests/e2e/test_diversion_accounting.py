@@ -25,7 +25,7 @@ import pytest
 
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS
 from counterflow_testkit import drop_database, eventually, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 from counterflow_selfservice.main import PACKAGE_DIR as SELFSERVICE_DIR
 from counterflow_selfservice.main import create_app as create_selfservice
@@ -239,7 +239,7 @@ async def test_every_accepted_diversion_ends_once_on_every_channel(ticketing, ga
 
 def _selfservice_staff(settings: SelfServiceSettings) -> dict[str, str]:
     """Headers of a selfservice operations staff member covering every branch."""
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-devices", role="operations", branches=["*"])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-devices", role="operations", branches=["*"])
     return {"Authorization": f"Bearer {token}"}
 
 

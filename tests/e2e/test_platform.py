@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from counterflow_testkit import ServiceProcess, drop_database, migrated_database, sample_value, scrape
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 SERVICES = [
     ("ticketing", "counterflow_ticketing", "CF_TICKETING"),
@@ -108,7 +108,7 @@ def _eventually(predicate, timeout_s: float = 30.0):  # noqa: ANN001, ANN202
 def _open_branch(base: str) -> str:
     """A branch with two services in ticketing (as an operations user), so the branch gauges have series."""
     branch_id = f"b-{uuid.uuid4().hex[:10]}"
-    token = issue_staff_token(secret="dev-only-staff-secret-change-me-0123456789", issuer="counterflow-dev-idp", audience="counterflow-staff", subject="ops", role="operations", branches=[branch_id])
+    token = issue_staff_token(subject="ops", role="operations", branches=[branch_id])
     body = {
         "name": "Metrics branch",
         "time_zone": "Europe/Prague",

@@ -33,6 +33,7 @@ from counterflow_replay.driver import ENDS
 from counterflow_replay.platform import Endpoints
 from counterflow_replay.replay import REPO_ROOT, Options, run
 from counterflow_replay.environment import service_env
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_testkit import _in_thread
 from counterflow_testkit import ServiceProcess, drop_database, eventually, migrated_database
@@ -108,7 +109,7 @@ def platform(infrastructure, tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 async def _events(bootstrap: str, topic: str) -> list[dict]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **client_options(), auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
     await consumer.start()
     out = []
     try:

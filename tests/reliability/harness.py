@@ -46,11 +46,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.settings import ServiceSettings
 from counterflow_testkit import ServiceProcess, delete_redis_prefix, platform
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 KIOSK_SECRET = "reliability-kiosk-secret-0123456789"
 
@@ -134,7 +135,7 @@ class Ticketing:
     async def set_up_branch(self) -> None:
         """A branch open all week, two cash counters with open sessions and a kiosk."""
         s = ServiceSettings()
-        token = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject="ops", role="operations", branches=[self.branch_id])
+        token = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject="ops", role="operations", branches=[self.branch_id])
         ops = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as c:
             body = {
@@ -148,7 +149,7 @@ class Ticketing:
             for i in (1, 2):
                 cid = f"{self.branch_id}-c{i}"
                 (await c.put(f"/v1/branches/{self.branch_id}/counters/{cid}", json={"name": f"Counter {i}", "kind": "cash", "zone": "cash", "skills": ["cash"]}, headers=ops)).raise_for_status()
-                teller = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=f"teller-{i}", role="teller", branches=[self.branch_id])
+                teller = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject=f"teller-{i}", role="teller", branches=[self.branch_id])
                 (await c.post(f"/v1/counters/{cid}/session/open", headers={"Authorization": f"Bearer {teller}"})).raise_for_status()
             (await c.put(f"/v1/branches/{self.branch_id}/kiosks/{self.kiosk_id}", json={"secret": KIOSK_SECRET}, headers=ops)).raise_for_status()
 
@@ -217,7 +218,7 @@ async def wait_outbox_drained(database_url: str, timeout_s: float = 120.0) -> No
 
 async def issued_events(bootstrap: str, topic: str) -> list[Envelope]:
     """Every ``branch.ticket.issued`` envelope on ``topic`` (full name)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic) or set()

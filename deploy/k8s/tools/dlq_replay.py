@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.catalog import consumer_group
 
 DLQ_HEADERS = ("dlq_error", "dlq_original_topic", "dlq_original_partition", "dlq_original_offset", "dlq_attempts", "dlq_at")
@@ -42,7 +43,7 @@ DLQ_HEADERS = ("dlq_error", "dlq_original_topic", "dlq_original_partition", "dlq
 
 async def _partitions(bootstrap: str, topic: str) -> list[int]:
     """Partition numbers of ``topic``; ``SystemExit`` when it does not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -63,13 +64,13 @@ async def replay(bootstrap: str, group_name: str, prefix: str, *, dry_run: bool,
     dlq = prefix + group.dead_letter_topic.name
     allowed = {prefix + t.name for t in group.topics}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=bootstrap, **client_options(),
         group_id=f"{prefix}replay.{group.name}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    producer = None if dry_run else AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = None if dry_run else AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(), acks="all", enable_idempotence=True)
     replayed: Counter[str] = Counter()
     refused = 0
     await consumer.start()

@@ -5,6 +5,7 @@ ticketing's part on the session's topic prefix (a real broker, not a mock)."""
 
 from __future__ import annotations
 
+from counterflow_shared.events.security import client_options
 from counterflow_testkit import fresh_topic_prefix
 import asyncio
 import contextlib
@@ -16,19 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from counterflow_shared.events.catalog import MOBILE_ACTIVITY
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
-from counterflow_testkit import drop_database, eventually, free_port, migrated_database
-from counterflow_mobile_gateway.domain.identity import generate_private_key, private_key_pem
+from counterflow_testkit import drop_database, eventually, migrated_database, served_app
+from counterflow_shared.devidp import issue_customer_token
 from counterflow_mobile_gateway.main import PACKAGE_DIR, create_app
 from counterflow_mobile_gateway.settings import MobileGatewaySettings
-
-DEV_KEY_PEM = private_key_pem(generate_private_key("ES256"))
-
 
 @pytest.fixture(scope="session")
 def database(infrastructure) -> Any:
@@ -50,7 +47,6 @@ def make_settings(database: str, topic_prefix: str, redis_prefix: str, **overrid
         "database_url": database,
         "topic_prefix": topic_prefix,
         "redis_prefix": redis_prefix,
-        "customer_jwt_private_key_pem": DEV_KEY_PEM,
         "sweep_interval_s": 0.3,
         "log_json": False,
         "log_level": "WARNING",
@@ -63,21 +59,8 @@ def make_settings(database: str, topic_prefix: str, redis_prefix: str, **overrid
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Run ``app`` under uvicorn on a free port in this event loop; yield a client."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.05)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
+    async with served_app(app) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +86,7 @@ def app(gateway) -> Any:
 @pytest.fixture(scope="session")
 async def producer(infrastructure) -> AsyncIterator[AIOKafkaProducer]:
     """A Kafka producer for events the other services would publish."""
-    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all")
+    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, **client_options(), acks="all")
     await p.start()
     yield p
     await p.stop()
@@ -119,10 +102,11 @@ async def emit(producer: AIOKafkaProducer, topic_prefix: str, payload: Any, *, s
 
 
 class Customer:
-    """A registered customer with a bearer token."""
+    """A customer signed in at the bank's OpenID Connect provider (locally the development
+    provider, :mod:`counterflow_shared.devidp`): ``tokens["access_token"]``."""
 
-    def __init__(self, customer_id: str, username: str, password: str, tokens: dict) -> None:
-        self.customer_id, self.username, self.password, self.tokens = customer_id, username, password, tokens
+    def __init__(self, customer_id: str, tokens: dict) -> None:
+        self.customer_id, self.tokens = customer_id, tokens
 
     @property
     def headers(self) -> dict[str, str]:
@@ -130,14 +114,11 @@ class Customer:
         return {"Authorization": f"Bearer {self.tokens['access_token']}"}
 
 
-async def new_customer(client: httpx.AsyncClient) -> Customer:
-    """Register a fresh customer through the development identity provider and log in."""
-    username, password = f"u{uuid.uuid4().hex[:10]}", "correct horse battery"
-    r = await client.post("/v1/auth/customers", json={"username": username, "password": password})
-    assert r.status_code == 201, r.text
-    t = await client.post("/v1/auth/token", data={"grant_type": "password", "username": username, "password": password})
-    assert t.status_code == 200, t.text
-    return Customer(r.json()["customer_id"], username, password, t.json())
+async def new_customer(client: httpx.AsyncClient | None = None, *, ttl_s: int = 900) -> Customer:
+    """A fresh customer with an access token of the development provider (``client`` is
+    unused: kept so call sites read as before)."""
+    customer_id = f"c-{uuid.uuid4().hex[:12]}"
+    return Customer(customer_id, {"access_token": issue_customer_token(customer_id=customer_id, ttl_s=ttl_s), "token_type": "Bearer"})
 
 
 def branch_profile(branch_id: str | None = None, *, time_zone: str = "Europe/Prague", all_day: bool = True, capacity: int = 1, **kw: Any) -> BranchProfile:
@@ -183,7 +164,7 @@ class ActivityLog:
 
     async def start(self) -> None:
         """Assign every partition from offset 0."""
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(), enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
         await self._consumer.start()
         parts = [TopicPartition(self.topic, p) for p in range(self.partitions)]
         self._consumer.assign(parts)
@@ -281,7 +262,6 @@ def kit() -> Any:
         make_settings=make_settings,
         ActivityLog=ActivityLog,
         serve=serve,
-        DEV_KEY_PEM=DEV_KEY_PEM,
     )
 
 

@@ -1,85 +1,52 @@
-"""Customer authentication: the development identity provider and token checks."""
+"""Customer authentication: the gateway implements no OAuth grant (the password grant is
+gone, RFC 9700 §2.4) and verifies the access tokens of the bank's OpenID Connect provider
+against its JWKS (locally the development provider, counterflow_shared.devidp)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from counterflow_mobile_gateway.domain.identity import TokenAuthority, generate_private_key, private_key_pem
+from counterflow_shared.devidp import issue_customer_token, issue_staff_token, provider
 
 
-async def test_register_login_and_use_token(client, kit):
+async def test_a_token_of_the_provider_is_accepted(client, kit):
     customer = await kit.new_customer(client)
-    tokens = customer.tokens
-    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 300
-    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-    assert claims["sub"] == customer.customer_id
-    assert claims["iss"] == "counterflow-dev-customer-idp" and claims["aud"] == "counterflow-mobile"
-    assert claims["exp"] - claims["iat"] == 300
-    assert jwt.get_unverified_header(tokens["access_token"])["alg"] == "ES256"
+    claims = jwt.decode(customer.tokens["access_token"], options={"verify_signature": False})
+    assert claims["iss"] == "counterflow-dev-customer-idp" and claims["aud"] == "counterflow-mobile" and claims["sub"] == customer.customer_id
     r = await client.get("/v1/tickets", headers=customer.headers)
     assert r.status_code == 200 and r.json() == []
 
 
-async def test_refresh_token_rotates_and_cannot_be_reused(client, kit):
-    customer = await kit.new_customer(client)
-    refresh = customer.tokens["refresh_token"]
-    r1 = await client.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh})
-    assert r1.status_code == 200, r1.text
-    assert r1.json()["refresh_token"] != refresh
-    assert r1.headers["cache-control"] == "no-store"
-    again = await client.post("/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh})
-    assert again.status_code == 400
-    assert again.headers["content-type"].startswith("application/problem+json")
-    assert again.json()["error"] == "invalid_grant"
-    new_access = {"Authorization": f"Bearer {r1.json()['access_token']}"}
-    assert (await client.get("/v1/drafts", headers=new_access)).status_code == 200
+async def test_the_password_grant_and_the_gateways_own_provider_are_gone(client):
+    form = {"grant_type": "password", "username": "someone", "password": "correct horse battery"}
+    assert (await client.post("/v1/auth/token", data=form)).status_code == 404
+    assert (await client.post("/v1/auth/customers", json={"username": "someone", "password": "correct horse battery"})).status_code == 404
+    assert (await client.get("/.well-known/jwks.json")).status_code == 404
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p.startswith("/v1/auth") or "jwks" in p]
 
 
-async def test_wrong_password_and_unknown_user_get_the_same_answer(client, kit):
-    customer = await kit.new_customer(client)
-    wrong = await client.post("/v1/auth/token", data={"grant_type": "password", "username": customer.username, "password": "not the password"})
-    unknown = await client.post("/v1/auth/token", data={"grant_type": "password", "username": "nobody-here", "password": "whatever123"})
-    assert wrong.status_code == unknown.status_code == 400
-    assert wrong.json()["detail"] == unknown.json()["detail"]
-
-
-async def test_missing_grant_fields_name_the_field(client):
-    r = await client.post("/v1/auth/token", data={"grant_type": "password", "username": "x"})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.password"
-    r = await client.post("/v1/auth/token", data={"grant_type": "client_credentials"})
-    assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
-
-
-async def test_username_taken(client, kit):
-    customer = await kit.new_customer(client)
-    r = await client.post("/v1/auth/customers", json={"username": customer.username, "password": "another password"})
-    assert r.status_code == 409
-
-
-async def test_bad_tokens_are_refused(client, app, kit):
-    customer = await kit.new_customer(client)
+async def test_tokens_the_provider_did_not_issue_for_the_app_are_401(client, app):
     s = app.state.settings
     now = datetime.now(UTC)
-    expired = TokenAuthority(issuer=s.customer_jwt_issuer, audience=s.customer_jwt_audience, algorithm="ES256",
-                             private_key_pem=kit.DEV_KEY_PEM, public_key_pem="", access_ttl_s=300).issue_access_token(customer.customer_id, now=now - timedelta(minutes=10))
-    foreign_key = TokenAuthority(issuer=s.customer_jwt_issuer, audience=s.customer_jwt_audience, algorithm="ES256",
-                                 private_key_pem=private_key_pem(generate_private_key("ES256")), public_key_pem="", access_ttl_s=300).issue_access_token(customer.customer_id)
-    other_audience = TokenAuthority(issuer=s.customer_jwt_issuer, audience="someone-else", algorithm="ES256",
-                                    private_key_pem=kit.DEV_KEY_PEM, public_key_pem="", access_ttl_s=300).issue_access_token(customer.customer_id)
-    staff_hs256 = jwt.encode({"sub": customer.customer_id, "iss": s.customer_jwt_issuer, "aud": s.customer_jwt_audience, "exp": now + timedelta(minutes=5), "iat": now, "scope": "customer"}, s.jwt_secret, algorithm="HS256")
-    for token in (expired, foreign_key, other_audience, staff_hs256, "not-a-jwt"):
+    claims = {"iss": s.customer_jwt_issuer, "aud": s.customer_jwt_audience, "sub": "c-1", "scope": "customer", "iat": now, "exp": now + timedelta(minutes=5)}
+    kid, _ = provider().signing_key()
+    tokens = {
+        "expired": provider().sign({**claims, "iat": now - timedelta(hours=2), "exp": now - timedelta(hours=1)}),
+        "other key": jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": kid}),
+        "other audience": provider().sign({**claims, "aud": "someone-else"}),
+        "other issuer": provider().sign({**claims, "iss": "https://evil.example"}),
+        "no customer scope": provider().sign({k: v for k, v in claims.items() if k != "scope"}),
+        "staff token": issue_staff_token(subject="c-1", role="operations", branches=["*"]),
+        "hs256": jwt.encode(claims, "a-shared-secret-0123456789-0123456789", algorithm="HS256", headers={"kid": kid}),
+        "sub over 128 characters": issue_customer_token(customer_id="c" * 200),
+        "garbage": "not-a-jwt",
+    }
+    for kind, token in tokens.items():
         r = await client.get("/v1/tickets", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 401, token
+        assert r.status_code == 401, (kind, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
     assert (await client.get("/v1/tickets")).status_code == 401
-
-
-async def test_jwks_publishes_the_verification_key(client, kit):
-    customer = await kit.new_customer(client)
-    keys = (await client.get("/.well-known/jwks.json")).json()["keys"]
-    assert keys[0]["kty"] == "EC" and keys[0]["crv"] == "P-256" and "d" not in keys[0]
-    key = jwt.PyJWK(keys[0])
-    claims = jwt.decode(customer.tokens["access_token"], key.key, algorithms=["ES256"], audience="counterflow-mobile")
-    assert claims["sub"] == customer.customer_id

@@ -53,12 +53,8 @@ async def test_rate_limit_per_customer(client, kit, database, topic_prefix, redi
 
 
 async def test_the_stream_ends_when_the_token_expires(client, app, kit):
-    from counterflow_mobile_gateway.domain.identity import TokenAuthority
-
-    customer = await kit.new_customer(client)
-    s = app.state.settings
-    short = TokenAuthority(issuer=s.customer_jwt_issuer, audience=s.customer_jwt_audience, algorithm="ES256", private_key_pem=kit.DEV_KEY_PEM, public_key_pem="", access_ttl_s=2)
-    headers = {"Authorization": f"Bearer {short.issue_access_token(customer.customer_id)}"}
+    customer = await kit.new_customer(client, ttl_s=2)
+    headers = customer.headers
     events = []
     async with client.stream("GET", "/v1/notifications/stream", headers=headers, timeout=15) as response:
         assert response.status_code == 200

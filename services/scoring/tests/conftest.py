@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from counterflow_testkit import drop_database, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 from counterflow_scoring.main import PACKAGE_DIR, create_app
 from counterflow_scoring.settings import ScoringSettings
 
 
 def token(settings: ScoringSettings, role: str, branches: list[str]) -> dict[str, str]:
     """``Authorization`` header of a staff member with ``role`` on ``branches``."""
-    jwt = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=f"{role}-1", role=role, branches=branches)
+    jwt = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject=f"{role}-1", role=role, branches=branches)
     return {"Authorization": f"Bearer {jwt}"}
 
 

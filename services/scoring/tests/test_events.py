@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.payloads.devices import DeviceTransactionDone
 from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionDeclined, DiversionStatus
@@ -28,7 +29,7 @@ from .conftest import token
 async def _send(settings: ScoringSettings, *envelopes: Envelope) -> None:
     from counterflow_shared.events.catalog import entry
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, **client_options(), acks="all")
     await producer.start()
     try:
         for env in envelopes:
@@ -63,7 +64,7 @@ async def _score(client: httpx.AsyncClient, settings: ScoringSettings, customer_
 
 async def _published_for(settings: ScoringSettings, customer_id: str) -> list[dict]:
     """Every ``customer.score.updated`` of ``customer_id`` on the scores topic so far."""
-    consumer = AIOKafkaConsumer(settings.topic("customer.scores.v1"), bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(settings.topic("customer.scores.v1"), bootstrap_servers=settings.kafka_bootstrap_servers, **client_options(), group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     found = []
     try:

@@ -4,6 +4,7 @@ PostgreSQL and Kafka; every test uses its own branch and device ids."""
 
 from __future__ import annotations
 
+from counterflow_shared.events.security import client_options
 from counterflow_testkit import fresh_topic_prefix
 import asyncio
 import uuid
@@ -18,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS, SELFSERVICE_DEVICES, SELFSERVICE_TRANSACTIONS
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_testkit import drop_database, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 from counterflow_selfservice.main import PACKAGE_DIR, create_app
 from counterflow_selfservice.settings import SelfServiceSettings
 
@@ -74,7 +75,7 @@ class EventTap:
 
     async def start(self) -> None:
         """Assign every partition from offset 0 and start collecting."""
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=100)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(), enable_auto_commit=False, group_id=None, fetch_max_wait_ms=100)
         await self.consumer.start()
         tps = []
         for topic in self.topics:
@@ -121,7 +122,7 @@ async def events(infrastructure, topic_prefix: str) -> AsyncIterator[EventTap]: 
 @pytest.fixture(scope="session")
 async def producer(infrastructure) -> AsyncIterator[AIOKafkaProducer]:  # noqa: ANN001
     """A plain producer standing in for other services (ticketing's diversions)."""
-    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, acks="all")
+    p = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap_servers, **client_options(), acks="all")
     await p.start()
     yield p
     await p.stop()
@@ -139,7 +140,7 @@ async def send_event(producer: AIOKafkaProducer, topic_prefix: str, payload: Any
 @pytest.fixture(scope="session")
 def staff(settings: SelfServiceSettings) -> dict[str, str]:
     """Headers of an operations staff member covering every branch."""
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-1", role="operations", branches=["*"])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-1", role="operations", branches=["*"])
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -29,9 +29,9 @@ async def test_device_credentials(client, staff, register):
 
 
 async def test_staff_of_another_branch_may_not_touch_a_device(client, settings, register):
-    from counterflow_shared.web.auth import issue_staff_token
+    from counterflow_shared.devidp import issue_staff_token
 
     device = await register(recycler(uid("D"), uid("B")))
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-2", role="operations", branches=["other"])
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="ops-2", role="operations", branches=["other"])
     r = await client.get(f"/v1/devices/{device.device_id}", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 403

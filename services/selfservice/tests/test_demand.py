@@ -34,6 +34,9 @@ def test_calendar_flags_of_easter_1997_in_england() -> None:
     # the last working day of March 1997 is the Thursday before Good Friday
     assert [bool(x) for x in f[:, col["payday"]]] == [True, False, False, False, False, False]
     assert bool(f[5, col["month_start"]])
+    # the day before that payday (Wednesday 26 March) is "before_payday"
+    before = demand.calendar_flags([date(1997, 3, 26)], "GB", "ENG")
+    assert before[0, col["before_payday"]] and not f[0, col["before_payday"]]
     assert demand.calendar_flags([date(1997, 12, 20)], "GB", "ENG")[0, col["christmas_week"]]
 
 
@@ -65,13 +68,30 @@ def test_p90_of_daily_and_cumulative_demand_is_calibrated_on_new_days() -> None:
     days, y, flags = _series(date(1996, 6, 3), 600, noise=0.3, seed=3)
     covered_daily, covered_cum = [], []
     for origin in range(300, 586, 7):
-        fit = demand.fit(y[:origin], days[:origin], flags[:origin])
+        fit = demand.fit(y[:origin], days[:origin], flags[:origin], future_flags=flags[origin : origin + 14])
         point = fit.daily(days[origin], 14, flags[origin : origin + 14])
         actual = y[origin : origin + 14]
         covered_daily.extend(actual <= point * fit.daily_ratio[0.9])
         covered_cum.extend(np.cumsum(actual) <= fit.cumulative_quantile(point, 0.9))
     assert 0.85 <= np.mean(covered_daily) <= 0.95
     assert 0.85 <= np.mean(covered_cum) <= 0.97
+
+
+def test_year_ago_change_and_last_week_enter_the_path() -> None:
+    # demand doubles every year from mid-November for six weeks (a seasonal peak)
+    days, y, flags = _series(date(1996, 1, 1), 700)
+    peak = np.array([(d.month == 11 and d.day >= 15) or d.month == 12 for d in days])
+    y = np.where(peak, 2 * y, y)
+    origin = days.index(date(1997, 11, 17))
+    fit = demand.fit(y[:origin], days[:origin], flags[:origin], future_flags=flags[origin : origin + 14])
+    path = fit.daily(days[origin], 14, flags[origin : origin + 14])
+    plain = fit.level * np.array(fit.weekday_index)[[d.weekday() for d in days[origin : origin + 14]]]
+    # the year-ago peak lifts the forecast, damped by YEARLY_WEIGHT
+    assert np.mean(path / plain) == pytest.approx(1 + demand.YEARLY_WEIGHT * (1 - demand.NAIVE_WEIGHT), rel=0.1)
+    assert fit.path_start == days[origin] and len(fit.path) == 14
+    # days past the path fall back to level x index x factors
+    later = days[origin] + timedelta(days=20)
+    assert fit.daily(later, 1, demand.calendar_flags([later], "GB", "ENG"))[0] == pytest.approx(fit.level * fit.weekday_index[later.weekday()] * np.prod(np.where(demand.calendar_flags([later], "GB", "ENG")[0], fit.factors, 1.0)))
 
 
 def test_p90_cash_out_comes_before_the_median_one() -> None:
@@ -86,3 +106,10 @@ def test_p90_cash_out_comes_before_the_median_one() -> None:
     assert at_median == pytest.approx(datetime(1997, 6, 7, 8, 0, tzinfo=UTC), abs=timedelta(minutes=1))
     assert demand.cash_out_at(now=now, spare=-1.0, daily_p=median_cum, first_day=now.date(), time_zone="UTC") == now
     assert demand.cash_out_at(now=now, spare=1e6, daily_p=median_cum, first_day=now.date(), time_zone="UTC") is None
+
+
+def test_a_few_days_of_history_give_a_flat_profile_and_no_quantiles() -> None:
+    days, y, flags = _series(date(1997, 6, 2), 6)
+    fit = demand.fit(y, days, flags)
+    assert fit.weekday_index == [1.0] * 7
+    assert fit.cumulative_ratio == {} and len(fit.path) == 14

@@ -3,13 +3,13 @@ faults and the branch's latest transactions, for staff of that branch only."""
 
 from __future__ import annotations
 
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 
 from .conftest import recycler, uid
 
 
 def _staff(settings, role: str, branches: list[str]) -> dict[str, str]:  # noqa: ANN001
-    token = issue_staff_token(secret=settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="fleet-test", role=role, branches=branches)
+    token = issue_staff_token(issuer=settings.jwt_issuer, audience=settings.jwt_audience, subject="fleet-test", role=role, branches=branches)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 
 from counterflow_testkit import fuzz_openapi
-from counterflow_shared.web.auth import STAFF_ROLES, issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
+from counterflow_shared.web.auth import STAFF_ROLES
 
 from .conftest import recycler, uid
 
@@ -19,7 +20,7 @@ async def test_no_server_error_and_no_schema_breaking_response(app, client, sett
     s = settings
     credentials = {"anonymous": {}, "device": {"Authorization": f"Bearer {body['device_id']}:{r.json()['secret']}"}}
     for role in STAFF_ROLES:
-        token = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=f"fuzz-{role}", role=role, branches=[body["branch_id"]])
+        token = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject=f"fuzz-{role}", role=role, branches=[body["branch_id"]])
         credentials[role] = {"Authorization": f"Bearer {token}"}
     credentials["operations-head-office"] = staff
     sent, failures = await fuzz_openapi(client, app, credentials, examples=int(os.environ.get("CF_FUZZ_EXAMPLES", "5")))

@@ -17,7 +17,7 @@ import pytest
 
 from counterflow_shared.clock import FixedClock
 from counterflow_testkit import delete_redis_prefix, drop_database, migrated_database, running_app
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_staff_token
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
 
@@ -64,7 +64,7 @@ class Service:
     def staff(self, role: str, branches: list[str], subject: str | None = None) -> dict[str, str]:
         """Authorization header of a staff token."""
         s = self.settings
-        token = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject or f"{role}-{uuid.uuid4().hex[:6]}", role=role, branches=branches)
+        token = issue_staff_token(issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject or f"{role}-{uuid.uuid4().hex[:6]}", role=role, branches=branches)
         return {"Authorization": f"Bearer {token}"}
 
     def set_clock(self, at: datetime | None) -> None:

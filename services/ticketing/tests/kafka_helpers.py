@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.catalog import entry_for_payload
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.kafka import new_producer
@@ -32,7 +33,7 @@ async def send(settings: TicketingSettings, *payloads: BaseModel) -> None:
 async def find_events(settings: TicketingSettings, topic: str, match: Callable[[Envelope], bool], *, count: int = 1, timeout_s: float = 30.0) -> list[Envelope]:
     """Read ``topic`` (catalog name) from the beginning until ``count`` envelopes satisfy
     ``match``; returns them. Raises ``AssertionError`` after ``timeout_s`` seconds."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, **client_options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     found: list[Envelope] = []
     try:

@@ -107,3 +107,28 @@ async def test_transfer_to_the_front_of_another_queue(service: Service, clock) -
     assert waiting["ticket_id"] != nxt["ticket_id"]
     counts = await _called_events(service, [moving["ticket_id"]])
     assert counts[moving["ticket_id"]] == 2  # once at the cash counter, once after the transfer
+
+
+async def test_a_double_click_at_one_counter_calls_one_ticket_20_times(service: Service) -> None:
+    """Two call-next at once at the same counter (a double click, two workstations): the
+    session guard lets one call; the other answers 409 counter-busy, and the counter
+    never has two tickets called."""
+    from counterflow_ticketing.persistence.tables import tickets
+
+    branch = await make_branch(service, counters=[["cash"]])
+    (counter,) = branch.counters
+    teller = service.staff("teller", [branch.branch_id], subject=f"teller-{counter}")
+    for _ in range(20):
+        for _ in range(2):
+            await take_ticket(service, branch)
+        replies = await asyncio.gather(*(service.client.post(f"/v1/counters/{counter}/call-next", headers=teller) for _ in range(2)))
+        assert sorted(r.status_code for r in replies) == [200, 409], [r.text for r in replies]
+        assert [r.json()["type"].rsplit("/", 1)[-1] for r in replies if r.status_code == 409] == ["counter-busy"]
+        async with service.runtime.sessions() as s:
+            called = (await s.execute(select(tickets.c.ticket_id).where(tickets.c.counter_id == counter, tickets.c.status == "called"))).scalars().all()
+        (winner,) = [r.json()["ticket"] for r in replies if r.status_code == 200]
+        assert called == [winner["ticket_id"]]
+        r = await service.client.post(f"/v1/counters/{counter}/tickets/{winner['ticket_id']}/start", headers=teller)
+        assert r.status_code == 200, r.text
+        r = await service.client.post(f"/v1/counters/{counter}/tickets/{winner['ticket_id']}/finish", json={"outcome": "completed"}, headers=teller)
+        assert r.status_code == 200, r.text

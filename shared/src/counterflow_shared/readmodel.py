@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from counterflow_shared.events.catalog import entry
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.kafka import bounded
+from counterflow_shared.events.security import client_options
 from counterflow_shared.events.payloads.scores import CustomerScored
 
 log = structlog.get_logger(__name__)
@@ -33,14 +34,16 @@ log = structlog.get_logger(__name__)
 Apply = Callable[[Envelope, BaseModel], Awaitable[None]]
 
 
-async def replay_compacted(bootstrap_servers: str, topic: str, apply: Apply, *, timeout_s: float = 60.0) -> int:
+async def replay_compacted(bootstrap_servers: str, topic: str, apply: Apply, *, timeout_s: float = 60.0, kafka: dict | None = None) -> int:
     """Read ``topic`` (full name) from the beginning to its current end, calling ``apply``
     for each decodable event; returns how many were applied. Uses no consumer group.
+    ``kafka``: authentication options (:func:`~counterflow_shared.events.security.client_options`;
+    ``None``: the platform's).
 
     Raises:
         BrokerTimeout: the broker did not answer within ``timeout_s`` seconds.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, **(kafka if kafka is not None else client_options()))
     await bounded(consumer.start(), timeout_s, "replay consumer start")
     applied = 0
     try:
@@ -124,14 +127,15 @@ class CustomerScores:
         if isinstance(payload, CustomerScored):
             await self.put(payload)
 
-    async def ensure_built(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0) -> bool:
+    async def ensure_built(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0, kafka: dict | None = None) -> bool:
         """Replay ``topic`` (full name of ``customer.scores.v1``) when this model was never
-        built in this Redis (marker ``<prefix>built:<topic>``); start-up hook."""
-        return await ensure_built(self.redis, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s))
+        built in this Redis (marker ``<prefix>built:<topic>``); start-up hook. ``kafka``:
+        see :func:`replay_compacted`."""
+        return await ensure_built(self.redis, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s, kafka=kafka))
 
-    def model(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0) -> "Model":
+    def model(self, bootstrap_servers: str, topic: str, *, timeout_s: float = 60.0, kafka: dict | None = None) -> "Model":
         """This read model as a :class:`ReadModelGuard` sees it (same marker as :meth:`ensure_built`)."""
-        return Model(topic, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s))
+        return Model(topic, f"{self.prefix}built:{topic}", lambda: replay_compacted(bootstrap_servers, topic, self._apply, timeout_s=timeout_s, kafka=kafka))
 
 
 @dataclass(frozen=True)

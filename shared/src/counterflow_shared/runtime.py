@@ -25,6 +25,7 @@ from counterflow_shared.events.catalog import ConsumerGroup
 from counterflow_shared.events.consumer import ConsumerRuntime, Handler
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.outbox import OutboxRelay, publish
+from counterflow_shared.events.security import client_options
 from counterflow_shared.metrics import backbone as backbone_metrics
 from counterflow_shared.metrics.exposition import metrics_router, serve_worker_metrics
 from counterflow_shared.metrics.http import HttpMetricsMiddleware
@@ -161,6 +162,7 @@ class ServiceRuntime:
             session_factory=self.sessions,
             outbox=self.outbox,
             bootstrap_servers=s.kafka_bootstrap_servers,
+            kafka=client_options(s),
             client_id=f"{s.topic_prefix}{self.spec.name}-relay",
             poll_interval_s=s.relay_poll_interval_s,
             batch_size=s.relay_batch_size,
@@ -176,6 +178,7 @@ class ServiceRuntime:
                 session_factory=self.sessions,
                 processed_events=self.spec.backbone_tables["processed_events"],
                 bootstrap_servers=s.kafka_bootstrap_servers,
+                kafka=client_options(s),
                 topic_prefix=s.topic_prefix,
                 group_suffix=self._group_suffix,
                 max_retries=s.consumer_max_retries,
@@ -307,9 +310,13 @@ def create_service_app(
             await runtime.aclose()
             log.info("service.stopped", service=spec.name)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # docs_enabled=False (the prod overlay): no /docs and no /openapi.json on any host; the
+    # contract stays published in docs/api/ (make contract)
+    docs = getattr(settings, "docs_enabled", True)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json" if docs else None)
     app.state.settings = settings
-    install_offline_docs(app)
+    if docs:
+        install_offline_docs(app)
     app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, default_max_body_bytes=settings.http_max_body_bytes)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from counterflow_shared.clock import default_clock_key
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
 class PlatformSettings(BaseSettings):
@@ -36,6 +39,17 @@ class PlatformSettings(BaseSettings):
             replay writes to ``clock_key``; see :mod:`counterflow_shared.clock`).
         clock_key: Redis key of the simulated clock (default
             ``<topic_prefix>counterflow:clock``).
+        jwt_jwks_url / jwt_issuer: the staff identity provider's key set (``https://`` or,
+            locally, ``file://``; default: the development provider's JWKS file,
+            :mod:`counterflow_shared.devidp`) and its ``iss``.
+        docs_enabled: serve ``/docs`` and ``/openapi.json`` (``CF_DOCS_ENABLED=false`` in
+            the prod overlay).
+        kafka_security_protocol / kafka_sasl_mechanism / kafka_sasl_username /
+            kafka_sasl_password / kafka_ssl_cafile: how Kafka clients authenticate
+            (ADR 0215): ``SASL_SSL`` with ``SCRAM-SHA-512`` against the local broker and
+            Strimzi, ``PLAINTEXT`` only against an unsecured development broker; the CA
+            file (PEM) verifies the broker's certificate. Every Kafka client takes them
+            through :func:`counterflow_shared.events.security.client_options`.
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_", extra="ignore")
@@ -50,6 +64,20 @@ class PlatformSettings(BaseSettings):
     log_json: bool = True
     clock: Literal["system", "redis"] = "system"
     clock_key: str = ""
+    jwt_jwks_url: str = Field(default_factory=lambda: _dev_jwks_url())
+    jwt_issuer: str = "counterflow-dev-idp"
+    docs_enabled: bool = True
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""
+
+
+def _dev_jwks_url() -> str:
+    from counterflow_shared.devidp import jwks_url
+
+    return jwks_url()
 
 
 def platform_settings() -> PlatformSettings:
@@ -64,6 +92,10 @@ class ServiceSettings(BaseSettings):
         service_name: CloudEvents ``source`` and OpenTelemetry ``service.name``.
         database_url: SQLAlchemy async URL of the service's own database.
         kafka_bootstrap_servers / redis_url / topic_prefix: see :class:`PlatformSettings`.
+        kafka_security_protocol / kafka_sasl_mechanism / kafka_sasl_username /
+            kafka_sasl_password / kafka_ssl_cafile: see :class:`PlatformSettings`; a
+            service is given its own Kafka user with its prefix (e.g.
+            ``CF_TICKETING_KAFKA_SASL_USERNAME``), which wins over the machine-wide one.
         db_pool_size: database connections per process (ADR 0152: a few; a request holds
             one for two round trips, so 5 connections carry thousands of requests/s).
         db_max_overflow: extra connections opened under a burst (closed when returned).
@@ -109,9 +141,17 @@ class ServiceSettings(BaseSettings):
             still there (one pipelined ``EXISTS`` of their markers; seconds).
         readmodel_wait_s: how long a decision waits for a lost read model's rebuild
             before answering 503 with ``Retry-After`` (seconds; under the 1 s answer bound).
-        jwt_secret / jwt_issuer / jwt_audience: staff token verification (an HS256
-            shared secret by default; a PEM public key switches to RS256/ES256; a bank
-            configures its own identity provider's values).
+        jwt_jwks_url / jwt_issuer: staff token verification keys and issuer (see
+            :class:`PlatformSettings`; asymmetric keys only, :mod:`counterflow_shared.web.tokens`).
+        jwt_audience: this service's own ``aud`` (default ``counterflow-<service_name>``),
+            so a token issued for one service is refused by the others.
+        jwks_cache_s: seconds a fetched key set is reused (a key the provider removes stops
+            verifying within this time).
+        jwks_refresh_cooldown_s: least seconds between refetches caused by an unknown
+            ``kid`` (a rotated-in key is fetched at its first token, after at most this).
+        session_secret: HMAC key of the pages' CSRF tokens
+            (:mod:`counterflow_shared.web.session`); from a Secret in a cluster.
+        docs_enabled: serve ``/docs`` and ``/openapi.json`` (off in the prod overlay).
         clock / clock_key: see :class:`PlatformSettings` (the key defaults to the one
             under this service's own ``topic_prefix``).
         metrics_port: port of the ``/metrics`` listener of a worker process (an API
@@ -128,6 +168,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(default_factory=lambda: platform_settings().kafka_bootstrap_servers)
     redis_url: str = Field(default_factory=lambda: platform_settings().redis_url)
     topic_prefix: str = Field(default_factory=lambda: platform_settings().topic_prefix)
+    kafka_security_protocol: KafkaSecurityProtocol = Field(default_factory=lambda: platform_settings().kafka_security_protocol)
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(default_factory=lambda: platform_settings().kafka_sasl_mechanism)
+    kafka_sasl_username: str = Field(default_factory=lambda: platform_settings().kafka_sasl_username)
+    kafka_sasl_password: SecretStr = Field(default_factory=lambda: platform_settings().kafka_sasl_password)
+    kafka_ssl_cafile: str = Field(default_factory=lambda: platform_settings().kafka_ssl_cafile)
     otel_exporter: str = Field(default_factory=lambda: platform_settings().otel_exporter)
     otel_endpoint: str = Field(default_factory=lambda: platform_settings().otel_endpoint)
     log_level: str = Field(default_factory=lambda: platform_settings().log_level)
@@ -158,11 +203,16 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = 8.0
     readmodel_check_s: float = 1.0
     readmodel_wait_s: float = 0.8
-    jwt_secret: str = "dev-only-staff-secret-change-me-0123456789"
-    jwt_issuer: str = "counterflow-dev-idp"
-    jwt_audience: str = "counterflow-staff"
-    #: pages: offer the development sign-in (pick a role and branches; the service mints
-    #: a staff token with ``jwt_secret``). Never on in production: ``make up`` turns it on.
+    jwt_jwks_url: str = Field(default_factory=lambda: platform_settings().jwt_jwks_url)
+    jwt_issuer: str = Field(default_factory=lambda: platform_settings().jwt_issuer)
+    jwt_audience: str = ""
+    jwks_cache_s: float = Field(default=300.0, gt=0)
+    jwks_refresh_cooldown_s: float = Field(default=5.0, ge=0)
+    session_secret: str = "dev-only-session-secret-change-me-0123456789"
+    docs_enabled: bool = Field(default_factory=lambda: platform_settings().docs_enabled)
+    #: pages: offer the development sign-in (pick a role and branches; the development
+    #: identity provider, :mod:`counterflow_shared.devidp`, signs the staff token). Never on
+    #: in production (there is no signing key there): ``make up`` turns it on.
     dev_sign_in: bool = False
     clock: Literal["system", "redis"] = Field(default_factory=lambda: platform_settings().clock)
     clock_key: str = Field(default_factory=lambda: platform_settings().clock_key)
@@ -176,6 +226,8 @@ class ServiceSettings(BaseSettings):
             self.database_url = platform_settings().postgres_dsn_template.format(database=self.database_name)
         if not self.clock_key:
             self.clock_key = default_clock_key(self.topic_prefix)
+        if not self.jwt_audience:
+            self.jwt_audience = f"counterflow-{self.service_name}"
 
     def topic(self, name: str) -> str:
         """Return the broker-side name of catalog topic ``name`` (with the prefix)."""

@@ -177,6 +177,29 @@ async def running_app(app: Any) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+@asynccontextmanager
+async def served_app(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app`` under uvicorn on a free port of 127.0.0.1 in this event loop (lifespan
+    included; streams work, unlike over ``ASGITransport``); yield a client for it."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]  # a no-op on uvicorn versions without this hook
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as s:
@@ -200,7 +223,7 @@ class ServiceProcess:
         """Base URL of the running service."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> "ServiceProcess":
+    def start(self, timeout_s: float = 180.0) -> "ServiceProcess":
         """Start and wait until ``/readyz`` answers 200.
 
         Raises:
@@ -288,30 +311,38 @@ class KafkaBroker:
         self.controller_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.properties = workdir / "server.properties"
-        self.properties.write_text(
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                    f"log.dirs={workdir / 'data'}",
-                    "offsets.topic.replication.factor=1",
-                    "offsets.topic.num.partitions=3",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "group.initial.rebalance.delay.ms=0",
-                    "auto.create.topics.enable=false",
-                ]
-            )
-            + "\n"
-        )
+        # when this machine's clients authenticate (deploy/local/env.sh read infra.sh's
+        # client.env), the private broker is secured the same way, with the same CA, broker
+        # certificate and SCRAM users (infra.sh's broker-security.properties; ADR 0215)
+        security_dir = Path(os.environ.get("CF_KAFKA_SECURITY_DIR", ""))
+        self.secured = platform().kafka_security_protocol != "PLAINTEXT" and (security_dir / "broker-security.properties").is_file()
+        listener = "SASL_SSL" if self.secured else "PLAINTEXT"
+        lines = [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners={listener}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners={listener}://127.0.0.1:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            f"log.dirs={workdir / 'data'}",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=3",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+        ]
+        scram: list[str] = []
+        if self.secured:
+            lines.append((security_dir / "broker-security.properties").read_text())
+            for credential in (security_dir / "scram-credentials").read_text().split():
+                scram += ["--add-scram", credential]
+        else:
+            lines.append("listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+        self.properties.write_text("\n".join(lines) + "\n")
         subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", "q1Sh-9_ISia_zwGINzRvyQ", "-c", str(self.properties)),
+            self._java("kafka.tools.StorageTool", "format", "-t", "q1Sh-9_ISia_zwGINzRvyQ", "-c", str(self.properties), *scram),
             check=True,
             capture_output=True,
             timeout=120,

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from counterflow_shared.events.security import client_options
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -20,8 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 async def lag(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
     """``(behind, end)``: messages of ``topic`` the consumer group ``group`` has not
     committed yet, and the topic's total end offset (both summed over partitions)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **client_options(), group_id=None, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
@@ -110,8 +111,8 @@ class LagGate:
         Raises:
             RuntimeError: a topic does not exist.
         """
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **client_options())
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(), group_id=None, enable_auto_commit=False)
         await self._admin.start()
         await self._consumer.start()
         for _, t in self.pairs:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from counterflow_shared.settings import ServiceSettings
-from counterflow_shared.web.auth import issue_staff_token
+from counterflow_shared.devidp import issue_customer_token, issue_staff_token
 
 
 #: Retries of a request whose connection failed (the services may drop a keep-alive
@@ -45,7 +45,8 @@ class Endpoints:
 def staff_token(subject: str, role: str, branches: list[str] | None = None, ttl_s: int = 24 * 3600) -> str:
     """A staff bearer token for ``subject`` with ``role`` over ``branches`` (``*`` default)."""
     s = ServiceSettings()
-    return issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject, role=role, branches=branches or ["*"], ttl_s=ttl_s)
+    # one token for the four services: the development provider's default audience names all four
+    return issue_staff_token(issuer=s.jwt_issuer, subject=subject, role=role, branches=branches or ["*"], ttl_s=ttl_s)
 
 
 @dataclass
@@ -64,7 +65,6 @@ class Platform:
         self.approver = {"Authorization": f"Bearer {staff_token('replay-approver', 'approver')}"}
         self._teller_headers: dict[str, dict[str, str]] = {}
         self._kiosk_turn: dict[str, int] = {}
-        self._login_locks: dict[str, asyncio.Lock] = {}
 
     async def aclose(self) -> None:
         """Close the connections."""
@@ -149,15 +149,11 @@ class Platform:
 
     # ------------------------------------------------------------------ mobile-gateway
     async def customer_headers(self, customer_id: str) -> dict[str, str]:
-        """An app session of ``customer_id`` (login registered on first use)."""
-        async with self._login_locks.setdefault(customer_id, asyncio.Lock()):
-            token = self.customer_tokens.get(customer_id)
-            if token is None:
-                # deterministic: a second demo run on the same database logs in again (409 = exists)
-                username, password = f"replay-{customer_id.lower()}", f"replay-password-{customer_id}"
-                await self.call("POST", f"{self.endpoints.mobile}/v1/auth/customers", json={"username": username, "password": password, "customer_id": customer_id}, ok=(201, 409))
-                r = await self.call("POST", f"{self.endpoints.mobile}/v1/auth/token", content=f"grant_type=password&username={username}&password={password}", headers={"Content-Type": "application/x-www-form-urlencoded"})
-                token = self.customer_tokens[customer_id] = r.json()["access_token"]
+        """An app session of ``customer_id``: an access token of the development identity
+        provider (what the bank's OpenID Connect provider issues after the app's sign-in)."""
+        token = self.customer_tokens.get(customer_id)
+        if token is None:
+            token = self.customer_tokens[customer_id] = issue_customer_token(customer_id=customer_id, ttl_s=24 * 3600)
         return {"Authorization": f"Bearer {token}"}
 
     def forget_customer(self, customer_id: str) -> None:

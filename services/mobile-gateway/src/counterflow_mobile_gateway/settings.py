@@ -1,25 +1,19 @@
 """Settings of the mobile-gateway service (environment prefix ``CF_MOBILE_``)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from counterflow_shared.settings import ServiceSettings
+from counterflow_shared.settings import ServiceSettings, platform_settings
 
 
 class MobileGatewaySettings(ServiceSettings):
     """mobile-gateway settings; every field of :class:`ServiceSettings` plus the service's own.
 
-    Customer authentication (OAuth 2.0 bearer tokens, RFC 6749 / RFC 6750; JWT, RFC 7519):
-        customer_jwt_issuer / customer_jwt_audience: ``iss`` / ``aud`` written and required.
-        customer_jwt_algorithm: ``ES256`` (default) or ``RS256``.
-        customer_jwt_private_key_pem: PEM signing key of the built-in development identity
-            provider. Empty: the key persisted in the gateway's database is used,
-            generated on the very first start (``signing_keys``, ADR 0166), so tokens
-            survive restarts and every instance signs with the same key.
-        customer_jwt_public_key_pem: PEM verification key; empty means "the public half of
-            the signing key". A bank with its own identity provider sets this (and
-            ``dev_idp_enabled=False``).
-        dev_idp_enabled: serve ``/v1/auth/token`` and ``/v1/auth/customers``.
-        access_token_ttl_s / refresh_token_ttl_s: lifetimes in seconds (5 min / 30 days).
+    Customer authentication (bearer access tokens, RFC 6750, of the bank's OpenID Connect
+    provider; the app signs in with authorization code + PKCE; ADR 0211):
+        customer_jwks_url: the provider's JWKS (default: the development provider's file,
+            :mod:`counterflow_shared.devidp`, like ``jwt_jwks_url`` of staff tokens).
+        customer_jwt_issuer / customer_jwt_audience: required ``iss`` / ``aud``.
 
     Remote tickets and notifications:
         max_active_remote_tickets: remote tickets one customer may hold at once.
@@ -49,12 +43,7 @@ class MobileGatewaySettings(ServiceSettings):
 
     customer_jwt_issuer: str = "counterflow-dev-customer-idp"
     customer_jwt_audience: str = "counterflow-mobile"
-    customer_jwt_algorithm: str = "ES256"
-    customer_jwt_private_key_pem: str = ""
-    customer_jwt_public_key_pem: str = ""
-    dev_idp_enabled: bool = True
-    access_token_ttl_s: int = 300
-    refresh_token_ttl_s: int = 30 * 24 * 3600
+    customer_jwks_url: str = Field(default_factory=lambda: platform_settings().jwt_jwks_url)
 
     max_active_remote_tickets: int = 2
     turn_soon_position: int = 3

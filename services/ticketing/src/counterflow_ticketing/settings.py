@@ -30,6 +30,14 @@ class TicketingSettings(ServiceSettings):
             acts only when a follower lost the diversion or was down.
         day_close_check_s: the end-of-day close loop wakes at the next local midnight of a
             branch with live tickets, and at least this often (seconds).
+        max_in_flight: requests one API process handles at once; one more is answered 503
+            ``overloaded`` with ``Retry-After`` at once (ADR 0152). 16, not the shared 64:
+            a kiosk request holds a pooled connection for each of its two statements, so
+            more than about the pool (``db_pool_size + db_max_overflow`` = 10) in flight only
+            queues for a connection, up to the 1 s pool timeout whose 503 is slow; and every
+            admitted request adds its CPU steps (about 5 ms per request on the benchmark
+            machine) to the event loop that must first read a request before it can refuse
+            it. Measured: ``bench/results/ticketing.json`` (``overload_2x``).
     """
 
     model_config = SettingsConfigDict(env_prefix="CF_TICKETING_", extra="ignore")
@@ -57,6 +65,7 @@ class TicketingSettings(ServiceSettings):
     diversion_grace_s: float = 900.0
     diversion_sweep_s: float = 60.0
     day_close_check_s: float = 60.0
+    max_in_flight: int = 16
 
 
 def get_settings() -> TicketingSettings:

@@ -71,6 +71,22 @@ TOPICS: tuple[Topic, ...] = (
     CUSTOMER_SCORES,
 )
 
+#: which services write each topic (their outbox relays): the Kafka ACLs of
+#: :mod:`counterflow_shared.events.acl` let a service's user write these and nothing else
+#: (dead-letter topics: the consumer group's own service). Checked against the services'
+#: code by the ACL tests (a service that publishes elsewhere is refused by the broker).
+TOPIC_PRODUCERS: dict[str, tuple[str, ...]] = {
+    BRANCH_TICKETS.name: ("ticketing",),
+    BRANCH_LOAD.name: ("ticketing",),
+    BRANCH_DIRECTORY.name: ("ticketing",),
+    CHANNEL_RULES.name: ("ticketing",),
+    CHANNEL_DIVERSIONS.name: ("ticketing", "selfservice", "mobile-gateway"),
+    SELFSERVICE_DEVICES.name: ("selfservice",),
+    SELFSERVICE_TRANSACTIONS.name: ("selfservice",),
+    MOBILE_ACTIVITY.name: ("mobile-gateway",),
+    CUSTOMER_SCORES.name: ("scoring",),
+}
+
 
 @dataclass(frozen=True)
 class EventType:

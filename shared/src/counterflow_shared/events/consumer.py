@@ -86,6 +86,8 @@ class ConsumerRuntime:
         session_factory: sessions on the service's database.
         processed_events: the service's ``processed_events`` table.
         bootstrap_servers, topic_prefix: where and under which prefix.
+        kafka: authentication options (:func:`~counterflow_shared.events.security.client_options`
+            of the service's settings; ``None``: the platform's).
         group_suffix: appended to the group id (tests isolate runs with it).
         max_retries: handler attempts before dead-lettering.
         retry_backoff_s: first retry delay in seconds, doubled each time.
@@ -107,6 +109,7 @@ class ConsumerRuntime:
         processed_events: Table,
         bootstrap_servers: str,
         topic_prefix: str = "",
+        kafka: dict | None = None,
         group_suffix: str = "",
         max_retries: int = 3,
         retry_backoff_s: float = 0.2,
@@ -120,6 +123,7 @@ class ConsumerRuntime:
         self._factory = session_factory
         self._processed = processed_events
         self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._prefix = topic_prefix
         self.topic_prefix = topic_prefix
         #: records behind each assigned partition, measured at most once a second (metrics)
@@ -164,7 +168,7 @@ class ConsumerRuntime:
     async def _start(self) -> None:
         if self._consumer is not None:
             return
-        consumer = new_consumer(self._bootstrap, self.topics, group_id=self.group_id, client_id=self.group_id)
+        consumer = new_consumer(self._bootstrap, self.topics, group_id=self.group_id, client_id=self.group_id, kafka=self._kafka)
         self._consumer = consumer
         await bounded(consumer.start(), self._timeout, "consumer start")
         self.status.broker_ok = True
@@ -391,7 +395,7 @@ class ConsumerRuntime:
         while True:
             try:
                 if self._dlq is None:
-                    producer = new_producer(self._bootstrap, client_id=f"{self.group_id}-dlq", request_timeout_s=self._timeout)
+                    producer = new_producer(self._bootstrap, client_id=f"{self.group_id}-dlq", request_timeout_s=self._timeout, kafka=self._kafka)
                     await bounded(producer.start(), self._timeout, "dlq producer start")
                     self._dlq = producer
                 await bounded(self._dlq.send_and_wait(topic, value=record.value, key=record.key, headers=headers), self._timeout * 2, "dlq send")

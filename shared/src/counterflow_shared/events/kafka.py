@@ -5,6 +5,10 @@ Library facts designed around (aiokafka 0.14): the producer is not idempotent by
 and start at ``latest`` by default (we turn auto-commit off and start at ``earliest``);
 ``start()``, ``stop()`` and ``send_and_wait()`` can hang while the broker is down, so
 every call here is bounded by :func:`bounded`.
+
+Every function takes ``kafka``: the authentication options of
+:func:`counterflow_shared.events.security.client_options` (a service passes those of its own
+settings); ``None`` reads the platform's from the environment.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from counterflow_shared.events.catalog import Topic, all_topics
+from counterflow_shared.events.security import client_options
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -40,7 +45,7 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
         raise BrokerTimeout(f"{what} did not finish within {timeout_s:.1f}s") from exc
 
 
-def new_producer(bootstrap_servers: str, *, client_id: str, request_timeout_s: float = 5.0) -> AIOKafkaProducer:
+def new_producer(bootstrap_servers: str, *, client_id: str, request_timeout_s: float = 5.0, kafka: dict | None = None) -> AIOKafkaProducer:
     """An idempotent producer (``acks=all``, ``enable_idempotence=True``), small linger
     (5 ms) for batching without hurting commit -> broker latency, and 256 KiB batches:
     aiokafka holds one open batch per partition and an idempotent producer one request
@@ -54,10 +59,11 @@ def new_producer(bootstrap_servers: str, *, client_id: str, request_timeout_s: f
         max_batch_size=256 * 1024,
         request_timeout_ms=int(request_timeout_s * 1000),
         retry_backoff_ms=100,
+        **(kafka if kafka is not None else client_options()),
     )
 
 
-def new_consumer(bootstrap_servers: str, topics: Iterable[str], *, group_id: str, client_id: str) -> AIOKafkaConsumer:
+def new_consumer(bootstrap_servers: str, topics: Iterable[str], *, group_id: str, client_id: str, kafka: dict | None = None) -> AIOKafkaConsumer:
     """A group consumer with manual commits, reading from the earliest offset of a new
     group, returning as soon as one record is available (``fetch_max_wait_ms=100``)."""
     return AIOKafkaConsumer(
@@ -72,10 +78,16 @@ def new_consumer(bootstrap_servers: str, topics: Iterable[str], *, group_id: str
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         metadata_max_age_ms=30_000,
+        **(kafka if kafka is not None else client_options()),
     )
 
 
-async def ensure_topics(bootstrap_servers: str, *, prefix: str = "", topics: Iterable[Topic] | None = None, timeout_s: float = 30.0) -> list[str]:
+def new_admin(bootstrap_servers: str, *, timeout_s: float = 30.0, kafka: dict | None = None) -> AIOKafkaAdminClient:
+    """An admin client whose requests time out after ``timeout_s`` seconds (not started)."""
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000), **(kafka if kafka is not None else client_options()))
+
+
+async def ensure_topics(bootstrap_servers: str, *, prefix: str = "", topics: Iterable[Topic] | None = None, timeout_s: float = 30.0, kafka: dict | None = None) -> list[str]:
     """Create every catalog topic (dead-letter topics included) that does not exist yet,
     with the catalog's partitions and cleanup policy; replication factor 1 (single-node
     local broker; on Kubernetes, Strimzi KafkaTopic resources own this).
@@ -84,7 +96,7 @@ async def ensure_topics(bootstrap_servers: str, *, prefix: str = "", topics: Ite
         the names created by this call (already existing ones are skipped).
     """
     wanted = list(topics if topics is not None else all_topics())
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = new_admin(bootstrap_servers, timeout_s=timeout_s, kafka=kafka)
     await bounded(admin.start(), timeout_s, "admin start")
     created: list[str] = []
     try:
@@ -106,9 +118,9 @@ async def ensure_topics(bootstrap_servers: str, *, prefix: str = "", topics: Ite
     return created
 
 
-async def delete_topics(bootstrap_servers: str, names: list[str], timeout_s: float = 30.0) -> None:
+async def delete_topics(bootstrap_servers: str, names: list[str], timeout_s: float = 30.0, kafka: dict | None = None) -> None:
     """Delete topics by full name (tests clean up their prefixed topics)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = new_admin(bootstrap_servers, timeout_s=timeout_s, kafka=kafka)
     await bounded(admin.start(), timeout_s, "admin start")
     try:
         await bounded(admin.delete_topics(names), timeout_s, "delete topics")
@@ -116,9 +128,9 @@ async def delete_topics(bootstrap_servers: str, names: list[str], timeout_s: flo
         await bounded(admin.close(), timeout_s, "admin close")
 
 
-async def describe_cluster(bootstrap_servers: str, timeout_s: float = 2.0) -> dict:
+async def describe_cluster(bootstrap_servers: str, timeout_s: float = 2.0, kafka: dict | None = None) -> dict:
     """Ask the broker for its cluster description; raises on timeout or connection error."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    admin = new_admin(bootstrap_servers, timeout_s=timeout_s, kafka=kafka)
     try:
         await bounded(admin.start(), timeout_s, "admin start")
         return await bounded(admin.describe_cluster(), timeout_s, "describe cluster")
@@ -129,7 +141,7 @@ async def describe_cluster(bootstrap_servers: str, timeout_s: float = 2.0) -> di
             pass
 
 
-async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0) -> None:
+async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0, kafka: dict | None = None) -> None:
     """Wait until the broker answers a cluster description.
 
     Raises:
@@ -138,7 +150,7 @@ async def wait_for_broker(bootstrap: str, timeout_s: float = 90.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            await describe_cluster(bootstrap, timeout_s=3.0)
+            await describe_cluster(bootstrap, timeout_s=3.0, kafka=kafka)
             return
         except Exception:  # noqa: BLE001
             if asyncio.get_running_loop().time() > deadline:

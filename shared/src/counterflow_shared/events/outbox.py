@@ -166,6 +166,8 @@ class OutboxRelay:
         session_factory: sessions on the service's database.
         outbox: the service's ``outbox`` table (:func:`~counterflow_shared.persistence.tables.add_backbone_tables`).
         bootstrap_servers: Kafka bootstrap list.
+        kafka: authentication options (:func:`~counterflow_shared.events.security.client_options`
+            of the service's settings; ``None``: the platform's).
         client_id: producer client id (service name).
         poll_interval_s: fallback poll period in seconds when no notification arrives
             (services use ``relay_poll_interval_s``, at most 1 s; notifications and local
@@ -189,6 +191,7 @@ class OutboxRelay:
         outbox: Table,
         bootstrap_servers: str,
         client_id: str,
+        kafka: dict | None = None,
         poll_interval_s: float = 1.0,
         batch_size: int = 500,
         request_timeout_s: float = 5.0,
@@ -200,6 +203,7 @@ class OutboxRelay:
         self._factory = session_factory
         self._outbox = outbox
         self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._client_id = client_id
         self._poll = poll_interval_s
         self._batch = batch_size
@@ -219,7 +223,7 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = new_producer(self._bootstrap, client_id=self._client_id, request_timeout_s=self._timeout)
+            producer = new_producer(self._bootstrap, client_id=self._client_id, request_timeout_s=self._timeout, kafka=self._kafka)
             try:
                 await bounded(producer.start(), self._timeout, "producer start")
             except BaseException:

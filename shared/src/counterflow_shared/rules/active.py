@@ -128,9 +128,10 @@ class ActiveRuleSet:
 
         return _handle
 
-    async def rebuild(self, bootstrap_servers: str, topic: str) -> int:
+    async def rebuild(self, bootstrap_servers: str, topic: str, *, kafka: dict | None = None) -> int:
         """Replay the compacted ``topic`` (full name, with prefix) into Redis; returns the
-        number of activations read."""
+        number of activations read. ``kafka``: authentication options
+        (:func:`~counterflow_shared.events.security.client_options`; ``None``: the platform's)."""
 
         async def _apply(envelope: Envelope, payload: BaseModel) -> None:
             if isinstance(payload, RuleSetActivated):
@@ -139,13 +140,13 @@ class ActiveRuleSet:
                 except RuleSetInvalid:
                     log.error("rules.replay_invalid_document", version=payload.version)
 
-        return await replay_compacted(bootstrap_servers, topic, _apply)
+        return await replay_compacted(bootstrap_servers, topic, _apply, kafka=kafka)
 
-    def model(self, bootstrap_servers: str, topic: str) -> Model:
+    def model(self, bootstrap_servers: str, topic: str, *, kafka: dict | None = None) -> Model:
         """This read model as a :class:`~counterflow_shared.readmodel.ReadModelGuard` sees
         it (same marker as :meth:`ensure_built`)."""
-        return Model(topic, f"{self.key}:built", lambda: self.rebuild(bootstrap_servers, topic))
+        return Model(topic, f"{self.key}:built", lambda: self.rebuild(bootstrap_servers, topic, kafka=kafka))
 
-    async def ensure_built(self, bootstrap_servers: str, topic: str) -> bool:
+    async def ensure_built(self, bootstrap_servers: str, topic: str, *, kafka: dict | None = None) -> bool:
         """Replay the topic when this read model was never built in this Redis (start-up hook)."""
-        return await ensure_built(self.redis, f"{self.key}:built", lambda: self.rebuild(bootstrap_servers, topic))
+        return await ensure_built(self.redis, f"{self.key}:built", lambda: self.rebuild(bootstrap_servers, topic, kafka=kafka))

@@ -2,9 +2,11 @@
 
 Staff (tellers, lobby managers, operations, approvers, analysts) present a bearer JWT
 (RFC 7519) with ``sub``, ``role`` and ``branches`` (branch ids, or ``["*"]`` for
-head-office roles), issued by the bank's identity provider; issuer, audience and key are
-settings. HS256 with a shared secret is the development default; RS256/ES256 public keys
-work the same way through PyJWT.
+head-office roles), signed by the bank's identity provider with an asymmetric key and
+verified against its JWKS (:mod:`counterflow_shared.web.tokens`); the issuer is checked
+and every service has its own audience (``counterflow-<service>``), so a token minted for
+one service is refused by the others. No service holds a signing key; locally the
+development provider (:mod:`counterflow_shared.devidp`) signs.
 
 Devices (kiosks, ATMs) authenticate with an id and a secret; only an Argon2id hash of the
 secret is stored (RFC 9106 parameters as chosen by argon2-cffi's defaults).
@@ -15,23 +17,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.tokens import JwksVerifier
 from counterflow_shared.web.session import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 
 STAFF_ROLES = ("teller", "lobby_manager", "operations", "approver", "analyst", "admin")
 _hasher = PasswordHasher()
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(auto_error=False, scheme_name="StaffToken", description="staff JWT of the bank's identity provider (docs/security.md)")
 
 
 @dataclass(frozen=True)
@@ -52,38 +53,34 @@ class StaffPrincipal:
             raise Problem(403, "forbidden-branch", "Not allowed for this branch", f"staff {self.subject} may not act on branch {branch_id}")
 
 
-def issue_staff_token(*, secret: str, issuer: str, audience: str, subject: str, role: str, branches: Iterable[str], ttl_s: int = 3600) -> str:
-    """A signed HS256 staff token valid ``ttl_s`` seconds (development identity provider)."""
-    now = datetime.now(UTC)
-    claims = {"iss": issuer, "aud": audience, "sub": subject, "role": role, "branches": list(branches), "iat": now, "nbf": now, "exp": now + timedelta(seconds=ttl_s)}
-    return jwt.encode(claims, secret, algorithm="HS256")
+def staff_verifier(app: Any) -> JwksVerifier:
+    """The app's :class:`JwksVerifier` of staff tokens, built on first use from
+    ``app.state.settings`` (``jwt_jwks_url``, ``jwt_issuer``, this service's
+    ``jwt_audience``, ``jwks_cache_s``, ``jwks_refresh_cooldown_s``)."""
+    verifier = getattr(app.state, "staff_verifier", None)
+    if verifier is None:
+        s = app.state.settings
+        verifier = JwksVerifier(jwks_url=s.jwt_jwks_url, issuer=s.jwt_issuer, audience=s.jwt_audience, cache_s=getattr(s, "jwks_cache_s", 300.0), refresh_cooldown_s=getattr(s, "jwks_refresh_cooldown_s", 5.0))
+        app.state.staff_verifier = verifier
+    return verifier
 
 
-def staff_algorithms(key: str) -> list[str]:
-    """The JWT algorithms a staff verification key admits: a PEM public key admits the
-    asymmetric ones (RS256, ES256), any other key is an HS256 shared secret. Never both,
-    so a token cannot pick an algorithm its key was not meant for (RFC 8725 section 3.1)."""
-    return ["RS256", "ES256"] if key.lstrip().startswith("-----BEGIN") else ["HS256"]
-
-
-def decode_staff_token(token: str, *, secret: str, issuer: str, audience: str) -> StaffPrincipal:
-    """Verify signature, ``exp``, ``iss`` and ``aud`` and the claims' shapes.
+async def verify_staff_token(token: str, verifier: JwksVerifier) -> StaffPrincipal:
+    """Verify a staff token (signature by a JWKS key, ``exp``, ``iss``, ``aud``) and the
+    shapes of its claims.
 
     Raises:
-        Problem: 401 for every token the service cannot verify: malformed, another
-            algorithm than the key admits (an ES256 customer token against an HS256
-            secret), expired, wrong issuer or audience, ``role``/``branches`` of the wrong
-            type.
+        Problem: 401 for every token the service cannot verify (see
+            :meth:`JwksVerifier.claims`: ``none``/``HS*``, unknown key, expired, another
+            issuer or audience, an over-long ``sub``), and for ``role``/``branches`` of
+            the wrong type; 503 when the identity provider's keys cannot be fetched.
     """
-    try:
-        claims = jwt.decode(token, secret, algorithms=staff_algorithms(secret), issuer=issuer, audience=audience, options={"require": ["exp", "sub", "iss", "aud"]})
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:  # PyJWT raises ValueError for a key its algorithm cannot load
-        raise Problem(401, "unauthorized", "Authentication required", f"invalid staff token: {exc}") from exc
+    claims = await verifier.claims(token)
     role = claims.get("role")
     if not isinstance(role, str) or role not in STAFF_ROLES:
         raise Problem(401, "unauthorized", "Authentication required", "token has no staff role")
     branches = claims.get("branches") or []
-    if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches) or not isinstance(claims["sub"], str):
+    if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches):
         raise Problem(401, "unauthorized", "Authentication required", "token claims have the wrong shape (sub: string, branches: list of strings)")
     return StaffPrincipal(subject=claims["sub"], role=role, branches=tuple(branches))
 
@@ -103,9 +100,9 @@ def staff_dependency(*roles: str) -> Callable:
         token = creds.credentials if creds is not None else request.cookies.get(SESSION_COOKIE)
         if not token:
             raise Problem(401, "unauthorized", "Authentication required", "missing bearer token")
-        if creds is None and request.method not in SAFE_METHODS and not csrf_ok(token, request.headers.get(CSRF_HEADER), secret=s.jwt_secret):
+        if creds is None and request.method not in SAFE_METHODS and not csrf_ok(token, request.headers.get(CSRF_HEADER), secret=s.session_secret):
             raise Problem(403, "csrf-failed", "CSRF token missing or wrong", f"a request signed in by cookie needs the session's {CSRF_HEADER} header")
-        principal = decode_staff_token(token, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
+        principal = await verify_staff_token(token, staff_verifier(request.app))
         if roles and principal.role not in roles and principal.role != "admin":
             raise Problem(403, "forbidden", "Role not allowed", f"role {principal.role} may not do this (needs one of {', '.join(roles)})")
         return principal

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from counterflow_shared.events.kafka import describe_cluster
+from counterflow_shared.events.security import client_options
 from counterflow_shared.persistence.migrations import schema_compatibility
 
 Check = Callable[[Request], Awaitable[tuple[bool, str]]]
@@ -61,7 +62,7 @@ async def check_broker(request: Request) -> tuple[bool, str]:
         ok, detail = cached[1], cached[2]
     else:
         try:
-            await describe_cluster(servers, timeout_s=2.0)
+            await describe_cluster(servers, timeout_s=2.0, kafka=client_options(runtime.settings))
             ok, detail = True, "reachable"
         except Exception as exc:  # noqa: BLE001
             ok, detail = False, f"unreachable: {type(exc).__name__}"

@@ -8,7 +8,7 @@ scoping the APIs trust (see :mod:`counterflow_shared.web.auth`). It is ``HttpOnl
 
 CSRF: a request authenticated by the cookie that changes state must carry the session's
 CSRF token, in the ``X-CSRF-Token`` header (scripts) or a ``csrf_token`` form field. The
-token is ``HMAC-SHA256(jwt_secret, "csrf:" + cookie)``: bound to this session, stateless,
+token is ``HMAC-SHA256(session_secret, "csrf:" + cookie)``: bound to this session, stateless,
 unguessable without the signing secret (OWASP CSRF Prevention Cheat Sheet, "Signed
 Double-Submit Cookie"). ``SameSite=Strict`` is the second layer.
 """

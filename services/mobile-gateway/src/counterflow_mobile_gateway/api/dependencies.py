@@ -1,5 +1,5 @@
 """FastAPI dependencies of the customer API: the authenticated customer (bearer token,
-RFC 6750) with the per-customer rate limit, the token authority, the clock."""
+RFC 6750) with the per-customer rate limit, the clock."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.runtime import get_session
+from counterflow_shared.web.ratelimit import RateLimiter
 
-from counterflow_mobile_gateway.api.ratelimit import check_rate
-from counterflow_mobile_gateway.domain.identity import CustomerPrincipal, TokenAuthority, unauthorized
+from counterflow_mobile_gateway.domain.identity import CustomerPrincipal, CustomerTokens, unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="customer access token from /v1/auth/token")
+_bearer = HTTPBearer(auto_error=False, scheme_name="CustomerToken", description="customer access token of the bank's OpenID Connect provider")
 
 
-def get_authority(request: Request) -> TokenAuthority:
-    """The app's :class:`TokenAuthority`."""
-    return request.app.state.authority
+def customer_tokens(request: Request) -> CustomerTokens:
+    """The app's :class:`CustomerTokens` (built from the settings on first use)."""
+    tokens = getattr(request.app.state, "customer_tokens", None)
+    if tokens is None:
+        s = request.app.state.settings
+        tokens = request.app.state.customer_tokens = CustomerTokens(jwks_url=s.customer_jwks_url, issuer=s.customer_jwt_issuer, audience=s.customer_jwt_audience, cache_s=s.jwks_cache_s, refresh_cooldown_s=s.jwks_refresh_cooldown_s)
+    return tokens
 
 
 async def current_customer(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> CustomerPrincipal:
@@ -32,9 +36,12 @@ async def current_customer(request: Request, creds: Annotated[HTTPAuthorizationC
     """
     if creds is None:
         raise unauthorized("missing bearer token")
-    principal = get_authority(request).verify(creds.credentials)
+    principal = await customer_tokens(request).verify(creds.credentials)
     s = request.app.state.settings
-    await check_rate(request.app.state.runtime.redis, prefix=s.redis_prefix, customer_id=principal.customer_id, limit=s.rate_limit_requests, window_s=s.rate_limit_window_s)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.rate_limiter = RateLimiter(request.app.state.runtime.redis, prefix=f"{s.redis_prefix}rl:", limit=s.rate_limit_requests, window_s=s.rate_limit_window_s)
+    await limiter.hit(principal.customer_id)
     return principal
 
 
@@ -55,6 +62,5 @@ async def utcnow(request: Request) -> datetime:
 #: follow-up request could miss it.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 CurrentCustomer = Annotated[CustomerPrincipal, Depends(current_customer)]
-AuthorityDep = Annotated[TokenAuthority, Depends(get_authority)]
 Now = Annotated[datetime, Depends(utcnow)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="same key, same result (IETF draft-ietf-httpapi-idempotency-key-header)")]

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.catalog import CHANNEL_RULES, CUSTOMER_SCORES
 from counterflow_shared.events.payloads.branches import BranchProfile
+from counterflow_shared.events.security import client_options
 from counterflow_shared.readmodel import CustomerScores, ReadModelGuard
 from counterflow_shared.rules import Decision, DecisionInput, decide, records
 from counterflow_shared.rules.active import ActiveRuleSet
@@ -66,8 +67,8 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
     if guard is None:
         s = runtime.settings
         models = [
-            active_rules_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)),
-            scores_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CUSTOMER_SCORES.name), timeout_s=s.kafka_request_timeout_s * 4),
+            active_rules_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name), kafka=client_options(s)),
+            scores_of(runtime).model(s.kafka_bootstrap_servers, s.topic(CUSTOMER_SCORES.name), timeout_s=s.kafka_request_timeout_s * 4, kafka=client_options(s)),
         ]
         guard = runtime.state["readmodel_guard"] = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard

@@ -1,32 +1,22 @@
-"""Customer identity: the built-in development identity provider and token checks.
+"""Customer identity: access tokens of the bank's OpenID Connect provider, verified here.
 
-Access tokens are signed JWTs (RFC 7519) with the registered claims ``iss``, ``aud``,
-``sub`` (the customer id), ``iat``, ``nbf``, ``exp``, ``jti`` and ``scope``, signed with
-ES256 (ECDSA P-256 + SHA-256, RFC 7518 §3.4) or RS256. They are short-lived (settings
-``access_token_ttl_s``). Refresh tokens are opaque random strings (256 bits); only their
-SHA-256 is stored and each is single-use (rotation, as recommended by the OAuth 2.0
-Security BCP, RFC 9700 §4.14.2): a second use of the same refresh token is refused.
-
-A bank replaces the development provider with its own: it sets issuer, audience and its
-public key, and turns ``dev_idp_enabled`` off; verification does not change.
+The app signs customers in at the bank's provider (authorization code with PKCE, RFC 7636,
+done by the app); the gateway implements no grant (the password grant is gone: RFC 9700
+§2.4 says it must not be used) and holds no signing key. It verifies each access token
+(JWT, RFC 9068 profile) against the provider's JWKS (:mod:`counterflow_shared.web.tokens`:
+asymmetric algorithms fixed by the key, ``none``/``HS*`` refused, keys cached and rotated):
+``iss``, ``aud``, ``exp``, ``iat`` and a ``sub`` (the customer id) are required, and the
+``scope`` must include ``customer``. Locally the development provider
+(:mod:`counterflow_shared.devidp`) signs the tokens.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-import jwt
-import structlog
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from datetime import UTC, datetime
 
 from counterflow_shared.web.problems import Problem
-
-log = structlog.get_logger(__name__)
+from counterflow_shared.web.tokens import JwksVerifier
 
 CUSTOMER_SCOPE = "customer"
 
@@ -41,113 +31,31 @@ class CustomerPrincipal:
 
 
 def unauthorized(detail: str) -> Problem:
-    """401 problem with the ``WWW-Authenticate`` hint of RFC 6750 §3 in ``detail``."""
+    """401 problem (RFC 6750 §3 ``invalid_token``)."""
     return Problem(401, "unauthorized", "Authentication required", detail)
 
 
-class TokenAuthority:
-    """Signs and verifies customer access tokens.
+class CustomerTokens:
+    """Verifies customer access tokens against the provider's JWKS.
 
     Args:
-        issuer / audience: ``iss`` and ``aud`` written and required.
-        algorithm: ``ES256`` or ``RS256``.
-        private_key_pem: signing key (PEM); empty = generate one (development only).
-        public_key_pem: verification key (PEM); empty = the public half of the signing key.
-        access_ttl_s: access token lifetime in seconds.
-
-    Raises:
-        ValueError: unsupported algorithm, or neither key usable for verification.
+        jwks_url: the provider's key set (``https://``; locally ``file://``).
+        issuer / audience: required ``iss`` and ``aud``.
+        cache_s / refresh_cooldown_s: see :class:`JwksVerifier`.
     """
 
-    def __init__(self, *, issuer: str, audience: str, algorithm: str, private_key_pem: str, public_key_pem: str, access_ttl_s: int) -> None:
-        if algorithm not in ("ES256", "RS256"):
-            raise ValueError(f"customer_jwt_algorithm must be ES256 or RS256, not {algorithm!r}")
-        self.issuer, self.audience, self.algorithm, self.access_ttl_s = issuer, audience, algorithm, access_ttl_s
-        self._private = None
-        if private_key_pem:
-            self._private = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-        elif not public_key_pem:
-            log.warning("identity.generated_dev_key", algorithm=algorithm, note="tokens are valid in this process only")
-            self._private = generate_private_key(algorithm)
-        self._public = serialization.load_pem_public_key(public_key_pem.encode()) if public_key_pem else self._private.public_key()  # type: ignore[union-attr]
+    def __init__(self, *, jwks_url: str, issuer: str, audience: str, cache_s: float = 300.0, refresh_cooldown_s: float = 5.0) -> None:
+        self._verifier = JwksVerifier(jwks_url=jwks_url, issuer=issuer, audience=audience, cache_s=cache_s, refresh_cooldown_s=refresh_cooldown_s)
 
-    @property
-    def can_sign(self) -> bool:
-        """Whether this authority holds a signing key (the development provider)."""
-        return self._private is not None
-
-    def public_jwk(self) -> dict:
-        """The verification key as a JWK (RFC 7517), for ``/.well-known/jwks.json``."""
-        jwk = jwt.algorithms.get_default_algorithms()[self.algorithm].to_jwk(self._public, as_dict=True)
-        return {**jwk, "alg": self.algorithm, "use": "sig", "kid": self.key_id}
-
-    @property
-    def key_id(self) -> str:
-        """``kid``: first 16 hex digits of the SHA-256 of the public key (DER)."""
-        der = self._public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return hashlib.sha256(der).hexdigest()[:16]
-
-    def issue_access_token(self, customer_id: str, *, now: datetime | None = None) -> str:
-        """A signed access token for ``customer_id`` valid ``access_ttl_s`` seconds.
+    async def verify(self, token: str) -> CustomerPrincipal:
+        """The customer of ``token``.
 
         Raises:
-            RuntimeError: this authority has only a verification key.
+            Problem: 401 for any token not signed by the provider for this audience
+                (expired, foreign, ``alg`` none or HS*, over-long ``sub``...) or without
+                the customer scope; 503 when the provider's keys cannot be fetched.
         """
-        if self._private is None:
-            raise RuntimeError("no signing key: the development identity provider is not configured")
-        now = now or datetime.now(UTC)
-        claims = {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": customer_id,
-            "iat": now,
-            "nbf": now,
-            "exp": now + timedelta(seconds=self.access_ttl_s),
-            "jti": uuid.uuid4().hex,
-            "scope": CUSTOMER_SCOPE,
-        }
-        return jwt.encode(claims, self._private, algorithm=self.algorithm, headers={"kid": self.key_id})
-
-    def verify(self, token: str) -> CustomerPrincipal:
-        """Check signature, ``exp``/``nbf``, ``iss``, ``aud`` and the customer scope.
-
-        Raises:
-            Problem: 401 ``unauthorized`` for any invalid, expired or foreign token.
-        """
-        try:
-            claims = jwt.decode(
-                token,
-                self._public,
-                algorithms=[self.algorithm],
-                issuer=self.issuer,
-                audience=self.audience,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # ValueError: a key the header's algorithm cannot load
-            raise unauthorized(f"invalid access token: {exc}") from exc
+        claims = await self._verifier.claims(token)
         if CUSTOMER_SCOPE not in str(claims.get("scope", "")).split():
             raise unauthorized("token lacks the customer scope")
-        return CustomerPrincipal(customer_id=str(claims["sub"]), expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))
-
-
-def generate_private_key(algorithm: str):  # noqa: ANN201 - a cryptography private key
-    """A new signing key: P-256 for ES256, 2048-bit RSA for RS256 (NIST SP 800-57 minimum)."""
-    if algorithm == "ES256":
-        return ec.generate_private_key(ec.SECP256R1())
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def private_key_pem(key) -> str:  # noqa: ANN001
-    """PEM (PKCS#8, unencrypted) of a private key, for settings and benchmarks."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-
-
-def new_refresh_token() -> tuple[str, str]:
-    """A new refresh token and the SHA-256 hex digest that is stored: ``(token, hash)``."""
-    token = secrets.token_urlsafe(32)
-    return token, hash_refresh_token(token)
-
-
-def hash_refresh_token(token: str) -> str:
-    """SHA-256 hex digest of a refresh token (a 256-bit random token needs no slow hash)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+        return CustomerPrincipal(customer_id=claims["sub"], expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))

@@ -18,27 +18,6 @@ Base = make_base()
 metadata = Base.metadata
 backbone = add_backbone_tables(metadata)
 
-#: Customers of the built-in development identity provider (a bank replaces it).
-customers = Table(
-    "customers",
-    metadata,
-    Column("customer_id", String(64), primary_key=True),
-    Column("username", String(200), nullable=False, unique=True),
-    Column("password_hash", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-#: Refresh tokens (only the SHA-256 of the token is stored); rotated on every use.
-refresh_tokens = Table(
-    "refresh_tokens",
-    metadata,
-    Column("token_hash", String(64), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
 #: Read model of ``branch.directory.v1``: the last profile of each branch (JSON payload).
 branch_profiles = Table(
     "branch_profiles",
@@ -186,14 +165,3 @@ app_offers = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
 )
 Index("ix_app_offers_customer", app_offers.c.customer_id, app_offers.c.created_at)
-
-# The development identity provider's signing key when none is configured (ADR 0166):
-# generated once, shared by every instance and kept across restarts, so customer tokens
-# survive a restart. One row per algorithm.
-signing_keys = Table(
-    "signing_keys",
-    metadata,
-    Column("algorithm", String(8), primary_key=True),
-    Column("private_key_pem", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)

@@ -21,7 +21,7 @@ from counterflow_shared.web.problems import Problem
 from counterflow_selfservice.domain.context import Ctx, context_of
 from counterflow_selfservice.persistence import devices as device_repo
 
-_bearer = HTTPBearer(auto_error=False, description="device credentials: `<device_id>:<secret>`")
+_bearer = HTTPBearer(auto_error=False, scheme_name="DeviceCredentials", description="device credentials: `<device_id>:<secret>`")
 _CACHE_KEY = "device_secret_cache"
 
 

@@ -9,7 +9,7 @@ states of the device application); we keep the subset a branch needs and add
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -169,6 +169,8 @@ class DemandModel:
             stored before calendar effects existed.
         p90_cumulative_ratio: P90 / point ratio of cumulative demand after 1..14 days
             (:meth:`.demand.DemandFit.cumulative_quantile`); empty = point forecast.
+        path_start / path: the fitted point forecast of the days from ``path_start``
+            (major units per day; :attr:`.demand.DemandFit.path`); empty = none.
         country / subdivision: the holiday calendar of the factors.
     """
 
@@ -181,6 +183,8 @@ class DemandModel:
     p90_cumulative_ratio: list[float] = field(default_factory=list)
     country: str | None = None
     subdivision: str | None = None
+    path_start: date | None = None
+    path: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form stored with the device."""
@@ -194,6 +198,8 @@ class DemandModel:
             "p90_cumulative_ratio": self.p90_cumulative_ratio,
             "country": self.country,
             "subdivision": self.subdivision,
+            "path_start": self.path_start.isoformat() if self.path_start else None,
+            "path": self.path,
         }
 
     @classmethod
@@ -209,6 +215,8 @@ class DemandModel:
             p90_cumulative_ratio=[float(x) for x in doc.get("p90_cumulative_ratio") or []],
             country=doc.get("country"),
             subdivision=doc.get("subdivision"),
+            path_start=date.fromisoformat(doc["path_start"]) if doc.get("path_start") else None,
+            path=[float(x) for x in doc.get("path") or []],
         )
 
 

@@ -65,7 +65,8 @@ async def refresh_demand_model(ctx: Ctx, device: Device) -> bool:
             days = await tx_repo.daily_net_withdrawals(ctx.session, device.device_id, currency, device.time_zone, since)
             dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
             history = np.array([days.get(d, np.nan) for d in dates], dtype=float)
-            fit = demand.fit(history, dates, demand.calendar_flags(dates, country, subdiv))
+            ahead = [today + timedelta(days=k) for k in range(14)]
+            fit = demand.fit(history, dates, demand.calendar_flags(dates, country, subdiv), future_flags=demand.calendar_flags(ahead, country, subdiv), horizon=14)
     amounts = await tx_repo.recent_withdrawal_amounts(ctx.session, device.device_id, currency)
     level = fit.level if forecast.is_finite(fit.level) else 0.0
     device.demand_model = DemandModel(
@@ -76,6 +77,8 @@ async def refresh_demand_model(ctx: Ctx, device: Device) -> bool:
         fitted_at=ctx.now,
         factors=list(fit.factors),
         p90_cumulative_ratio=list(fit.cumulative_ratio.get(0.9, [])),
+        path_start=fit.path_start,
+        path=list(fit.path),
         country=country,
         subdivision=subdiv,
     )
@@ -100,7 +103,7 @@ def cash_out_at(device: Device, now: datetime, default_typical: Decimal) -> date
         return None
     today = now.astimezone(ZoneInfo(device.time_zone)).date()
     dates = [today + timedelta(days=k) for k in range(forecast.HORIZON_DAYS + 1)]
-    fit = demand.DemandFit(model.level, model.weekday_index, model.factors, cumulative_ratio={0.9: model.p90_cumulative_ratio} if model.p90_cumulative_ratio else {})
+    fit = demand.DemandFit(model.level, model.weekday_index, model.factors, cumulative_ratio={0.9: model.p90_cumulative_ratio} if model.p90_cumulative_ratio else {}, path_start=model.path_start, path=model.path)
     daily = fit.daily(today, len(dates), demand.calendar_flags(dates, model.country, model.subdivision))
     return demand.cash_out_at(now=now, spare=float(cash - typical), daily_p=fit.cumulative_quantile(daily, 0.9), first_day=today, time_zone=device.time_zone)
 

@@ -17,16 +17,17 @@ Staff: bearer JWTs (:mod:`counterflow_shared.web.auth`) with ``role`` and ``bran
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.runtime import RuntimeDep, ServiceRuntime, SessionDep  # noqa: F401 - RuntimeDep re-exported
+from counterflow_shared.web.ratelimit import RateLimiter
 from counterflow_shared.web.auth import StaffPrincipal, VerifiedSecrets, staff_dependency
 from counterflow_shared.web.idempotency import run_idempotent
 from counterflow_shared.web.problems import Problem
@@ -55,6 +56,14 @@ class KioskPrincipal:
     branch_id: str
 
 
+#: OpenAPI security schemes of the two kinds of caller (read from ``Authorization`` below;
+#: declared so that the contract says which routes take which credential)
+_KIOSK_SCHEME = HTTPBearer(auto_error=False, scheme_name="KioskCredentials", description="Bearer <kiosk_id>:<secret> (or HTTP Basic with the same pair)")
+_STAFF_SCHEME = HTTPBearer(auto_error=False, scheme_name="StaffToken", description="staff JWT of the bank's identity provider (docs/security.md)")
+KioskScheme = Annotated[HTTPAuthorizationCredentials | None, Security(_KIOSK_SCHEME)]
+StaffScheme = Annotated[HTTPAuthorizationCredentials | None, Security(_STAFF_SCHEME)]
+
+
 def _kiosk_credentials(authorization: str | None) -> tuple[str, str]:
     if not authorization:
         raise Problem(401, "unauthorized", "Authentication required", "missing kiosk credentials (Bearer <kiosk_id>:<secret> or Basic)")
@@ -80,7 +89,7 @@ class KioskCredentials:
     secret: str
 
 
-async def kiosk_credentials(authorization: Annotated[str | None, Header()] = None) -> KioskCredentials:
+async def kiosk_credentials(_: KioskScheme, authorization: Annotated[str | None, Header()] = None) -> KioskCredentials:
     """Parse the kiosk credentials (401/403 when malformed); the one-transaction kiosk path
     reads the kiosk row in its own read statement and checks them with :func:`verify_kiosk`."""
     return KioskCredentials(*_kiosk_credentials(authorization))
@@ -95,7 +104,7 @@ async def verify_kiosk(runtime: ServiceRuntime, kiosk: Any, credentials: KioskCr
     return KioskPrincipal(credentials.kiosk_id, kiosk.branch_id)
 
 
-async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
+async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionDep, _: KioskScheme, authorization: Annotated[str | None, Header()] = None) -> KioskPrincipal:
     """The kiosk presenting valid credentials; 401 otherwise, 429 over its rate limit."""
     credentials = KioskCredentials(*_kiosk_credentials(authorization))
     principal = await verify_kiosk(runtime, await branches_repo.get_kiosk(session, credentials.kiosk_id), credentials)
@@ -105,12 +114,15 @@ async def current_kiosk(request: Request, runtime: RuntimeDep, session: SessionD
 
 
 async def enforce_rate_limit(runtime: ServiceRuntime, kiosk_id: str) -> None:
-    """Count one request of ``kiosk_id``; 429 (with ``Retry-After`` to the next UTC minute)
+    """Count one request of ``kiosk_id`` with the platform's limiter
+    (:class:`counterflow_shared.web.ratelimit.RateLimiter`: per UTC minute, per-process
+    counting while Redis is down); 429 with a ``Retry-After`` header to the next minute
     over ``kiosk_requests_per_minute``."""
-    minute = int(time.time() // 60)
     limit = runtime.settings.kiosk_requests_per_minute  # type: ignore[attr-defined]
-    if await readmodels_of(runtime).hit_rate_limit(kiosk_id, minute, limit):
-        raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {limit} requests per minute", retry_after_s=60 - int(time.time() % 60))
+    limiter = runtime.state.get("kiosk_rate_limiter")
+    if limiter is None:
+        limiter = runtime.state["kiosk_rate_limiter"] = RateLimiter(runtime.redis, prefix=readmodels_of(runtime).key("rl", ""), limit=limit, window_s=60)
+    await limiter.hit(kiosk_id, limit=limit)
 
 
 KioskDep = Annotated[KioskPrincipal, Depends(current_kiosk)]
@@ -120,11 +132,9 @@ KioskCredentialsDep = Annotated[KioskCredentials, Depends(kiosk_credentials)]
 def _staff(*roles: str) -> Callable[..., Awaitable[StaffPrincipal]]:
     inner = staff_dependency(*roles)
 
-    async def _dep(request: Request, authorization: Annotated[str | None, Header()] = None) -> StaffPrincipal:
+    async def _dep(request: Request, _: StaffScheme, authorization: Annotated[str | None, Header()] = None) -> StaffPrincipal:
         if authorization and ":" in authorization.partition(" ")[2] and authorization.lower().startswith("bearer"):
             raise Problem(403, "forbidden", "Staff only", "kiosk credentials cannot be used on staff endpoints")
-        from fastapi.security import HTTPAuthorizationCredentials
-
         creds = None
         if authorization and authorization.lower().startswith("bearer "):
             creds = HTTPAuthorizationCredentials(scheme="Bearer", credentials=authorization[7:])

@@ -74,9 +74,11 @@ class CounterIn(Body):
 
 
 class KioskIn(Body):
-    """A kiosk credential: the secret is stored as an Argon2id hash only."""
+    """A kiosk credential: the secret is stored as an Argon2id hash only. Leave ``secret``
+    out and the service generates a 256-bit random one (``secrets.token_urlsafe(32)``)
+    and returns it once, as selfservice does for devices."""
 
-    secret: str = Field(min_length=16, max_length=200)
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
 
 
 class ServiceRequestIn(Body):

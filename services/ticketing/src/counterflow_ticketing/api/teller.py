@@ -2,7 +2,9 @@
 close, call next, call a specific ticket, recall, start, finish, no-show, transfer. Staff
 tokens with role ``teller`` or ``lobby_manager`` covering the counter's branch; a teller
 acts only at the counter of their own open session (403 ``not-your-counter``). Every
-POST honours ``Idempotency-Key``."""
+POST honours ``Idempotency-Key``. Call next, call, recall, start, finish and no-show take
+two PostgreSQL round trips (:mod:`counterflow_ticketing.domain.teller_actions`); session
+changes and transfers run in one transaction of the general path."""
 
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from fastapi import APIRouter
 
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import Problem, problem_responses
-from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, TellerDep, TxDep, idempotent
+from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, RuntimeDep, TellerDep, TxDep, idempotent
 from counterflow_ticketing.api.responses import TellerSession, TicketResult
 from counterflow_ticketing.api.schemas import FinishIn, TransferIn
-from counterflow_ticketing.domain import counters, queue
-from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.domain import counters, queue, teller_actions
+from counterflow_ticketing.domain.teller_actions import Action
 from counterflow_ticketing.persistence import branches_repo
 
 router = APIRouter(prefix="/v1/counters/{counter_id}", tags=["teller"])
@@ -86,44 +88,34 @@ _status_route("close", "closed", "Close the session")
 
 
 @router.post("/call-next", response_model=TicketResult, responses=_ERRORS, summary="Call the next ticket this counter can serve")
-async def call_next(counter_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+async def call_next(counter_id: str, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Skills, then priority with ageing (earliest due first). ``{"ticket": null}`` when none waits."""
-    return await _run(session, staff, counter_id, "call-next", idempotency_key, {}, lambda: call_next_result(session, ctx, counter_id, staff))
+    return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action("call-next"), idempotency_key=idempotency_key)
 
 
-async def call_next_result(session: Any, ctx: Ctx, counter_id: str, staff: StaffPrincipal) -> dict[str, Any] | None:
-    """``{"ticket": ...}`` of the called ticket or ``None``."""
-    t = await queue.call_next(session, ctx, counter_id=counter_id, teller_id=staff.subject)
-    return None if t is None else {"ticket": t}
-
-
-def _ticket_route(path: str, summary: str, op: Callable[..., Awaitable[dict[str, Any]]]) -> None:
-    async def endpoint(counter_id: str, ticket_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
-        return await _run(session, staff, counter_id, f"{path}:{ticket_id}", idempotency_key, {}, lambda: _wrap(op(session, ctx, counter_id=counter_id, ticket_id=ticket_id)))
+def _ticket_route(path: str, summary: str) -> None:
+    async def endpoint(counter_id: str, ticket_id: str, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
+        return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action(path, ticket_id), idempotency_key=idempotency_key)
 
     endpoint.__name__ = path.replace("-", "_")
     router.post(f"/tickets/{{ticket_id}}/{path}", response_model=TicketResult, responses=_ERRORS, summary=summary)(endpoint)
 
 
-async def _wrap(aw: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    return {"ticket": await aw}
-
-
-async def _call(session: Any, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
-    live = await branches_repo.live_session_of_counter(session, counter_id)
-    return await queue.call_ticket(session, ctx, counter_id=counter_id, ticket_id=ticket_id, teller_id=live.teller_id if live else "")
-
-
-_ticket_route("call", "Call a specific waiting ticket (409 naming the counter that took it)", _call)
-_ticket_route("recall", "Call the ticket again", queue.recall)
-_ticket_route("start", "The customer arrived: start serving", queue.start_serving)
-_ticket_route("no-show", "No-show after the configured number of calls", queue.no_show)
+_ticket_route("call", "Call a specific waiting ticket (409 naming the counter that took it)")
+_ticket_route("recall", "Call the ticket again")
+_ticket_route("start", "The customer arrived: start serving")
+_ticket_route("no-show", "No-show after the configured number of calls")
 
 
 @router.post("/tickets/{ticket_id}/finish", response_model=TicketResult, responses=_ERRORS, summary="Finish service with an outcome")
-async def finish(counter_id: str, ticket_id: str, body: FinishIn, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
+async def finish(counter_id: str, ticket_id: str, body: FinishIn, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """serving -> served; the service time feeds the learned means."""
-    return await _run(session, staff, counter_id, f"finish:{ticket_id}", idempotency_key, body.model_dump(), lambda: _wrap(queue.finish(session, ctx, counter_id=counter_id, ticket_id=ticket_id, outcome=body.outcome)))
+    action = Action("finish", ticket_id, outcome=body.outcome, body=body.model_dump())
+    return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=action, idempotency_key=idempotency_key)
+
+
+async def _wrap(aw: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    return {"ticket": await aw}
 
 
 @router.post("/tickets/{ticket_id}/transfer", response_model=TicketResult, responses=_ERRORS, summary="Transfer to another service or counter queue")

@@ -6,6 +6,7 @@ Every change of what other services know of a branch publishes ``branch.profile.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import date
 from typing import Any
 
@@ -143,9 +144,11 @@ async def put_counter(session: AsyncSession, *, branch_id: str, counter_id: str,
     return counter_view(await branches_repo.get_counter(session, counter_id))
 
 
-async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str) -> dict[str, Any]:
-    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. The old
-    secret stops working at once on every instance (the kiosk row is read on each request).
+async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, secret: str | None) -> dict[str, Any]:
+    """Register or re-key a kiosk; only an Argon2id hash of ``secret`` is stored. Without
+    ``secret`` a 256-bit random one is generated and returned once (``secret`` in the
+    answer). The old secret stops working at once on every instance (the kiosk row is read
+    on each request).
 
     Raises:
         Problem: 404 branch; 422 ``path.kiosk_id`` when the id belongs to another branch
@@ -154,7 +157,9 @@ async def put_kiosk(session: AsyncSession, *, branch_id: str, kiosk_id: str, sec
     """
     if await branches_repo.get_branch(session, branch_id) is None:
         raise not_found("branch", branch_id)
+    generated = secret is None
+    secret = secrets.token_urlsafe(32) if secret is None else secret  # 32 bytes = 256 bits
     secret_hash = await asyncio.to_thread(hash_secret, secret)
     if not await branches_repo.upsert_kiosk(session, {"kiosk_id": kiosk_id, "branch_id": branch_id, "secret_hash": secret_hash, "active": True}):
         raise invalid("path.kiosk_id", f"kiosk {kiosk_id} belongs to another branch")
-    return {"kiosk_id": kiosk_id, "branch_id": branch_id}
+    return {"kiosk_id": kiosk_id, "branch_id": branch_id, **({"secret": secret} if generated else {})}

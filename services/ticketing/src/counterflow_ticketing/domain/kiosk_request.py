@@ -32,20 +32,19 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
-from counterflow_shared.events.outbox import outbox_rows
 from counterflow_shared.events.payloads import diversions as dv
 from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.events.payloads.diversions import diversion_step
 from counterflow_shared.rules import Decision, records
-from counterflow_shared.web.idempotency import check_key, request_fingerprint, reused_key
+from counterflow_shared.web.idempotency import check_key, request_fingerprint
 from counterflow_shared.web.problems import Problem, invalid, not_found
 from counterflow_ticketing.api.deps import KioskCredentials, verify_kiosk
 from counterflow_ticketing.domain import calendar, intake, priority, queue, routing
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of, remember_branch_load
 from counterflow_ticketing.domain.estimation import LearnedTime
 from counterflow_ticketing.domain.intake import decision_input, offer_view
+from counterflow_ticketing.domain.statement_path import event_values, replayed, write_once
 from counterflow_ticketing.domain.wait_model import WaitModel
 from counterflow_ticketing.domain.waits import CounterPool
 from counterflow_ticketing.events.publishers import ticket_transition
@@ -69,13 +68,6 @@ class ReadState:
     live: list[Any]
     urgent: int
     due_epochs: list[float]
-
-
-def _replayed(raw: str, fingerprint: str) -> JSONResponse:
-    request_hash, status, body = json.loads(raw)
-    if request_hash != fingerprint:
-        raise reused_key()
-    return JSONResponse(json.loads(body), status_code=status, headers={"Idempotent-Replayed": "true"})
 
 
 def _parse(row: Any, branch_id: str, service_type: str) -> ReadState:
@@ -142,7 +134,7 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
     if red.requests_this_minute > settings.kiosk_requests_per_minute:
         raise Problem(429, "rate-limited", "Too many requests", f"kiosk {kiosk_id} exceeded {settings.kiosk_requests_per_minute} requests per minute", retry_after_s=60 - int(time.time() % 60))
     if row.replay is not None:
-        return _replayed(row.replay, fingerprint)
+        return replayed(row.replay, fingerprint)
     remember_branch_load(ctx, branch_id, red.load)
     state = _parse(row, branch_id, request["service_type"])
     rule_set = await red.rule_set()
@@ -158,13 +150,9 @@ async def request_service(runtime: "ServiceRuntime", *, credentials: KioskCreden
     if idempotency_key is not None:
         values.update(scope=scope, key=idempotency_key, request_hash=fingerprint, status_code=201, response=json.dumps(body, default=str))
     async with runtime.autocommit.connect() as conn:
-        try:
-            result = (await conn.execute(stmt, values)).one()
-        except IntegrityError as exc:
-            if idempotency_key is None or "idempotency_keys" not in str(exc.orig):
-                raise
-            raw = (await conn.execute(sql.REPLAY, {"scope": scope, "key": idempotency_key})).scalar_one()
-            return _replayed(raw, fingerprint)
+        result = await write_once(conn, stmt, values, scope=scope, key=idempotency_key, fingerprint=fingerprint)
+    if isinstance(result, JSONResponse):
+        return result
     if runtime.outages.since is not None:
         runtime.outages.ok()  # the database answers again (as the session dependency reports it)
     if decision.kind != "offer":
@@ -178,11 +166,6 @@ def _decision_values(record: dict[str, Any]) -> dict[str, Any]:
     values["d_detail"] = json.dumps(record["detail"], default=str)
     values.update(decision_id=record["decision_id"], decided_at=record["decided_at"])
     return values
-
-
-def _event_values(runtime: "ServiceRuntime", ctx: Ctx, payload: Any) -> dict[str, Any]:
-    (row,) = outbox_rows([runtime.event(payload, time=ctx.now)], topic_prefix=runtime.settings.topic_prefix)
-    return {"event_id": row["event_id"], "topic": row["topic"], "event_key": row["key"], "event_value": row["value"].decode(), "event_headers": json.dumps(row["headers"]), "token": NUMBER_TOKEN}
 
 
 def _ticket(runtime: "ServiceRuntime", ctx: Ctx, state: ReadState, branch_id: str, customer_id: str | None, tier: str | None, decision: Decision, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -220,7 +203,7 @@ def _ticket(runtime: "ServiceRuntime", ctx: Ctx, state: ReadState, branch_id: st
     view = queue.ticket_fields(t, position=ahead + 1, forecast=forecast)
     payload = ticket_transition(tk.TicketIssued, t, at=ctx.now, view=view)
     record["ticket_id"] = ticket_id
-    values.update(_event_values(runtime, ctx, payload))
+    values.update(event_values(runtime, ctx, payload), token=NUMBER_TOKEN)
     values.update(_decision_values(record))
     explanation = decision.explanation
     if fallback:
@@ -247,6 +230,6 @@ def _offer(runtime: "ServiceRuntime", ctx: Ctx, kiosk_id: str, branch_id: str, r
     record["diversion_id"] = diversion_id
     values["request"] = json.dumps(values["request"], default=str)
     del values["status"]  # the statement writes 'offered'
-    values.update(_event_values(runtime, ctx, diversion_step(dv.DiversionOffered, d, at=ctx.now)))
+    values.update(event_values(runtime, ctx, diversion_step(dv.DiversionOffered, d, at=ctx.now)), token=NUMBER_TOKEN)
     values.update(_decision_values(record))
     return values, {"kind": "offer", "offer": view}

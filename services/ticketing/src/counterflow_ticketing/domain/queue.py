@@ -1,5 +1,5 @@
-"""The ticket life cycle: issue, call next, call a specific ticket, recall, start,
-finish, no-show, transfer, cancel, divert. Every transition writes its
+"""The ticket life cycle: issue, transfer, cancel, divert (the teller's call next, call,
+recall, start, finish and no-show are :mod:`counterflow_ticketing.domain.teller_actions`). Every transition writes its
 ``branch.tickets.v1`` event in the caller's transaction (transactional outbox); calls
 also go to the calling display after commit.
 
@@ -21,9 +21,8 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.problems import conflict, invalid, not_found
 from counterflow_ticketing.domain import calendar, priority, routing
 from counterflow_ticketing.domain.catalog import format_number
-from counterflow_ticketing.domain.context import Ctx, after_commit, branch_load
-from counterflow_ticketing.domain.estimation import updated_mean
-from counterflow_ticketing.domain.wait_model import QueueView, WaitForecast, WaitModel
+from counterflow_ticketing.domain.context import Ctx, branch_load
+from counterflow_ticketing.domain.wait_model import QueueView, WaitForecast
 from counterflow_ticketing.domain.waits import CounterPool, counter_pool, forecast
 from counterflow_ticketing.events.publishers import ticket_transition
 from counterflow_ticketing.persistence import branches_repo, tickets_repo
@@ -241,93 +240,6 @@ async def issue_ticket(
     return view
 
 
-async def require_open_counter(session: AsyncSession, counter_id: str, *, allow_paused: bool = False) -> tuple[Row, Row]:
-    """The counter and its live teller session, locked so that two calls at one counter
-    (a double click, two workstations) run one after the other; 404 unknown counter,
-    409 ``counter-not-open``."""
-    counter = await branches_repo.get_counter(session, counter_id)
-    if counter is None or not counter.active:
-        raise not_found("counter", counter_id)
-    live = await branches_repo.live_session_of_counter(session, counter_id, lock=True)
-    if live is None or (live.status != "open" and not allow_paused):
-        raise conflict("counter-not-open", f"counter {counter_id} has no open teller session", counter_id=counter_id)
-    return counter, live
-
-
-async def _ensure_counter_free(session: AsyncSession, counter: Row) -> None:
-    busy = await tickets_repo.busy_counters(session, counter.branch_id)
-    if counter.counter_id in busy:
-        raise conflict("counter-busy", f"counter {counter.counter_id} still has a called or serving ticket; finish, no-show or transfer it first", counter_id=counter.counter_id)
-
-
-async def _mark_called(session: AsyncSession, ctx: Ctx, t: Row, counter: Row, teller_id: str) -> Row:
-    await learn_wait(session, ctx, t)
-    row = await tickets_repo.update_ticket(
-        session,
-        t.ticket_id,
-        {"status": "called", "counter_id": counter.counter_id, "teller_id": teller_id, "call_count": 1, "called_at": ctx.now, "target_counter_id": None},
-    )
-    await ctx.publish(session, ticket_transition(tk.TicketCalled, row, at=ctx.now, counter_name=counter.name))
-    _to_display(session, ctx, row, counter, recall=False)
-    return row
-
-
-def _to_display(session: AsyncSession, ctx: Ctx, t: Row, counter: Row, *, recall: bool) -> None:
-    fields = {"ticket_id": t.ticket_id, "number": t.number, "counter_id": counter.counter_id, "counter_name": counter.name, "call_count": str(t.call_count), "recall": str(recall).lower(), "at": ctx.now.isoformat()}
-    rm, maxlen = ctx.readmodels, ctx.settings.display_stream_length
-
-    async def _send() -> None:
-        await rm.add_display_call(t.branch_id, fields, maxlen)
-
-    after_commit(session, _send)
-
-
-async def call_next(session: AsyncSession, ctx: Ctx, *, counter_id: str, teller_id: str) -> dict[str, Any] | None:
-    """Call the first waiting ticket in call order that the counter's skills serve;
-    ``None`` when none waits. Atomic: concurrent callers never get the same ticket.
-
-    Raises:
-        Problem: 404 counter; 409 ``counter-not-open`` / ``counter-busy``.
-    """
-    counter, _ = await require_open_counter(session, counter_id)
-    await _ensure_counter_free(session, counter)
-    branch = await require_branch(session, counter.branch_id)
-    t = await tickets_repo.take_next_waiting(
-        session,
-        counter.branch_id,
-        counter.skills or [],
-        counter_id,
-        _urgent_before(ctx, branch),
-        today(ctx, branch),
-        own_routes=routing.routes_of(counter),
-        served_routes=await routing.live_served_pairs(session, counter.branch_id),
-    )
-    if t is None:
-        return None
-    row = await _mark_called(session, ctx, t, counter, teller_id)
-    return await ticket_view(session, ctx, row)
-
-
-async def call_ticket(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id: str, teller_id: str) -> dict[str, Any]:
-    """Call one specific waiting ticket at the counter.
-
-    Raises:
-        Problem: 404 ticket/counter; 409 ``ticket-taken`` naming the ``counter_id`` that
-            took it, 409 ``ticket-not-waiting``, 409 ``skill-mismatch``, 409 counter states.
-    """
-    counter, _ = await require_open_counter(session, counter_id)
-    await _ensure_counter_free(session, counter)
-    t = await _ticket_of_branch(session, ticket_id, counter.branch_id, lock=True)
-    if t.status in ("called", "serving") and t.counter_id != counter_id:
-        raise conflict("ticket-taken", f"ticket {t.number} was already called by counter {t.counter_id}", counter_id=t.counter_id, ticket_id=t.ticket_id)
-    if t.status != "waiting":
-        raise conflict("ticket-not-waiting", f"ticket {t.number} is {t.status}", current_status=t.status, ticket_id=t.ticket_id)
-    if t.skill not in (counter.skills or []):
-        raise conflict("skill-mismatch", f"counter {counter_id} lacks skill {t.skill!r} for {t.service_type}", skill=t.skill)
-    row = await _mark_called(session, ctx, t, counter, teller_id)
-    return await ticket_view(session, ctx, row)
-
-
 async def _ticket_of_branch(session: AsyncSession, ticket_id: str, branch_id: str, *, lock: bool) -> Row:
     t = await tickets_repo.get_ticket(session, ticket_id, lock=lock)
     if t is None or t.branch_id != branch_id:
@@ -343,83 +255,6 @@ async def _ticket_at_counter(session: AsyncSession, counter_id: str, ticket_id: 
     if t.counter_id != counter_id or t.status not in statuses:
         raise conflict("ticket-not-at-counter", f"ticket {t.number} is {t.status} at counter {t.counter_id or '-'}, expected {'/'.join(statuses)} at {counter_id}", current_status=t.status, counter_id=t.counter_id)
     return counter, t
-
-
-async def recall(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
-    """Call a called ticket again (``call_count`` + 1)."""
-    counter, t = await _ticket_at_counter(session, counter_id, ticket_id, ("called",))
-    row = await tickets_repo.update_ticket(session, ticket_id, {"call_count": t.call_count + 1, "called_at": t.called_at})
-    await ctx.publish(session, ticket_transition(tk.TicketRecalled, row, at=ctx.now, counter_name=counter.name))
-    _to_display(session, ctx, row, counter, recall=True)
-    return await ticket_view(session, ctx, row)
-
-
-async def start_serving(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
-    """The customer arrived at the counter: called -> serving."""
-    _, t = await _ticket_at_counter(session, counter_id, ticket_id, ("called",))
-    row = await tickets_repo.update_ticket(session, ticket_id, {"status": "serving", "serving_started_at": ctx.now})
-    await ctx.publish(session, ticket_transition(tk.TicketServingStarted, row, at=ctx.now))
-    return await ticket_view(session, ctx, row)
-
-
-async def finish(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id: str, outcome: str) -> dict[str, Any]:
-    """Service finished with ``outcome``: serving -> served; the service time feeds the
-    teller's and the service type's learned means."""
-    _, t = await _ticket_at_counter(session, counter_id, ticket_id, ("serving",))
-    row = await tickets_repo.update_ticket(session, ticket_id, {"status": "served", "finished_at": ctx.now, "outcome": outcome})
-    duration = max(0.0, (ctx.now - t.serving_started_at).total_seconds())
-    for teller in (t.teller_id or "", "*"):
-        await learn_service_time(session, ctx, branch_id=t.branch_id, service_type=t.service_type, teller_id=teller, seconds=duration)
-    await ctx.publish(session, ticket_transition(tk.TicketServed, row, at=ctx.now))
-    return await ticket_view(session, ctx, row)
-
-
-async def learn_wait(session: AsyncSession, ctx: Ctx, t: Row) -> None:
-    """Fold the wait of ticket ``t``, called now, into its branch's wait model, with the
-    queue view stored when it was issued (tickets without one are skipped)."""
-    if not t.wait_view:
-        return
-    try:
-        view = QueueView.from_json(t.wait_view)
-    except (KeyError, TypeError, ValueError):
-        return  # a view of an older shape: nothing to learn from
-    model = WaitModel.from_json(await tickets_repo.get_wait_model(session, t.branch_id))
-    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), ctx.settings.sla_target_s)
-    await tickets_repo.put_wait_model(session, t.branch_id, model.to_json(), ctx.now)
-
-
-async def learn_service_time(session: AsyncSession, ctx: Ctx, *, branch_id: str, service_type: str, teller_id: str, seconds: float) -> None:
-    """Fold one observed service time (seconds) into the learned mean of ``(service_type, teller_id)``."""
-    current = await tickets_repo.get_learned_time(session, branch_id, service_type, teller_id)
-    served, mean = (current.served, current.mean_s) if current else (0, seconds)
-    sq = current.mean_sq_s if current is not None and current.mean_sq_s is not None else mean * mean
-    await tickets_repo.put_learned_time(
-        session,
-        {
-            "branch_id": branch_id,
-            "service_type": service_type,
-            "teller_id": teller_id,
-            "served": served + 1,
-            "mean_s": updated_mean(mean, served, seconds),
-            "mean_sq_s": updated_mean(sq, served, seconds * seconds),
-            "updated_at": ctx.now,
-        },
-    )
-
-
-async def no_show(session: AsyncSession, ctx: Ctx, *, counter_id: str, ticket_id: str) -> dict[str, Any]:
-    """The customer did not come after the branch's configured number of calls.
-
-    Raises:
-        Problem: 409 ``too-few-calls`` before ``no_show_after_calls`` calls.
-    """
-    _, t = await _ticket_at_counter(session, counter_id, ticket_id, ("called",))
-    branch = await require_branch(session, t.branch_id)
-    if t.call_count < branch.no_show_after_calls:
-        raise conflict("too-few-calls", f"ticket {t.number} was called {t.call_count} time(s); a no-show needs {branch.no_show_after_calls}", call_count=t.call_count, required=branch.no_show_after_calls)
-    row = await tickets_repo.update_ticket(session, ticket_id, {"status": "no_show", "finished_at": ctx.now})
-    await ctx.publish(session, ticket_transition(tk.TicketNoShow, row, at=ctx.now))
-    return await ticket_view(session, ctx, row)
 
 
 async def transfer(

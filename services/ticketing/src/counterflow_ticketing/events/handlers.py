@@ -21,6 +21,7 @@ from counterflow_shared.events.consumer import Handler
 from counterflow_shared.events.envelope import Envelope
 from counterflow_shared.events.payloads import devices, diversions, mobile, scores
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketOrigin
+from counterflow_shared.events.security import client_options
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
 from counterflow_ticketing.domain import diversion_ledger, queue
@@ -118,11 +119,11 @@ def read_model_guard(runtime: "ServiceRuntime") -> ReadModelGuard:
     }
     # "built-v2": devices moved to one hash per branch (issue 15), so older markers must not count
     models = [
-        Model(topic, rm.key("built-v2", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4))
+        Model(topic, rm.key("built-v2", s.topic(topic)), lambda full=s.topic(topic), apply=apply: replay_compacted(s.kafka_bootstrap_servers, full, apply, timeout_s=s.kafka_request_timeout_s * 4, kafka=client_options(s)))
         for topic, apply in applies.items()
     ]
     # the active rule set: the shared read model (ADR 0154), under its own marker
-    models.append(rules_model.model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name)))
+    models.append(rules_model.model(s.kafka_bootstrap_servers, s.topic(CHANNEL_RULES.name), kafka=client_options(s)))
     guard = runtime.state["readmodel_guard"] = rm.guard = ReadModelGuard(runtime.redis, models, wait_s=s.readmodel_wait_s)
     return guard
 

@@ -159,15 +159,6 @@ class ReadModels:
         got = await self.redis.xread({self.key("display", branch_id): last_id}, block=block_ms, count=100)
         return [(i, f) for _, entries in got for i, f in entries]
 
-    async def hit_rate_limit(self, kiosk_id: str, minute: int, limit: int) -> bool:
-        """Count one request of ``kiosk_id`` in UTC minute ``minute``; ``True`` when over ``limit``."""
-        key = self.key("rl", kiosk_id, str(minute))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            count, _ = await pipe.execute()
-        return int(count) > limit
-
 
 def device_views(raws: Any) -> tuple[DeviceView, ...]:
     """:class:`DeviceView` of each stored ``DeviceState`` JSON in ``raws``, by device id."""

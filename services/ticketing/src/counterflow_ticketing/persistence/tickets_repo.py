@@ -3,11 +3,11 @@ diversion offers. Every SQL statement about the queue lives here."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, case, func, not_, or_, select, text, true, tuple_, update
+from sqlalchemy import Date, bindparam, case, func, select, text, tuple_, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
@@ -16,9 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from counterflow_ticketing.persistence.tables import (
     appointments,
     diversions,
-    service_time_stats,
     tickets,
-    wait_models,
 )
 
 # Hot-path statements (issuing a ticket), built once: SQLAlchemy then reuses their cache
@@ -95,52 +93,6 @@ async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str,
     return (await session.execute(stmt)).one()
 
 
-async def take_next_waiting(
-    session: AsyncSession,
-    branch_id: str,
-    skills: Sequence[str],
-    counter_id: str,
-    urgent_before: datetime,
-    day: date,
-    *,
-    own_routes: Collection[str] = (),
-    served_routes: Collection[tuple[str, str]] = (),
-) -> Row | None:
-    """Lock the first waiting ticket of business ``day`` in call order that
-    ``counter_id`` may serve.
-
-    Routing (:mod:`counterflow_ticketing.domain.routing`): a ticket routed by a channel
-    rule (``route_to`` set, no ``route_fallback``) is taken only by a counter that takes
-    its route (``own_routes``), which calls such tickets before the others, unless no live
-    counter of the branch takes ``(route, skill)`` any more (``served_routes``): then any
-    counter with the skill takes it.
-
-    ``FOR UPDATE SKIP LOCKED``: a ticket another counter is taking at this instant is
-    skipped, so two counters calling together never get the same ticket.
-    """
-    routed = and_(tickets.c.route_to.is_not(None), tickets.c.route_fallback.is_(False))
-    may_take = [not_(routed)]
-    if own_routes:
-        may_take.append(tickets.c.route_to.in_(list(own_routes)))
-    may_take.append(not_(tuple_(tickets.c.route_to, tickets.c.skill).in_(list(served_routes))) if served_routes else true())
-    order = (case((and_(routed, tickets.c.route_to.in_(list(own_routes))), 0), else_=1),) if own_routes else ()
-    stmt = (
-        select(tickets)
-        .where(
-            tickets.c.branch_id == branch_id,
-            of_day(day),
-            tickets.c.status == "waiting",
-            tickets.c.skill.in_(list(skills)),
-            or_(tickets.c.target_counter_id.is_(None), tickets.c.target_counter_id == counter_id),
-            or_(*may_take),
-        )
-        .order_by(*order, *call_order(urgent_before))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    return (await session.execute(stmt)).first()
-
-
 async def count_ahead(session: AsyncSession, ticket: Row, urgent_before: datetime) -> int:
     """Waiting tickets of the same branch, business day and skill before ``ticket`` in call order."""
     stmt = select(func.count()).where(
@@ -176,43 +128,6 @@ async def front_of_queue(session: AsyncSession, branch_id: str, skill: str, day:
     stmt = select(func.min(tickets.c.due_at), func.min(tickets.c.queued_at)).where(tickets.c.branch_id == branch_id, of_day(day), tickets.c.status == "waiting", tickets.c.skill == skill)
     due, queued = (await session.execute(stmt)).one()
     return due, queued
-
-
-async def get_learned_time(session: AsyncSession, branch_id: str, service_type: str, teller_id: str) -> Row | None:
-    """One learned mean (locked for update) or ``None``."""
-    stmt = (
-        select(service_time_stats)
-        .where(
-            service_time_stats.c.branch_id == branch_id,
-            service_time_stats.c.service_type == service_type,
-            service_time_stats.c.teller_id == teller_id,
-        )
-        .with_for_update()
-    )
-    return (await session.execute(stmt)).first()
-
-
-async def put_learned_time(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Insert or replace one learned mean service time."""
-    stmt = insert(service_time_stats).values(**values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[service_time_stats.c.branch_id, service_time_stats.c.service_type, service_time_stats.c.teller_id],
-            set_={"served": stmt.excluded.served, "mean_s": stmt.excluded.mean_s, "mean_sq_s": stmt.excluded.mean_sq_s, "updated_at": stmt.excluded.updated_at},
-        )
-    )
-
-
-async def get_wait_model(session: AsyncSession, branch_id: str) -> dict[str, Any] | None:
-    """The branch's stored wait model state (locked for update), ``None`` before any."""
-    stmt = select(wait_models.c.state).where(wait_models.c.branch_id == branch_id).with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def put_wait_model(session: AsyncSession, branch_id: str, state: dict[str, Any], at: datetime) -> None:
-    """Insert or replace the branch's wait model state."""
-    stmt = insert(wait_models).values(branch_id=branch_id, state=state, updated_at=at)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[wait_models.c.branch_id], set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at}))
 
 
 async def leaving_stats(session: AsyncSession, branch_id: str, since: datetime, now: datetime) -> tuple[int, float, int]:
@@ -298,8 +213,6 @@ async def active_branch_ids(session: AsyncSession) -> list[str]:
     """Branches with tickets waiting, called or in service (for load snapshots)."""
     stmt = select(tickets.c.branch_id).where(tickets.c.status.in_(("waiting", "called", "serving"))).distinct()
     return [b for (b,) in (await session.execute(stmt)).all()]
-
-
 
 
 async def stale_branches(session: AsyncSession) -> list[tuple[str, date]]:

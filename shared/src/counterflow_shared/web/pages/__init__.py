@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from counterflow_shared.web.auth import STAFF_ROLES, StaffPrincipal, decode_staff_token, issue_staff_token
+from counterflow_shared.web.auth import STAFF_ROLES, StaffPrincipal, staff_verifier, verify_staff_token
 from counterflow_shared.web.pages.i18n import DEFAULT_LANGUAGE, LANGUAGES, from_accept_language, load_translations, normalise
 from counterflow_shared.web.problems import Problem
 from counterflow_shared.web.session import CSRF_FIELD, LANG_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, csrf_token_for, set_cookie
@@ -130,12 +130,12 @@ class PageKit:
             branches: str = Form(""),
             lang: str = Form(""),
         ) -> Response:
-            return self._signin(request, csrf_token=csrf_token, next=next, token=token, role=role, subject=subject, branches=branches, lang=lang)
+            return await self._signin(request, csrf_token=csrf_token, next=next, token=token, role=role, subject=subject, branches=branches, lang=lang)
 
         @app.post("/signout", include_in_schema=False)
         async def signout(request: Request, csrf_token: str = Form("")) -> Response:
             cookie = request.cookies.get(SESSION_COOKIE, "")
-            if cookie and not csrf_ok(cookie, csrf_token, secret=app.state.settings.jwt_secret):
+            if cookie and not csrf_ok(cookie, csrf_token, secret=app.state.settings.session_secret):
                 raise PageProblem(403, "CSRF token missing or wrong", "Reload the page and try again.")
             response = RedirectResponse("/signin", status_code=303)
             clear_cookie(response, request, SESSION_COOKIE)
@@ -164,7 +164,7 @@ class PageKit:
         set_cookie(response, request, SIGNIN_COOKIE, nonce, max_age_s=3600)
         return response
 
-    def _signin(self, request: Request, *, csrf_token: str, next: str, token: str, role: str, subject: str, branches: str, lang: str) -> Response:
+    async def _signin(self, request: Request, *, csrf_token: str, next: str, token: str, role: str, subject: str, branches: str, lang: str) -> Response:
         s = request.app.state.settings
         nonce = request.cookies.get(SIGNIN_COOKIE)
         if not nonce or not secrets.compare_digest(nonce, csrf_token):
@@ -175,11 +175,14 @@ class PageKit:
             names = [b.strip() for b in branches.split(",") if b.strip()]
             if role not in STAFF_ROLES or not subject.strip() or not names:
                 return self._signin_page(request, next=next, error="Choose a role, a staff id and at least one branch.", status_code=422)
-            token = issue_staff_token(secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience, subject=subject.strip(), role=role, branches=names, ttl_s=SESSION_TTL_S)
+            from counterflow_shared.devidp import STAFF_AUDIENCES, issue_staff_token  # development only
+
+            # every service's audience: the pages of all four share the cookie on one host
+            token = issue_staff_token(issuer=s.jwt_issuer, audience=sorted({s.jwt_audience, *STAFF_AUDIENCES}), subject=subject.strip(), role=role, branches=names, ttl_s=SESSION_TTL_S)
         else:
             return self._signin_page(request, next=next, error="Paste the staff token issued by the bank's identity provider.", status_code=422)
         try:
-            decode_staff_token(token, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
+            await verify_staff_token(token, staff_verifier(request.app))
         except Problem:
             return self._signin_page(request, next=next, error="This is not a valid staff token.", status_code=401)
         response = RedirectResponse(_safe_next(next), status_code=303)
@@ -195,13 +198,12 @@ class PageKit:
         (``admin`` always passes)."""
 
         async def _dep(request: Request) -> StaffPrincipal:
-            s = request.app.state.settings
             token = request.cookies.get(SESSION_COOKIE)
             target = "/signin?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
             if not token:
                 raise PageRedirect(target)
             try:
-                principal = decode_staff_token(token, secret=s.jwt_secret, issuer=s.jwt_issuer, audience=s.jwt_audience)
+                principal = await verify_staff_token(token, staff_verifier(request.app))
             except Problem as exc:
                 raise PageRedirect(target) from exc
             if roles and principal.role not in roles and principal.role != "admin":
@@ -227,7 +229,7 @@ class PageKit:
         lang = self.language(request, branch_language)
         tr = self.translations.get(lang) or self.translations["en"]
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        csrf = csrf_token_for(cookie, secret=request.app.state.settings.jwt_secret) if cookie and staff is not None else ""
+        csrf = csrf_token_for(cookie, secret=request.app.state.settings.session_secret) if cookie and staff is not None else ""
         nav = [
             {"label": tr.gettext(link.label), "href": link.href, "active": request.url.path == link.href}
             for link in self.nav
