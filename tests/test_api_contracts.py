@@ -44,6 +44,8 @@ def test_the_validator_refuses_a_broken_document() -> None:
 NOT_YET_TYPED = {
     "ticketing": {
         "GET /v1/branches/{branch_id}/schedule",
+        "GET /v1/branches/{branch_id}/productivity",
+        "POST /v1/kiosk/tickets/{ticket_id}/feedback",
         "GET /v1/branches/{branch_id}/sla",
         "GET /v1/branches/{branch_id}/sla-targets",
         "PUT /v1/branches/{branch_id}/sla-targets",
@@ -63,7 +65,7 @@ NOT_YET_TYPED = {
         "POST /v1/rules/sets/{version}/reject",
         "POST /v1/rules/sets/{version}/what-if",
     },
-    "mobile-gateway": set(),
+    "mobile-gateway": {"POST /v1/tickets/{ticket_id}/feedback", "GET /v1/decisions", "GET /v1/decisions/{decision_id}"},
     "selfservice": set(),
     "scoring": set(),
 }

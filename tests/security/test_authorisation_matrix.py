@@ -38,7 +38,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from counterflow_shared.devidp import provider
-from counterflow_shared.testing import drop_database, migrated_database, served_app
+from counterflow_testkit import drop_database, migrated_database, served_app
 
 pytestmark = pytest.mark.timeout(1500)  # four services start on a loaded machine, then ~1,700 requests
 
@@ -60,6 +60,7 @@ POLICY: dict[str, list[tuple[str, frozenset[str]]]] = {
         (r"GET /v1/branches/\{branch_id\}/(queue|counters|queue/stream)$", frozenset({TELLER, LOBBY, OPS})),
         (r"\w+ /v1/branches/\{branch_id\}/(tickets|offers|service-requests|lobby)", frozenset({LOBBY, OPS})),
         (r"GET /v1/branches/\{branch_id\}/sla$", frozenset({LOBBY, OPS})),
+        (r"GET /v1/branches/\{branch_id\}/productivity(\.csv)?$", frozenset({LOBBY, OPS})),
         (r"PUT /v1/(branches|service-types)", frozenset({OPS})),
         (r"GET /v1/(branches|service-types)", STAFF),
         (r"POST /v1/rules/sets$", frozenset({OPS, APPROVER})),
@@ -76,6 +77,7 @@ POLICY: dict[str, list[tuple[str, frozenset[str]]]] = {
     ],
     "mobile-gateway": [
         (r"GET /(healthz|readyz)$", PUBLIC),
+        (r"GET /v1/decisions", frozenset({OPS, APPROVER, LOBBY})),  # staff read the app's channel decisions back
         (r"\w+ /v1/", CUSTOMERS),
     ],
     "scoring": [
@@ -201,7 +203,7 @@ async def _spec(url: str) -> dict[str, Any]:
 
 
 #: the credential each service's OpenAPI must declare on its protected routes
-SCHEMES = {"ticketing": {"KioskCredentials", "StaffToken"}, "selfservice": {"DeviceCredentials", "StaffToken"}, "mobile-gateway": {"CustomerToken"}, "scoring": {"StaffToken"}}
+SCHEMES = {"ticketing": {"KioskCredentials", "StaffToken"}, "selfservice": {"DeviceCredentials", "StaffToken"}, "mobile-gateway": {"CustomerToken", "StaffToken"}, "scoring": {"StaffToken"}}
 
 
 @pytest.mark.parametrize("service", list(MODULES))

@@ -144,3 +144,32 @@ async def test_channel_use_is_counted_once_per_event(imported: dict, book_app: h
             assert (await session.execute(select(t.customers.c.customer_id).where(t.customers.c.customer_id == "X-new-1"))).scalar_one() == "X-new-1"
     finally:
         await engine.dispose()
+
+
+async def test_a_new_customer_is_scored_and_published_on_first_sight(imported: dict, book_app: httpx.AsyncClient, book_settings: ScoringSettings) -> None:
+    """A customer the book does not know gets a score, percentile, tier and propensity
+    from the first event (no rescore), published once on ``customer.scores.v1``; the
+    next whole-book rescore puts the customer in the same tier and publishes nothing
+    more for it."""
+    newcomer = f"N-{uuid.uuid4().hex[:10]}"
+    await _send(book_settings, _ev(DraftCompleted(draft_id=f"dr-{uuid.uuid4().hex[:8]}", customer_id=newcomer, service_type="transfer", completed_at=datetime.now(UTC))))
+
+    async def scored() -> dict | None:
+        r = await book_app.get(f"/v1/customers/{newcomer}/score", headers=token(book_settings, "analyst", ["*"]))
+        return r.json() if r.status_code == 200 else None
+
+    first = await eventually(scored, timeout_s=60, what="a score for a customer first seen in events")
+    assert first["score"] == 0.0 and first["home_branch_id"] is None
+    assert 0.0 < first["percentile"] < 100.0 and all(f["value"] is None and f["points"] == 0.0 for f in first["explanation"])
+    assert set(first["propensity"]) == {"self_service", "mobile", "appointment"} and all(0.0 < p < 1.0 for p in first["propensity"].values())
+
+    async def published() -> list[dict]:
+        return await _published_for(book_settings, newcomer)
+
+    events = await eventually(published, timeout_s=30, what="customer.score.updated of the newcomer")
+    assert [(e["tier"], e["propensity"]) for e in events] == [(first["tier"], first["propensity"])]
+
+    r = await book_app.post("/v1/operations/rescore", headers=token(book_settings, "operations", ["*"]))
+    assert r.status_code == 200, r.text
+    assert (await _score(book_app, book_settings, newcomer))["tier"] == first["tier"]
+    assert len(await _published_for(book_settings, newcomer)) == 1

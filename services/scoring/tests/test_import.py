@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
 from counterflow_testkit import drop_database, migrated_database
 from counterflow_scoring.domain.berka import TABLES
-from counterflow_scoring.domain.importing import ImportInterrupted, import_berka
+from counterflow_scoring.domain.importing import ImportInterrupted, data_dir_under, import_berka
 from counterflow_scoring.main import PACKAGE_DIR
 from counterflow_scoring.persistence import tables as t
 from counterflow_scoring.settings import DEFAULT_BERKA_DIR, ScoringSettings
@@ -137,11 +137,11 @@ async def test_interrupted_import_resumes_without_duplicates(infrastructure) -> 
         drop_database(name)
 
 
-async def test_missing_files_are_a_problem_naming_the_field(imported: dict, book_app: httpx.AsyncClient, book_settings: ScoringSettings, tmp_path: Path) -> None:
-    r = await book_app.post("/v1/operations/import-berka", json={"data_dir": str(tmp_path)}, headers=token(book_settings, "operations", ["*"]))
+async def test_missing_files_are_a_problem_naming_the_field(imported: dict, book_app: httpx.AsyncClient, book_settings: ScoringSettings) -> None:
+    r = await book_app.post("/v1/operations/import-berka", json={"data_dir": "."}, headers=token(book_settings, "operations", ["*"]))  # the data root: no *.asc there
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["errors"][0]["field"] == "body.data_dir"
+    assert r.json()["errors"][0]["field"] == "body.data_dir" and "missing" in r.text
     r = await book_app.post("/v1/operations/import-berka", json={"rescore": "maybe"}, headers=token(book_settings, "operations", ["*"]))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.rescore"
 
@@ -177,3 +177,26 @@ async def test_tier_changes_publish_exactly_the_customers_whose_tier_changed(imp
         assert {p.customer_id for p in published} == changed
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("data_dir", ["/etc", "../../../../../../etc", "berka/../../.."])
+async def test_import_reads_only_under_the_configured_data_root(imported: dict, book_app: httpx.AsyncClient, book_settings: ScoringSettings, data_dir: str) -> None:
+    """Any server folder outside ``import_data_root`` is refused before anything is read
+    (422 naming ``body.data_dir``); a relative folder under the root is accepted."""
+    r = await book_app.post("/v1/operations/import-berka", json={"data_dir": data_dir, "rescore": False}, headers=token(book_settings, "operations", ["*"]))
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["field"] == "body.data_dir" and "outside the import data root" in r.text
+    ok = await book_app.post("/v1/operations/import-berka", json={"data_dir": "berka", "rescore": False}, headers=token(book_settings, "operations", ["*"]))
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_symlink_leading_out_of_the_data_root_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "berka").mkdir(parents=True)
+    outside.mkdir()
+    (root / "escape").symlink_to(outside)
+    assert data_dir_under(root, "berka") == (root / "berka").resolve()
+    assert data_dir_under(root, str(root / "berka")) == (root / "berka").resolve()
+    for given in ("escape", str(outside), "..", "berka/../../outside"):
+        with pytest.raises(ValueError, match="outside the import data root"):
+            data_dir_under(root, given)

@@ -4,7 +4,7 @@ sets, diversion closure, branch profiles and load snapshots; read-model rebuild.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import select
@@ -16,13 +16,13 @@ from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.rules import Decision
 from counterflow_shared.rules.active import ActiveRuleSet
 from counterflow_testkit import eventually, running_app
-from counterflow_ticketing.domain import intake
+from counterflow_ticketing.domain import intake, priority
 from counterflow_ticketing.domain.context import readmodels_of
 from counterflow_ticketing.events.handlers import rebuild_read_models
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.persistence.readmodels import ReadModels
 from counterflow_ticketing.persistence.rules_tables import rule_decisions
-from counterflow_ticketing.persistence.tables import appointments, diversions, tickets
+from counterflow_ticketing.persistence.tables import appointments, diversions, priority_raises, tickets
 
 from .conftest import Service, make_branch, take_ticket, utc
 from .kafka_helpers import data_is, find_events, send
@@ -114,9 +114,12 @@ async def test_read_models_are_rebuilt_from_compacted_topics_when_redis_is_empty
 
 
 async def test_branch_profile_and_load_snapshots_are_published(service: Service) -> None:
-    branch = await make_branch(service, counters=[["cash"], ["cash"]])
+    branch = await make_branch(service, counters=[["cash"], ["cash"]], notify_at_position=2)
     (profile,) = await find_events(service.settings, "branch.directory.v1", data_is(type="branch.profile.updated.v1", branch_id=branch.branch_id))
     assert profile.data["time_zone"] == "Europe/Prague" and {s["prefix"] for s in profile.data["services"]} >= {"A", "B"}
+    assert profile.data["notify_at_position"] == 2  # the gateway's "your turn soon" place for this branch
+    bad = await service.client.put(f"/v1/branches/{branch.branch_id}", json={"name": "x", "time_zone": "Europe/Prague", "notify_at_position": 0}, headers=branch.ops)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.notify_at_position"
     for _ in range(3):
         await take_ticket(service, branch)
 
@@ -224,3 +227,38 @@ async def test_offers_made_in_the_app_count_in_the_completion_rates(service: Ser
     row = await eventually(rates, timeout_s=30, what="app offers in the completion rates")
     assert (row["offered"], row["pending"], row["declined"], row["accepted"], row["completed"]) == (3, 1, 1, 1, 1)
     assert row["acceptance_rate"] == 0.5 and row["completion_rate"] == 1.0
+
+
+async def test_a_tier_raise_on_customer_scores_moves_the_customers_waiting_ticket_forward(service: Service, clock) -> None:  # noqa: ANN001
+    """``customer.score.updated`` with a higher tier reaches the queue without a restart:
+    the customer's waiting ticket gets the new tier's points, a due time that puts it
+    ahead of earlier walk-ins, and an audited raise; a later lower tier does not push it
+    back, while new tickets take the lower tier at once."""
+    customer = f"C-tier-{uuid.uuid4().hex[:8]}"
+    branch = await make_branch(service, counters=[["cash", "payments"]], hours=[{"weekday": d, "opens": "00:00", "closes": "23:59"} for d in range(7)])
+    clock(datetime.now(UTC).replace(microsecond=0))
+    await send(service.settings, CustomerScored(customer_id=customer, score=0.0, percentile=50.0, tier="mass", propensity={}, model_version="t", computed_at=utc(2024, 1, 1)))
+    rm = readmodels_of(service.runtime)
+    await eventually(lambda: _tier_is(rm, customer, "mass"), what="mass tier in the read model")
+    others = [await take_ticket(service, branch) for _ in range(2)]
+    mine = await take_ticket(service, branch, customer_id=customer)
+    assert mine["priority"] == 0 and mine["position"] == 3
+
+    async def position() -> dict:
+        r = await service.client.get(f"/v1/kiosk/tickets/{mine['ticket_id']}", headers=branch.kiosk)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    await send(service.settings, CustomerScored(customer_id=customer, score=3.0, percentile=99.5, tier="private", propensity={}, model_version="t", computed_at=utc(2024, 1, 2)))
+    await eventually(lambda: _tier_is(rm, customer, "private"), what="private tier in the read model")
+    now = await position()
+    assert (now["priority"], now["position"]) == (priority.TIER_PRIORITY["private"], 1), now
+    raises = await _row(service, priority_raises, ticket_id=mine["ticket_id"])
+    assert (raises.from_priority, raises.to_priority, raises.role, raises.reason) == (0, 4, "system", "tier mass -> private")
+    behind = [(await service.client.get(f"/v1/kiosk/tickets/{t['ticket_id']}", headers=branch.kiosk)).json()["position"] for t in others]
+    assert sorted(behind) == [2, 3]
+
+    await send(service.settings, CustomerScored(customer_id=customer, score=-1.0, percentile=10.0, tier="basic", propensity={}, model_version="t", computed_at=utc(2024, 1, 3)))
+    await eventually(lambda: _tier_is(rm, customer, "basic"), what="basic tier in the read model")
+    assert (await position())["priority"] == 4  # not pushed back
+    assert (await take_ticket(service, branch, customer_id=customer))["priority"] == 0

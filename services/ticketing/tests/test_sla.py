@@ -57,3 +57,34 @@ async def test_targets_per_service_type_drive_the_branch_sla_read_by_staff(servi
     assert bad.status_code == 422 and "body.service_types.mortgage" in bad.text
     assert (await service.client.put(f"/v1/branches/{b}/sla-targets", json={}, headers=teller)).status_code == 403
     assert (await service.client.get(f"/v1/branches/{b}/sla", headers=teller)).status_code == 403
+
+
+async def test_p_called_within_sla_uses_the_branch_target_of_the_service_type(service: Service, clock) -> None:  # noqa: ANN001
+    """A waiting ticket's ``p_called_within_sla`` is the chance of being called within its
+    branch's target for its service type, not the service-wide 600 s: a 1 s target makes
+    it near 0 and a 10 h target near 1, and another service type keeps the default."""
+    branch = await make_branch(service, counters=[["cash", "payments"]], hours=ALL_DAY)
+    b = branch.branch_id
+    clock(datetime.now(UTC).replace(microsecond=0))
+    cash = [await take_ticket(service, branch, "cash_withdrawal") for _ in range(4)]
+    transfer = await take_ticket(service, branch, "transfer")
+
+    async def p_within(ticket: dict) -> float:
+        r = await service.client.get(f"/v1/kiosk/tickets/{ticket['ticket_id']}", headers=branch.kiosk)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "waiting"
+        return r.json()["p_called_within_sla"]
+
+    before, transfer_before = await p_within(cash[-1]), await p_within(transfer)
+    assert 0.0 < before < 1.0
+
+    async def set_cash_target(target_s: float) -> None:
+        r = await service.client.put(f"/v1/branches/{b}/sla-targets", json={"service_types": {"cash_withdrawal": {"target_s": target_s}}}, headers=branch.ops)
+        assert r.status_code == 200, r.text
+
+    await set_cash_target(1)
+    strict = await p_within(cash[-1])
+    await set_cash_target(36_000)
+    lenient = await p_within(cash[-1])
+    assert strict < 0.05 < before < 0.95 < lenient, (strict, before, lenient)
+    assert await p_within(transfer) == transfer_before  # no target of its own: the default

@@ -15,6 +15,7 @@ from counterflow_shared.web.health import check_redis
 from counterflow_mobile_gateway.api.routes import routers
 from counterflow_mobile_gateway.domain.channel import build_read_models, read_model_guard, watch_read_models
 from counterflow_mobile_gateway.domain.sweeper import sweeper
+from counterflow_mobile_gateway.domain.webhooks import webhook_sender
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.events.handlers import handlers
 from counterflow_mobile_gateway.persistence.tables import backbone, rule_decisions
@@ -27,7 +28,7 @@ SPEC = ServiceSpec(
     package_dir=PACKAGE_DIR,
     backbone_tables=backbone,
     consumers={consumer_group("mobile-gateway"): handlers},
-    background=(sweeper, watch_read_models),
+    background=(sweeper, watch_read_models, webhook_sender),
     retained_tables=(rule_decisions,),
 )
 

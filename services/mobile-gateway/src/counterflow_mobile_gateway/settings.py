@@ -26,6 +26,16 @@ class MobileGatewaySettings(ServiceSettings):
         draft_ttl_s: lifetime of a hand-off draft when the diversion gives no ``expires_at``.
         sweep_interval_s: period of the draft-expiry / reminder loop (seconds).
 
+    Notifications to SMS / e-mail gateways (signed webhook, :mod:`.domain.webhooks`):
+        webhook_url / webhook_secret: where to POST notifications and the HMAC-SHA256
+            key; both empty (default): no webhook.
+        webhook_kinds: notification kinds sent to the webhook.
+        webhook_max_attempts: attempts before a delivery is ``failed`` (6).
+        webhook_backoff_s / webhook_backoff_max_s: first retry delay, doubling per
+            attempt, and its cap (1 s / 300 s; 6 attempts span about 31 s).
+        webhook_timeout_s: one attempt's HTTP timeout (seconds).
+        webhook_poll_s: period of the delivery loop (seconds).
+
     Redis:
         redis_prefix: prefix of every Redis key and channel of this service (tests use
             their own so they never meet other runs).
@@ -54,6 +64,15 @@ class MobileGatewaySettings(ServiceSettings):
     appointment_horizon_days: int = 30
     draft_ttl_s: float = 24 * 3600.0
     sweep_interval_s: float = 5.0
+
+    webhook_url: str = ""
+    webhook_secret: str = Field(default="", repr=False)
+    webhook_kinds: list[str] = Field(default_factory=lambda: ["turn_soon", "called", "time_to_leave", "appointment_reminder", "remote_ticket_rejected"])
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    webhook_backoff_s: float = Field(default=1.0, gt=0)
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_poll_s: float = Field(default=1.0, gt=0)
 
     redis_prefix: str = "mobile:"
     rate_limit_requests: int = 120

@@ -23,6 +23,10 @@ class ScoringSettings(ServiceSettings):
 
     Attributes:
         berka_data_dir: folder of the PKDD'99 ``*.asc`` files (import default).
+        import_data_root: the only server folder (and its subfolders) the import API may
+            read; a ``data_dir`` resolving outside it (``/etc``, ``../..``, a symlink
+            leading out) is refused. Default: the shared data folder holding
+            ``berka_data_dir``.
         import_chunk_rows: rows written per transaction (and per resume checkpoint).
         tier_shares: share of the book per tier, highest first (``private``, ``vip``,
             ``premium``, ``mass``); ``basic`` takes what is left. Each in (0, 1), sum < 1.
@@ -43,6 +47,7 @@ class ScoringSettings(ServiceSettings):
     database_name: str = "counterflow_scoring"
     http_port: int = 8104
     berka_data_dir: Path = DEFAULT_BERKA_DIR
+    import_data_root: Path = DEFAULT_BERKA_DIR.parent
     import_chunk_rows: int = Field(default=5000, ge=100)
     tier_shares: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TIER_SHARES))
     score_as_of: date | None = None

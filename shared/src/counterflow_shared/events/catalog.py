@@ -146,6 +146,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("mobile.draft.completed", 1, MOBILE_ACTIVITY, mobile.DraftCompleted, _attr("customer_id"), "hand-off draft completed"),
     EventType("mobile.draft.expired", 1, MOBILE_ACTIVITY, mobile.DraftExpired, _attr("customer_id"), "hand-off draft expired"),
     EventType("mobile.notification.issued", 1, MOBILE_ACTIVITY, mobile.NotificationIssued, _attr("customer_id"), "notification for push"),
+    EventType("mobile.feedback.given", 1, MOBILE_ACTIVITY, mobile.FeedbackGiven, _attr("customer_id"), "customer feedback after service"),
     EventType("customer.score.updated", 1, CUSTOMER_SCORES, scores.CustomerScored, _attr("customer_id"), "tier/propensity changed"),
 )
 

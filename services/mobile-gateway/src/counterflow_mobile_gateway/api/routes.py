@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from counterflow_mobile_gateway.api import appointments, branches, drafts, notifications, offers, tickets
+from counterflow_mobile_gateway.api import appointments, branches, decisions, drafts, notifications, offers, tickets
 
-routers: list[APIRouter] = [branches.router, tickets.router, offers.router, appointments.router, drafts.router, notifications.router]
+routers: list[APIRouter] = [branches.router, tickets.router, offers.router, appointments.router, drafts.router, notifications.router, decisions.router]

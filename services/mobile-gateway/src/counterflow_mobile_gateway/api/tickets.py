@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from counterflow_shared.runtime import RuntimeDep
 from counterflow_shared.web.idempotency import run_idempotent
@@ -65,6 +66,27 @@ async def list_tickets(customer: CurrentCustomer, session: SessionDep) -> list[d
 async def get_ticket(ticket_id: str, customer: CurrentCustomer, session: SessionDep) -> dict:
     """404 when unknown or someone else's."""
     return tickets.ticket_view(await tickets.owned_ticket(session, customer_id=customer.customer_id, id=ticket_id))
+
+
+class FeedbackIn(BaseModel):
+    """One score from 1 (poor) to 5 (excellent) and an optional comment."""
+
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+@router.post(
+    "/{ticket_id}/feedback",
+    status_code=202,
+    responses=problem_responses(401, 404, 409, 429, s404="unknown, or someone else's", s409="``ticket-not-served``: before service", **_C),
+    summary="Feedback on a served ticket",
+)
+async def give_feedback(ticket_id: str, body: FeedbackIn, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now) -> dict:
+    """Publishes ``mobile.feedback.given`` for ticketing, which keeps the first feedback of
+    each served ticket (202). 404 when unknown or someone else's; 409
+    ``ticket-not-served`` before service."""
+    return await tickets.give_feedback(session, runtime, customer_id=customer.customer_id, id=ticket_id, score=body.score, comment=body.comment, now=now)
 
 
 @router.post(

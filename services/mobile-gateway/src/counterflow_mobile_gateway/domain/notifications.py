@@ -1,6 +1,8 @@
 """Notifications: one row in the customer's feed, one ``mobile.notification.issued``
-event for a push provider (same transaction, through the outbox) and one live
-:class:`~counterflow_mobile_gateway.events.fanout.Push` sent after the commit."""
+event for a push provider (same transaction, through the outbox), one live
+:class:`~counterflow_mobile_gateway.events.fanout.Push` sent after the commit and, when
+a webhook is configured, one queued signed webhook delivery for SMS / e-mail gateways
+(:mod:`.webhooks`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.mobile import NotificationIssued
+from counterflow_mobile_gateway.domain import webhooks
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import notifications as repo
 
@@ -64,6 +67,7 @@ async def issue(
         "created_at": now,
     }
     await repo.add_notification(session, **row)
+    await webhooks.enqueue(session, runtime, notification_id=row["notification_id"], kind=row["kind"], now=now)
     await runtime.publish(
         session,
         NotificationIssued(notification_id=row["notification_id"], customer_id=customer_id, kind=str(kind), title=title, body=body, data=data, created_at=now),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.branches import BranchProfile
-from counterflow_shared.events.payloads.mobile import RemoteTicketCancelled, RemoteTicketRequested
+from counterflow_shared.events.payloads.mobile import FeedbackGiven, RemoteTicketCancelled, RemoteTicketRequested
 from counterflow_shared.events.payloads.tickets import (
     RemoteTicketRejected,
     TicketCalled,
@@ -39,6 +39,7 @@ from counterflow_mobile_gateway.domain.appointments import appointment_view
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.persistence import appointments as appointment_repo
+from counterflow_mobile_gateway.persistence import branches as branch_repo
 from counterflow_mobile_gateway.persistence import tickets as repo
 from counterflow_mobile_gateway.persistence.locks import lock_customer
 
@@ -169,6 +170,21 @@ async def cancel_ticket(session: AsyncSession, runtime: "ServiceRuntime", *, cus
     return ticket_view(updated)
 
 
+async def give_feedback(session: AsyncSession, runtime: "ServiceRuntime", *, customer_id: str, id: str, score: int, comment: str | None, now: datetime) -> dict[str, Any]:  # noqa: A002
+    """Send the customer's feedback (1..5, optional comment) on a served ticket to
+    ticketing (``mobile.feedback.given``).
+
+    Raises:
+        Problem: 404 not the customer's; 409 ``ticket-not-served`` before service.
+    """
+    row = await owned_ticket(session, customer_id=customer_id, id=id)
+    if row["status"] != "served" or not row["ticket_id"]:
+        raise conflict("ticket-not-served", f"ticket {id} is {row['status']}; feedback is taken after service", current_status=row["status"])
+    comment = (comment or "").strip() or None
+    await runtime.publish(session, FeedbackGiven(ticket_id=row["ticket_id"], customer_id=customer_id, branch_id=row["branch_id"], score=score, comment=comment, given_at=now), time=now)
+    return {"ticket": id, "score": score, "comment": comment, "status": "sent"}
+
+
 async def on_remote_rejected(session: AsyncSession, runtime: "ServiceRuntime", event: RemoteTicketRejected, *, now: datetime) -> list[Push]:
     """Ticketing refused a remote request: the pending ticket becomes ``rejected`` and the
     customer is told why."""
@@ -279,6 +295,14 @@ async def _followed_row(session: AsyncSession, runtime: "ServiceRuntime", event:
     return await repo.get_by_ticket_id(session, ticket_id=event.ticket_id)
 
 
+async def _turn_soon_position(session: AsyncSession, branch_id: str, default: int) -> int:
+    """The queue position at which the branch's customers hear "your turn soon": the
+    branch profile's ``notify_at_position`` (set by operations in ticketing), else
+    ``default`` (setting ``turn_soon_position``). One primary-key read."""
+    profile = await branch_repo.get_profile(session, branch_id=branch_id)
+    return (profile or {}).get("notify_at_position") or default
+
+
 async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, event: TicketTransition | None, *, now: datetime) -> tuple[dict[str, Any], list[Push]]:
     """Notifications a ticket's new state (``row``: column -> value) calls for, each sent
     once: your turn soon, time to leave (estimated wait <= travel time + margin), called
@@ -295,7 +319,7 @@ async def _notify(session: AsyncSession, runtime: "ServiceRuntime", row: Any, ev
             notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.TIME_TO_LEAVE, title="Time to leave",
                                      body=f"Ticket {row['number']}: about {minutes} min until your turn, leave now to be there in time.", data=data, now=now))
             flags["leave_notified"] = True
-        if not row["turn_soon_notified"] and ((pos is not None and pos <= s.turn_soon_position) or (wait is not None and wait <= s.turn_soon_wait_s)):
+        if not row["turn_soon_notified"] and ((pos is not None and pos <= await _turn_soon_position(session, row["branch_id"], s.turn_soon_position)) or (wait is not None and wait <= s.turn_soon_wait_s)):
             notes.append(await issue(session, runtime, customer_id=cid, kind=NotificationKind.TURN_SOON, title="Your turn soon",
                                      body=f"Ticket {row['number']} is number {pos} in the queue.", data=data, now=now))
             flags["turn_soon_notified"] = True

@@ -6,7 +6,7 @@ All times are ``timestamptz`` in UTC. Amounts are the platform's money column
 money type admits is stored exactly); the currency is its ISO 4217 code.
 """
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from counterflow_shared.money import MONEY_COLUMN
 
@@ -133,6 +133,22 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_notifications_feed", notifications.c.customer_id, notifications.c.created_at)
+
+#: One webhook delivery per notification (issue 17): ``pending`` -> ``delivered`` |
+#: ``failed`` (refused by the receiver, or out of attempts); written with the notification
+#: so none is lost, sent by the delivery loop (``domain/webhooks.py``).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.next_attempt_at, postgresql_where=text("status = 'pending'"))
 
 #: Channel decisions made when the app asks for a service (shared definition, see
 #: :mod:`counterflow_shared.rules.records`; ``ticket_id`` holds the remote request id).

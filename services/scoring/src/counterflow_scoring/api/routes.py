@@ -4,7 +4,6 @@ distribution; operations run the PKDD'99 import and whole-book rescores."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path as PathParam
@@ -16,7 +15,7 @@ from counterflow_shared.web.problems import invalid, not_found, problem_response
 from counterflow_scoring.api.schemas import CustomerScoreOut, ImportOut, ImportRequest, RescoreOut, TierDistributionOut
 from counterflow_scoring.domain import scoring
 from counterflow_scoring.domain.contribution import explanation
-from counterflow_scoring.domain.importing import check_data_dir, import_berka
+from counterflow_scoring.domain.importing import check_data_dir, data_dir_under, import_berka
 from counterflow_scoring.persistence import repositories as repo
 
 Staff = Annotated[StaffPrincipal, Depends(staff_dependency())]
@@ -52,9 +51,15 @@ async def get_tier_distribution(branch_id: IdPath, session: SessionDep, staff: S
 @operations.post("/import-berka", response_model=ImportOut)
 async def run_import(body: ImportRequest, session: SessionDep, runtime: RuntimeDep, staff: Operations) -> ImportOut:
     """Import the PKDD'99 book (idempotent, resumable; each chunk commits on its own) and,
-    unless ``rescore`` is false, rescore the book in this request's transaction."""
+    unless ``rescore`` is false, rescore the book in this request's transaction.
+
+    ``data_dir`` must lie under the configured ``import_data_root`` (422 naming
+    ``body.data_dir`` otherwise, and when files are missing or unreadable)."""
     settings = runtime.settings
-    data_dir = Path(body.data_dir) if body.data_dir else settings.berka_data_dir
+    try:
+        data_dir = data_dir_under(settings.import_data_root, body.data_dir) if body.data_dir else settings.berka_data_dir
+    except ValueError as exc:
+        raise invalid("body.data_dir", str(exc)) from exc
     missing = check_data_dir(data_dir)
     if missing:
         raise invalid("body.data_dir", f"PKDD'99 files missing under {data_dir}: {', '.join(missing)}")

@@ -48,7 +48,8 @@ class TierDistributionOut(BaseModel):
 
 class ImportRequest(BaseModel):
     """Run the PKDD'99 import. ``data_dir``: folder holding the ``*.asc`` files on the
-    server (default: the configured one); ``rescore``: rescore the book afterwards."""
+    server, absolute or relative to the configured import data root, and inside it
+    (default: the configured PKDD'99 folder); ``rescore``: rescore the book afterwards."""
 
     data_dir: str | None = Field(default=None, min_length=1, max_length=500)
     rescore: bool = True

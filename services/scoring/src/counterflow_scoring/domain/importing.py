@@ -62,6 +62,21 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
+def data_dir_under(root: Path, given: str) -> Path:
+    """The folder ``given`` (absolute, or relative to ``root``) with symlinks and ``..``
+    resolved, provided it lies inside ``root`` (itself resolved): the import API reads
+    only the configured data root, never an arbitrary server folder.
+
+    Raises:
+        ValueError: the folder resolves outside ``root``.
+    """
+    base = root.resolve()
+    folder = (base / given).resolve()
+    if not folder.is_relative_to(base):
+        raise ValueError(f"{given!r} is outside the import data root {base}; give a folder under it")
+    return folder
+
+
 def check_data_dir(data_dir: Path) -> list[str]:
     """Names of the PKDD'99 files missing from ``data_dir`` (empty when all are there)."""
     return [t.file for t in TABLES if not (data_dir / t.file).is_file()]

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_scoring.domain import contribution, propensity
-from counterflow_scoring.domain.tiers import assign_tiers
+from counterflow_scoring.domain.tiers import assign_tiers, place
 from counterflow_scoring.persistence import repositories as repo
 from counterflow_scoring.settings import ScoringSettings
 
@@ -229,14 +229,17 @@ async def refresh_customer(session: AsyncSession, publish: Publish, settings: Sc
 
     Plain numpy on one row (no data frames): this runs once per consumed event.
 
+    A customer without a score (first seen in events) is scored on the spot
+    (:func:`first_sight_score`) and so always published.
+
     Returns:
-        ``True`` if an event was published; ``False`` also when the customer has no
-        score yet (first seen in events: scored at the next rescore).
+        ``True`` if an event was published.
     """
     await repo.lock_refreshing(session)
     rows = await repo.score_rows(session, customer_id, for_update=True)
     if not rows:
-        return False
+        await repo.upsert_scores(session, [await first_sight_score(session, settings, customer_id)])
+        rows = await repo.score_rows(session, customer_id, for_update=True)
     row = rows[0]
     stored = row["features"]
     usage = {u["channel"]: u["uses"] for u in await repo.channel_usage(session, customer_id)}
@@ -263,6 +266,38 @@ async def refresh_customer(session: AsyncSession, publish: Publish, settings: Sc
     if material:
         await publish(session, _event({**row, "propensity": current, "model_version": model_version(models), "computed_at": now}))
     return material
+
+
+#: Contribution score of a customer the book does not know: every factor unknown, so 0
+#: points each (``contribution.score_book``): the book's average customer.
+UNKNOWN_CUSTOMER_SCORE = 0.0
+
+
+async def first_sight_score(session: AsyncSession, settings: ScoringSettings, customer_id: str) -> dict[str, Any]:
+    """The score row of a customer first seen in live events (a new account, app
+    activity, an answer to an offer), before any propensity: contribution
+    :data:`UNKNOWN_CUSTOMER_SCORE` with every factor unknown, placed in the stored book
+    by rank (:func:`tiers.place`: the percentile and tier a whole-book rescore would give
+    it), no home branch, nothing published yet (so the caller's refresh publishes it).
+    One aggregate statement over the stored scores."""
+    n, above = await repo.scores_above(session, UNKNOWN_CUSTOMER_SCORE)
+    percentile, tier = place(above, n + 1, settings.tier_shares)
+    unknown = {f.name: None for f in contribution.FACTORS}
+    return {
+        "customer_id": customer_id,
+        "home_branch_id": None,
+        "score": UNKNOWN_CUSTOMER_SCORE,
+        "percentile": round(percentile, 4),
+        "tier": tier,
+        "factors": contribution.factor_points({f.name: 0.0 for f in contribution.FACTORS}, unknown),
+        "features": {**{k: None for k in PROFILE_KEYS}, **unknown},
+        "propensity": {},
+        "model_version": contribution.MODEL_VERSION,
+        "computed_at": datetime.now(UTC),
+        "published_tier": None,
+        "published_propensity": None,
+        "published_at": None,
+    }
 
 
 async def record_channel_use(session: AsyncSession, publish: Publish, settings: ScoringSettings, *, customer_id: str, channel: str, at: datetime) -> bool:

@@ -60,3 +60,20 @@ def assign_tiers(scores: pd.Series, shares: dict[str, float]) -> pd.DataFrame:
     percentile = 100.0 * (n - rank) / n
     out = pd.DataFrame({"percentile": percentile, "tier": tiers}, index=order.index)
     return out.loc[scores.index]
+
+
+def place(above: int, n: int, shares: dict[str, float]) -> tuple[float, str]:
+    """``(percentile, tier)`` of one customer ranked among ``n`` customers (itself
+    included) with ``above`` of them scoring higher: the same cut as :func:`assign_tiers`
+    (cumulative rounding of ``share * n``), so a customer placed on first sight gets the
+    tier the next whole-book rescore gives it (up to ties, which that breaks by id).
+
+    Raises:
+        ValueError: ``n < 1`` or ``above`` outside ``0..n-1``.
+    """
+    if n < 1 or not 0 <= above < n:
+        raise ValueError(f"rank {above} of {n} is not a place in the book")
+    names = [t.value for t in TIER_ORDER[:-1] if t.value in shares]
+    bounds = np.round(np.cumsum([shares[name] for name in names]) * n).astype(int)
+    tier = (names + [Tier.BASIC.value])[int(np.searchsorted(bounds, above, side="right"))]
+    return 100.0 * (n - above) / n, tier

@@ -153,6 +153,14 @@ async def score_rows(session: AsyncSession, customer_id: str | None = None, *, f
     return [dict(r) for r in (await session.execute(q)).mappings()]
 
 
+async def scores_above(session: AsyncSession, score: float) -> tuple[int, int]:
+    """``(scored customers, of them scoring above score)``: one aggregate over
+    ``customer_scores`` (a new customer's place in the book)."""
+    s = t.customer_scores.c
+    n, above = (await session.execute(select(func.count(), func.count().filter(s.score > score)))).one()
+    return int(n), int(above)
+
+
 async def upsert_scores(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write score rows (every column of ``customer_scores`` except the published ones
     unless given)."""

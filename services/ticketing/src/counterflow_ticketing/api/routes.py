@@ -14,3 +14,9 @@ routers.append(decisions_router)
 
 from counterflow_ticketing.api.sla import router as sla_router  # noqa: E402 - SLA per branch and service type (issue 17)
 routers.append(sla_router)
+
+from counterflow_ticketing.api.productivity import router as productivity_router  # noqa: E402 - productivity per teller and branch (issue 17)
+routers.append(productivity_router)
+
+from counterflow_ticketing.api.feedback import router as feedback_router  # noqa: E402 - feedback after service (issue 17)
+routers.append(feedback_router)

@@ -49,6 +49,7 @@ class BranchIn(Body):
     appointment_slot_minutes: int = Field(default=15, ge=5, le=240)
     active: bool = True
     language: Literal["en", "zh_CN"] = Field(default="en", description="default language of the branch's pages and calling-display announcements")
+    notify_at_position: int | None = Field(default=None, ge=1, le=100, description="customers following a ticket (app, SMS, e-mail) are told 'your turn soon' once it is this many places from the front or closer (1 = next); null: the platform default")
 
 
 class ServiceTypeIn(Body):

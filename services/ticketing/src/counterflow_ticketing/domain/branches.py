@@ -64,6 +64,7 @@ async def put_branch(session: AsyncSession, ctx: Ctx, *, branch_id: str, spec: d
             "appointment_slot_minutes": spec.get("appointment_slot_minutes", 15),
             "active": spec.get("active", True),
             "language": spec.get("language") or "en",
+            "notify_at_position": spec.get("notify_at_position"),
             "updated_at": ctx.now,
         },
     )
@@ -102,6 +103,7 @@ async def branch_view(session: AsyncSession, branch_id: str) -> dict[str, Any]:
         "appointment_slot_minutes": b.appointment_slot_minutes,
         "active": b.active,
         "language": b.language,
+        "notify_at_position": b.notify_at_position,
         "opening_hours": [{"weekday": h.weekday, "opens": h.opens.isoformat(), "closes": h.closes.isoformat()} for h in await branches_repo.get_opening_hours(session, branch_id)],
         "zones": [{"zone": z.zone, "name": z.name} for z in await branches_repo.get_zones(session, branch_id)],
         "services": [s.service_type for s in await branches_repo.get_branch_services(session, branch_id)],

@@ -76,7 +76,7 @@ async def decision_input(
     """The rules engine's view of ``request`` at ``ctx.now`` in ``branch`` with the
     branch's last measured ``load`` (abandonment and overtaking rates, SLA share); the
     counter wait is the wait forecast of a priority-0 ticket issued now (median, P90 and
-    probability of being called within the SLA target)."""
+    probability of being called within the branch's SLA target of the service type)."""
     _, fc = forecast(
         pool,
         now=ctx.now,
@@ -87,7 +87,7 @@ async def decision_input(
         priority=0,
         abandon_rate_per_s=load.abandon_rate,
         overtake_rate_per_s=load.overtake_rate,
-        sla_s=ctx.settings.sla_target_s,
+        sla_s=load.sla_target_s(st.service_type, ctx.settings.sla_target_s),
     )
     day = calendar.business_date(ctx.now, branch.time_zone)
     amount = request.get("amount")

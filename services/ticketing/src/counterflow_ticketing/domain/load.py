@@ -36,8 +36,8 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     left, exposure_s, prioritised = await tickets_repo.leaving_stats(session, branch_id, ctx.now - ABANDON_WINDOW, ctx.now)
     theta = abandon_rate(left, exposure_s)
     overtake = prioritised / ABANDON_WINDOW.total_seconds()
-    sla, (sla_target_s, sla_window_s) = await sla_targets.branch_share(session, ctx, branch_id)
-    load = BranchLoad(abandon_rate=theta, sla_share=sla, overtake_rate=overtake)
+    sla, (sla_target_s, sla_window_s), targets = await sla_targets.branch_share(session, ctx, branch_id)
+    load = BranchLoad(abandon_rate=theta, sla_share=sla, overtake_rate=overtake, sla_targets=targets)
     remember_branch_load(ctx, branch_id, load)
     await ctx.readmodels.put_branch_load(branch_id, load)
     branch = await branches_repo.get_branch(session, branch_id)
@@ -46,7 +46,7 @@ async def snapshot(session: AsyncSession, ctx: Ctx, branch_id: str) -> BranchLoa
     waiting_type = await tickets_repo.waiting_by_service_type(session, branch_id, day)
     services = []
     for st in await branches_repo.get_branch_services(session, branch_id):
-        _, fc = forecast(pool, now=ctx.now, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), priority=0, abandon_rate_per_s=theta, overtake_rate_per_s=overtake, sla_s=sla_target_s)
+        _, fc = forecast(pool, now=ctx.now, skill=st.skill, service_type=st.service_type, default_s=st.default_service_s, ahead=pool.waiting_by_skill.get(st.skill, 0), priority=0, abandon_rate_per_s=theta, overtake_rate_per_s=overtake, sla_s=load.sla_target_s(st.service_type, sla_target_s))
         services.append(ServiceLoad(service_type=st.service_type, waiting=waiting_type.get(st.service_type, 0), estimated_wait_s=None if fc is None else round(fc.p50_s, 1), open_counters=len(pool.able(st.skill))))
     return BranchLoadSnapshot(branch_id=branch_id, at=ctx.now, services=services, sla_share=sla, sla_target_s=sla_target_s, sla_window_s=sla_window_s)
 

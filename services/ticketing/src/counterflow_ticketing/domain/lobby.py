@@ -23,6 +23,7 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import conflict, invalid
 from counterflow_ticketing.domain import calendar, priority
+from counterflow_ticketing.domain import sla as sla_targets
 from counterflow_ticketing.domain.context import Ctx
 from counterflow_ticketing.domain.queue import _ticket_of_branch, _urgent_before, require_branch, ticket_view, today, wait_forecast
 from counterflow_ticketing.domain.waits import counter_pool
@@ -154,14 +155,15 @@ async def lobby_state(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[s
     counters_view = await counter_states(session, ctx, branch_id)
     branch = await branches_repo.get_branch(session, branch_id)
     since = day_start(ctx.now, branch.time_zone)
-    counts = await lobby_repo.day_counts(session, branch_id, since, ctx.settings.sla_target_s)
+    per_type, (default_target_s, _) = await sla_targets.effective_targets(session, ctx, branch_id)
+    counts = await lobby_repo.day_counts(session, branch_id, since, {st: t for st, (t, _) in per_type.items()}, default_target_s)
     offers = [
         {"diversion_id": d.diversion_id, "service_type": d.service_type, "channel": d.channel, "device_id": d.device_id, "customer_id": d.customer_id, "rule_id": d.rule_id, "status": d.status, "ticket_id": d.ticket_id, "created_at": d.created_at.isoformat(), "decided_at": d.decided_at.isoformat() if d.decided_at else None, "closed_at": d.closed_at.isoformat() if d.closed_at else None}
         for d in await lobby_repo.diversions_since(session, branch_id, since)
     ]
     devices = [s.model_dump(mode="json") for s in await ctx.readmodels.device_states(branch_id)]
     sla = counts["called_within_target"] / counts["called"] if counts["called"] else None
-    today = {**counts, "since": since.isoformat(), "sla_target_s": ctx.settings.sla_target_s, "sla_share": None if sla is None else round(sla, 4), "offers": len(offers), "offers_accepted": sum(1 for o in offers if o["status"] in ("accepted", "completed")), "offers_completed": sum(1 for o in offers if o["status"] == "completed")}
+    today = {**counts, "since": since.isoformat(), "sla_target_s": default_target_s, "sla_share": None if sla is None else round(sla, 4), "offers": len(offers), "offers_accepted": sum(1 for o in offers if o["status"] in ("accepted", "completed")), "offers_completed": sum(1 for o in offers if o["status"] == "completed")}
     return {"overview": queue_view, "counters": counters_view["counters"], "devices": devices, "offers": offers, "today": today}
 
 

@@ -123,7 +123,8 @@ def ticket_fields(t: Any, *, position: int | None, forecast: WaitForecast | None
 
 def wait_forecast(ctx: Ctx, pool: CounterPool, branch_id: str, *, skill: str, service_type: str, default_s: float, ahead: int, priority: int) -> tuple[QueueView, WaitForecast | None]:
     """:func:`waits.forecast` with the branch's last measured leaving and overtaking
-    rates and the configured SLA target."""
+    rates and the branch's SLA target of ``service_type`` (:class:`BranchLoad`, the
+    service setting when the branch has none)."""
     load = branch_load(ctx, branch_id)
     return forecast(
         pool,
@@ -135,7 +136,7 @@ def wait_forecast(ctx: Ctx, pool: CounterPool, branch_id: str, *, skill: str, se
         priority=priority,
         abandon_rate_per_s=load.abandon_rate,
         overtake_rate_per_s=load.overtake_rate,
-        sla_s=ctx.settings.sla_target_s,
+        sla_s=load.sla_target_s(service_type, ctx.settings.sla_target_s),
     )
 
 
@@ -300,6 +301,8 @@ async def transfer(
         ticket_id,
         {"status": "waiting", "service_type": st.service_type, "skill": st.skill, "queued_at": queued_at, "due_at": due, "target_counter_id": to_counter_id, "wait_view": None, "counter_id": None, "called_at": None, "serving_started_at": None, "call_count": 0},
     )
+    held = from_counter_id is not None or t.status in ("called", "serving")
+    await tickets_repo.record_transfer(session, ticket_id=ticket_id, branch_id=t.branch_id, counter_id=t.counter_id if held else None, teller_id=t.teller_id if held else None, at=ctx.now)
     view = await ticket_view(session, ctx, row, default_s=st.default_service_s)
     await ctx.publish(session, ticket_transition(tk.TicketTransferred, row, at=ctx.now, view=view))
     return view

@@ -10,13 +10,14 @@ over the last hour)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.problems import invalid
-from counterflow_ticketing.domain.context import Ctx
+from counterflow_ticketing.domain.context import Ctx, after_commit, branch_load, remember_branch_load
 from counterflow_ticketing.domain.queue import require_branch
 from counterflow_ticketing.persistence import branches_repo, sla_repo
 
@@ -69,6 +70,16 @@ async def set_targets(session: AsyncSession, ctx: Ctx, staff: StaffPrincipal, br
         rows[st] = (target["target_s"], target.get("window_s") or default[1])
     await sla_repo.replace_targets(session, branch_id, rows, by=staff.subject, at=ctx.now)
     per_type = {k: v for k, v in rows.items() if k != sla_repo.DEFAULT}
+    targets = target_map(per_type, default)
+    # this process's estimates use the new targets at once; other processes read them
+    # from Redis after the commit (or from the load loop's next measurement)
+    remember_branch_load(ctx, branch_id, replace(branch_load(ctx, branch_id), sla_targets=targets))
+
+    async def _share_targets() -> None:
+        load = await ctx.readmodels.branch_load(branch_id)
+        await ctx.readmodels.put_branch_load(branch_id, replace(load, sla_targets=targets))
+
+    after_commit(session, _share_targets)
     return targets_view(branch_id, per_type, default)
 
 
@@ -76,13 +87,20 @@ def _split(per_type: dict[str, tuple[float, float]], default: tuple[float, float
     return {"target_s": {st: t for st, (t, _) in per_type.items()}, "window_s": {st: w for st, (_, w) in per_type.items()}, "default_target_s": default[0], "default_window_s": default[1]}
 
 
-async def branch_share(session: AsyncSession, ctx: Ctx, branch_id: str) -> tuple[float | None, tuple[float, float]]:
+def target_map(per_type: dict[str, tuple[float, float]], default: tuple[float, float]) -> dict[str, float]:
+    """``{service_type: target_s, "*": default target_s}``: the form
+    :attr:`BranchLoad.sla_targets` carries to every estimate."""
+    return {sla_repo.DEFAULT: default[0], **{st: t for st, (t, _) in per_type.items()}}
+
+
+async def branch_share(session: AsyncSession, ctx: Ctx, branch_id: str) -> tuple[float | None, tuple[float, float], dict[str, float]]:
     """The branch's SLA share now, each service type against its own target (``None``
-    when nobody was called in the window), and its default ``(target_s, window_s)``; two
-    statements (targets, called tickets). For the load snapshots and the rules."""
+    when nobody was called in the window), its default ``(target_s, window_s)`` and its
+    :func:`target_map`; two statements (targets, called tickets). For the load snapshots
+    and the rules."""
     per_type, default = await effective_targets(session, ctx, branch_id)
     rows = await sla_repo.called_stats(session, branch_id, now=ctx.now, **_split(per_type, default))
-    return _share(sum(r[2] for r in rows), sum(r[1] for r in rows)), default
+    return _share(sum(r[2] for r in rows), sum(r[1] for r in rows)), default, target_map(per_type, default)
 
 
 async def branch_sla(session: AsyncSession, ctx: Ctx, branch_id: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from counterflow_shared.events.payloads import tickets as tk
 from counterflow_shared.web.auth import StaffPrincipal
 from counterflow_shared.web.idempotency import check_key, request_fingerprint
 from counterflow_shared.web.problems import Problem, conflict, not_found
-from counterflow_ticketing.domain.context import Ctx, ctx_for, readmodels_of
+from counterflow_ticketing.domain.context import Ctx, branch_load, ctx_for, readmodels_of
 from counterflow_ticketing.domain.estimation import EWMA_HORIZON
 from counterflow_ticketing.domain.queue import ticket_fields
 from counterflow_ticketing.domain.routing import ROUTE_COUNTER_KINDS
@@ -152,7 +152,9 @@ def _learned_wait(ctx: Ctx, first: Any, t: Any) -> dict[str, Any] | None:
     except (KeyError, TypeError, ValueError):
         return None
     model = WaitModel.from_json(None if first.wm_state is None else json.loads(first.wm_state))
-    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), ctx.settings.sla_target_s)
+    # the branch's SLA target of the ticket's service type (issue 17), not the service-wide one
+    sla_s = branch_load(ctx, t.branch_id).sla_target_s(t.service_type, ctx.settings.sla_target_s)
+    model.learn(view, max(0.0, (ctx.now - t.queued_at).total_seconds()), sla_s)
     return model.to_json()
 
 

@@ -9,6 +9,7 @@ no second effect.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, Tic
 from counterflow_shared.events.security import client_options
 from counterflow_shared.readmodel import Model, ReadModelGuard, replay_compacted
 from counterflow_shared.web.problems import Problem
-from counterflow_ticketing.domain import diversion_ledger, queue
+from counterflow_ticketing.domain import diversion_ledger, feedback, queue, tier_changes
 from counterflow_ticketing.domain.context import Ctx, active_rules_of, ctx_for, readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
@@ -39,8 +40,11 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
     """CloudEvents type -> handler for this service's consumer group."""
     rm = readmodels_of(runtime)
 
-    async def on_score(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
-        return lambda: rm.put_score(p)  # type: ignore[arg-type]
+    async def on_score(s: AsyncSession, _e: Envelope, p: scores.CustomerScored) -> After:
+        # waiting tickets gain a higher tier's priority in the consumer's transaction;
+        # the read model (new decisions) follows once it commits
+        await tier_changes.apply_tier(s, await ctx_for(runtime), customer_id=p.customer_id, tier=p.tier.value)
+        return lambda: rm.put_score(p)
 
     async def on_device(_s: AsyncSession, _e: Envelope, p: BaseModel) -> After:
         return lambda: rm.put_device(p)  # type: ignore[arg-type]
@@ -64,13 +68,21 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         )
         return None
 
+    async def on_feedback(s: AsyncSession, _e: Envelope, p: mobile.FeedbackGiven) -> After:
+        # the first feedback of the customer's own served ticket counts; others are dropped
+        t = await tickets_repo.get_ticket(s, p.ticket_id)
+        if t is not None and t.customer_id == p.customer_id and t.status == "served":
+            with contextlib.suppress(Problem):
+                await feedback.give(s, await ctx_for(runtime), ticket=t, score=p.score, comment=p.comment, channel="app")
+        return None
+
     async def on_diversion_step(s: AsyncSession, e: Envelope, p: diversions.DiversionChanged) -> After:
         if e.source != runtime.source or p.status.value in diversion_ledger.CLOSED:  # our own kiosk offers are recorded when made
             await diversion_ledger.apply_step(s, p)
         return None
 
     return {
-        "customer.score.updated.v1": on_score,
+        "customer.score.updated.v1": on_score,  # type: ignore[dict-item]
         "selfservice.device.state.v1": on_device,
         "channel.ruleset.activated.v1": on_rules,
         "mobile.remote_ticket.requested.v1": on_remote_requested,  # type: ignore[dict-item]
@@ -78,6 +90,7 @@ def handlers(runtime: "ServiceRuntime") -> Mapping[str, Handler]:
         "mobile.appointment.booked.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.rescheduled.v1": on_appointment,  # type: ignore[dict-item]
         "mobile.appointment.cancelled.v1": on_appointment,  # type: ignore[dict-item]
+        "mobile.feedback.given.v1": on_feedback,  # type: ignore[dict-item]
         "channel.diversion.offered.v1": on_diversion_step,  # type: ignore[dict-item]
         "channel.diversion.accepted.v1": on_diversion_step,  # type: ignore[dict-item]
         "channel.diversion.declined.v1": on_diversion_step,  # type: ignore[dict-item]

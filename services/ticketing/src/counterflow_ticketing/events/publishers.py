@@ -67,6 +67,7 @@ def branch_profile(branch: Row, hours: list[Row], services: list[Row], *, at: da
         appointment_capacity_per_slot=branch.appointment_capacity_per_slot,
         appointment_slot_minutes=branch.appointment_slot_minutes,
         active=branch.active,
+        notify_at_position=branch.notify_at_position,
         language=branch.language,
         updated_at=at,
     )

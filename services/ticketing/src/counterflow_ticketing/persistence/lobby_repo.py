@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.rules_tables import rule_decisions
 from counterflow_ticketing.persistence.tables import counters, diversions, priority_raises, teller_sessions, tickets
+from counterflow_ticketing.persistence.sla_repo import per_service_type
 from counterflow_ticketing.persistence.tickets_repo import call_order, of_day
 
 
@@ -70,16 +71,19 @@ async def diversions_since(session: AsyncSession, branch_id: str, since: datetim
     return (await session.execute(stmt)).all()
 
 
-async def day_counts(session: AsyncSession, branch_id: str, since: datetime, target_s: float) -> dict[str, int]:
+async def day_counts(session: AsyncSession, branch_id: str, since: datetime, target_s: dict[str, float], default_target_s: float) -> dict[str, int]:
     """Counts of tickets issued since ``since``: ``issued``, ``served``, ``walk_outs``
-    (left before service: no-show or cancelled), ``called``, ``called_within_target``."""
+    (left before service: no-show or cancelled), ``called``, ``called_within_target``
+    (each service type against ``target_s[service_type]``, else ``default_target_s``;
+    seconds)."""
     waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
+    target = per_service_type(target_s, default_target_s)
     stmt = select(
         func.count(),
         func.count().filter(tickets.c.status == "served"),
         func.count().filter(tickets.c.status.in_(("no_show", "cancelled"))),
         func.count().filter(tickets.c.called_at.is_not(None)),
-        func.count().filter(tickets.c.called_at.is_not(None), waited <= target_s),
+        func.count().filter(tickets.c.called_at.is_not(None), waited <= target),
     ).where(tickets.c.branch_id == branch_id, tickets.c.issued_at >= since)
     issued, served, walk_outs, called, within = (await session.execute(stmt)).one()
     return {"issued": int(issued), "served": int(served), "walk_outs": int(walk_outs), "called": int(called), "called_within_target": int(within)}

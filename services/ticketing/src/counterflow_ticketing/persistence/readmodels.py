@@ -12,14 +12,15 @@ Keys (all under the service's ``redis_prefix``):
 * ``built:<topic>`` marker: the model was rebuilt from that topic
 * ``display:<branch_id>`` stream of calls (Redis stream ids are the SSE event ids)
 * ``rl:<kiosk_id>:<minute>`` request counter of a kiosk in one UTC minute
-* ``load:<branch_id>`` JSON ``{"abandon_rate", "sla_share"}`` measured by the load loop
+* ``load:<branch_id>`` JSON ``{"abandon_rate", "sla_share", "overtake_rate",
+  "sla_targets"}`` measured by the load loop
   (which may run in a worker process, not in the API process that issues tickets)
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +39,20 @@ class BranchLoad:
     """What the load loop last measured of a branch: ``abandon_rate`` (1/s, leaving rate
     of one waiting customer) and ``sla_share`` (share served within the SLA target in
     the SLA window, ``None`` when nobody was served in it) and ``overtake_rate`` (1/s,
-    arrival rate of tickets with priority, which overtake priority-0 tickets)."""
+    arrival rate of tickets with priority, which overtake priority-0 tickets), plus the
+    branch's SLA targets ``sla_targets`` (seconds; service type or ``"*"`` for the
+    branch default -> target; empty: the service settings' target applies), so that
+    every estimate of ``p_called_within_sla`` uses the branch's target without a query."""
 
     abandon_rate: float = 0.0
     sla_share: float | None = None
     overtake_rate: float = 0.0
+    sla_targets: dict[str, float] = field(default_factory=dict)
+
+    def sla_target_s(self, service_type: str, fallback_s: float) -> float:
+        """The SLA target (seconds) of ``service_type``: its own, else the branch
+        default, else ``fallback_s`` (the service setting)."""
+        return self.sla_targets.get(service_type) or self.sla_targets.get("*") or fallback_s
 
 
 @dataclass
@@ -76,7 +86,7 @@ class ReadModels:
 
     async def put_branch_load(self, branch_id: str, load: BranchLoad) -> None:
         """Store the branch's last measured :class:`BranchLoad`."""
-        await self.redis.set(self.key("load", branch_id), json.dumps({"abandon_rate": load.abandon_rate, "sla_share": load.sla_share, "overtake_rate": load.overtake_rate}))
+        await self.redis.set(self.key("load", branch_id), json.dumps(asdict(load)))
 
     async def branch_load(self, branch_id: str) -> BranchLoad:
         """The branch's last measured :class:`BranchLoad` (defaults before the first)."""

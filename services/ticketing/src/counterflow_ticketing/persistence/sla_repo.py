@@ -30,7 +30,7 @@ async def replace_targets(session: AsyncSession, branch_id: str, rows: dict[str,
         )
 
 
-def _per_type(values: dict[str, float], default: float) -> Any:
+def per_service_type(values: dict[str, float], default: float) -> Any:
     """SQL expression: ``values[tickets.service_type]``, else ``default``."""
     if not values:
         return literal(default)
@@ -40,8 +40,8 @@ def _per_type(values: dict[str, float], default: float) -> Any:
 async def called_stats(session: AsyncSession, branch_id: str, *, now: datetime, target_s: dict[str, float], window_s: dict[str, float], default_target_s: float, default_window_s: float) -> list[tuple[str, int, int, float, float]]:
     """Per service type ``(service_type, called, within_target, mean_wait_s, p90_wait_s)``
     of tickets called in the type's window before ``now`` (one statement)."""
-    target = _per_type(target_s, default_target_s)
-    window = _per_type(window_s, default_window_s)
+    target = per_service_type(target_s, default_target_s)
+    window = per_service_type(window_s, default_window_s)
     waited = func.extract("epoch", tickets.c.called_at - tickets.c.issued_at)
     stmt = (
         select(tickets.c.service_type, func.count(), func.count().filter(waited <= target), func.avg(waited), func.percentile_cont(0.9).within_group(waited))
@@ -57,7 +57,7 @@ async def measured(session: AsyncSession, branch_id: str, *, now: datetime, targ
     ``mean_wait_s`` / ``p90_wait_s`` (issue to call, called tickets), ``no_shows``,
     ``cancelled`` (walk-outs: tickets issued in the window that left unserved), and, for
     tickets waiting now, ``waiting`` and ``longest_wait_s``. Three statements."""
-    window = _per_type(window_s, default_window_s)
+    window = per_service_type(window_s, default_window_s)
     out: dict[str, dict[str, Any]] = {}
 
     def row_of(st: str) -> dict[str, Any]:

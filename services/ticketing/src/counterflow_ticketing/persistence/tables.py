@@ -46,6 +46,8 @@ branches = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # default language of the branch's pages and calling-display announcements (en, zh_CN)
     Column("language", String(16), nullable=False, server_default="en"),
+    # "your turn soon" at this queue position (app, SMS, e-mail); NULL: the gateway's default
+    Column("notify_at_position", Integer),
 )
 
 opening_hours = Table(
@@ -178,6 +180,8 @@ tickets = Table(
     Index("ix_tickets_branch_issued", "branch_id", "issued_at"),
     Index("ix_tickets_branch_called", "branch_id", "called_at", postgresql_where=text("called_at IS NOT NULL")),
     Index("ix_tickets_branch_finished", "branch_id", "finished_at", postgresql_where=text("finished_at IS NOT NULL")),
+    # a customer's tier change re-prioritises the customer's waiting tickets (issue 17)
+    Index("ix_tickets_waiting_customer", "customer_id", postgresql_where=text("status = 'waiting'")),
 )
 
 service_time_stats = Table(
@@ -260,6 +264,34 @@ sla_targets = Table(
     Column("updated_by", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("branch_id", "service_type"),
+)
+
+#: every transfer of a ticket, with the counter and teller that held it (``None`` when
+#: the lobby moved a waiting ticket): the productivity figures count them (issue 17)
+ticket_transfers = Table(
+    "ticket_transfers",
+    metadata,
+    Column("transfer_id", String(64), primary_key=True),
+    Column("ticket_id", String(64), nullable=False),
+    Column("branch_id", String(64), nullable=False),
+    Column("counter_id", String(64)),
+    Column("teller_id", String(64)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_ticket_transfers_branch_at", "branch_id", "at"),
+)
+
+#: one feedback per served ticket (issue 17): ``score`` 1..5, optional comment, from
+#: the kiosk or the app; ``teller_id`` is the teller who served the ticket
+ticket_feedback = Table(
+    "ticket_feedback",
+    metadata,
+    Column("ticket_id", String(64), primary_key=True),
+    Column("branch_id", String(64), nullable=False),
+    Column("teller_id", String(64)),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("channel", String(16), nullable=False),
+    Column("given_at", DateTime(timezone=True), nullable=False),
 )
 
 #: audit of priority raised by hand (lobby manager), with the reason given

@@ -3,6 +3,7 @@ diversion offers. Every SQL statement about the queue lives here."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_ticketing.persistence.tables import (
     appointments,
+    branches,
     diversions,
+    ticket_transfers,
     tickets,
 )
 
@@ -85,6 +88,23 @@ async def get_ticket(session: AsyncSession, ticket_id: str, *, lock: bool = Fals
 async def ticket_by_remote_request(session: AsyncSession, request_id: str) -> Row | None:
     """The ticket issued for mobile remote request ``request_id``, or ``None``."""
     return (await session.execute(select(tickets).where(tickets.c.remote_request_id == request_id))).first()
+
+
+async def record_transfer(session: AsyncSession, *, ticket_id: str, branch_id: str, counter_id: str | None, teller_id: str | None, at: datetime) -> None:
+    """Record one transfer of a ticket (who held it, when)."""
+    await session.execute(sa_insert(ticket_transfers).values(transfer_id=str(uuid.uuid4()), ticket_id=ticket_id, branch_id=branch_id, counter_id=counter_id, teller_id=teller_id, at=at))
+
+
+async def waiting_of_customer(session: AsyncSession, customer_id: str) -> list[Row]:
+    """The customer's waiting tickets (any branch or day), locked for update, with their
+    branch's ``max_wait_s`` (index ``ix_tickets_waiting_customer``; one statement)."""
+    stmt = (
+        select(*tickets.c, branches.c.max_wait_s)
+        .join(branches, branches.c.branch_id == tickets.c.branch_id)
+        .where(tickets.c.customer_id == customer_id, tickets.c.status == "waiting")
+        .with_for_update(of=tickets)
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def update_ticket(session: AsyncSession, ticket_id: str, values: dict[str, Any]) -> Row:

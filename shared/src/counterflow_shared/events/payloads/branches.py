@@ -43,6 +43,9 @@ class BranchProfile(Payload):
     appointment_capacity_per_slot: int = 1
     appointment_slot_minutes: int = 15
     active: bool = True
+    #: "your turn soon" goes to an app customer once the ticket is at this queue position
+    #: or closer (1 = next); ``None``: the gateway's own default (issue 17)
+    notify_at_position: int | None = None
     #: default language of the branch's staff pages and announcements (a code of
     #: ``counterflow_shared.web.pages.i18n.LANGUAGES``: ``en``, ``zh_CN``); older events
     #: without it mean English

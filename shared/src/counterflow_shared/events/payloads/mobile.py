@@ -88,6 +88,18 @@ class DraftExpired(Payload):
     expired_at: AwareDatetime
 
 
+class FeedbackGiven(Payload):
+    """A customer's feedback in the app on a served ticket (issue 17): ``score`` 1 (poor)
+    .. 5 (excellent), optional ``comment``; ticketing keeps one per ticket (the first)."""
+
+    ticket_id: Id
+    customer_id: Id
+    branch_id: Id
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+    given_at: AwareDatetime
+
+
 class NotificationIssued(Payload):
     """A notification for a push provider to deliver (``kind``: turn_soon, called,
     appointment_reminder, draft_waiting, time_to_leave)."""
