@@ -10,7 +10,8 @@ Actors (asyncio tasks):
   (reported through selfservice's device API) after :data:`WALK_TO_DEVICE_S`, an
   accepted app hand-off is completed in the app (mobile-gateway drafts); a ticket holder
   leaves (kiosk cancel) when its patience runs out before it is called;
-- a **teller** per counter: opens a session, calls next whenever a ticket may be waiting,
+- a **teller** per counter: opens a session, presses "call next" when the branch's queue
+  holds a ticket no other teller is already calling (as a teller reads the queue display),
   starts, serves for ``work_s * speed`` simulated seconds, finishes;
 - the **devices** of every branch: a heartbeat every :data:`HEARTBEAT_S` simulated
   seconds (the replay's devices never fail).
@@ -48,19 +49,31 @@ WALK_TO_DEVICE_S = 30.0
 PROPENSITY_OF_CHANNEL = {"atm": "self_service", "cash_recycler": "self_service", "kiosk": "self_service", "mobile": "mobile", "online": "mobile", "appointment": "appointment"}
 #: Device transaction kind of each service type.
 DEVICE_KIND = {"cash_withdrawal": "withdrawal", "cash_deposit": "deposit", "bill_payment": "bill_payment"}
-#: Wall seconds a teller waits for the customer of a called ticket to be known (the kiosk
-#: answer can reach the customer after the ticket was called); a ticket still unknown
-#: then was left over by an interrupted run.
+#: Wall seconds a teller waits for the customer of a called ticket to be known while a
+#: kiosk request of the branch is in flight (its answer can reach the customer after the
+#: ticket was called). A ticket unknown while no kiosk request of the branch is in flight
+#: was left over by an interrupted run and is served at once (waiting 60 wall seconds for
+#: each of them cost a run on the databases of an interrupted one 9 minutes in 15).
 OWNER_WAIT_WALL_S = 60.0
+#: Wall seconds a scenario may take per visit before it is declared stuck (on top of
+#: 900 s): a visit needs about four sequential requests, 1-2 wall seconds on the loaded
+#: 2-core machine of 2026-12-01. Without it an unpaced default day (1,117 visits) failed
+#: after a flat 900 wall seconds, whatever its progress.
+WALL_S_PER_VISIT = 5.0
 ENDS = ("served", "diverted_completed", "diverted_expired", "abandoned")
-#: Simulated seconds between two idle "call next" presses of a teller with no ticket
-#: (besides being woken by every new ticket of the branch).
-IDLE_RECHECK_S = 60.0
+#: Simulated seconds between two "call next" presses of an idle teller who sees no
+#: ticket of the replay waiting (a safety net for tickets the replay did not issue, e.g.
+#: left over by an interrupted run). An idle teller is otherwise woken by every new
+#: ticket of the branch and presses only while the queue holds more tickets than tellers
+#: already calling: one press per ticket instead of one per idle teller and minute (that
+#: was ten "call next" requests per arrival, 60 % of ticketing's requests, in the
+#: 2026-12-01 default-day run).
+IDLE_RECHECK_S = 1800.0
 #: Simulated seconds between two heartbeats of a replay device; the replay starts
 #: selfservice with a heartbeat timeout of :data:`HEARTBEAT_TIMEOUT_S` (real devices beat
 #: every 30 s with a 90 s timeout: a modelling choice that spares ~20,000 requests a
 #: scenario for devices that never fail in the replay).
-HEARTBEAT_S = 1200.0
+HEARTBEAT_S = 3600.0
 HEARTBEAT_TIMEOUT_S = 3 * HEARTBEAT_S
 #: Simulated seconds a customer keeps looking for its hand-off draft in the app, and
 #: between two looks.
@@ -139,6 +152,13 @@ class Scenario:
         self.wake = {b: clock.event() for b in day.branches}
         self.stop = clock.event()
         self.last_wait = {b: 0.0 for b in day.branches}
+        #: tickets of the replay's customers waiting in each branch's queue (issued, not
+        #: yet called or cancelled) and tellers of the branch pressing "call next" now
+        self.waiting = {b: 0 for b in day.branches}
+        self.calling = {b: 0 for b in day.branches}
+        self._queued: set[str] = set()
+        #: kiosk requests of each branch in flight (whose answer may be a ticket)
+        self.asking = {b: 0 for b in day.branches}
         self.busy = {b: 0.0 for b in day.branches}
         self.stopping = False
         self.on_end = on_end
@@ -169,7 +189,7 @@ class Scenario:
             if v.needs:
                 body["needs"] = list(v.needs)
             asked_at = self.clock.now()
-            answer = await self.p.request_service(v.branch_id, body)
+            answer = await self._asking(v.branch_id, self.p.request_service(v.branch_id, body))
             if answer["kind"] == "offer":
                 self._published()
                 answer = await self._offer(o, answer["offer"])  # a decline sets issued_s
@@ -189,7 +209,7 @@ class Scenario:
         p = 1.0 if self.name == "oracle" else float(self.profiles.get(v.customer_id, {}).get("propensity", {}).get(key, 0.0))
         if v.accept_u >= p:
             o.issued_s = self.clock.now()
-            declined = await self.p.decide_offer(v.branch_id, o.diversion_id, accept=False)
+            declined = await self._asking(v.branch_id, self.p.decide_offer(v.branch_id, o.diversion_id, accept=False))
             self._published()
             return declined
         await self.p.decide_offer(v.branch_id, o.diversion_id, accept=True)
@@ -244,13 +264,31 @@ class Scenario:
         o.estimate_s = None if est is None else float(est)
         o.naive_estimate_s = self.last_wait[v.branch_id]
         self.by_ticket[o.ticket_id] = o
+        self.waiting[v.branch_id] += 1
+        self._queued.add(o.ticket_id)
         self.wake[v.branch_id].set()
         patience_left = v.patience_s - (self.clock.now() - v.arrival_s)
         called = await self.clock.wait(o.called, max(0.0, patience_left))  # type: ignore[arg-type]
         if not called and await self.p.cancel_ticket(v.branch_id, o.ticket_id) and not o.called.is_set():  # type: ignore[union-attr]
+            self._dequeued(o)
             self._end(o, "abandoned")
             return
         await self.clock.wait(o.done)  # type: ignore[arg-type]
+
+    async def _asking(self, branch_id: str, request: Any) -> Any:
+        """Await a kiosk request of ``branch_id`` whose answer may be a ticket, counted in
+        :attr:`asking` while in flight."""
+        self.asking[branch_id] += 1
+        try:
+            return await request
+        finally:
+            self.asking[branch_id] -= 1
+
+    def _dequeued(self, o: Outcome) -> None:
+        """``o``'s ticket left the queue (called or cancelled); counted once."""
+        if o.ticket_id in self._queued:
+            self._queued.discard(o.ticket_id)
+            self.waiting[o.visit.branch_id] -= 1
 
     # ------------------------------------------------------------------ tellers
     async def teller(self, t: Teller) -> None:
@@ -258,48 +296,62 @@ class Scenario:
         opened = await self.p.teller(t, "session/open", ok=(200, 201, 409))
         if opened.status_code == 409 and t.teller_id not in opened.text:  # our own session may survive an interrupted run
             raise PlatformError(f"counter {t.counter_id} is occupied: {opened.text[:300]}")
-        wake = self.wake[t.branch_id]
+        b = t.branch_id
+        wake = self.wake[b]
+        look = True  # the first press, and one after each idle recheck, look for any ticket
         try:
             while not self.stopping:
                 wake.clear()
+                if not look and self.waiting[b] <= self.calling[b]:  # nobody for this teller
+                    look = not await self.clock.wait(wake, IDLE_RECHECK_S)
+                    continue
                 pressed = self.clock.now()
-                r = await self.p.teller(t, "call-next")
+                self.calling[b] += 1
+                try:
+                    r = await self.p.teller(t, "call-next")
+                finally:
+                    self.calling[b] -= 1
                 ticket = r.json().get("ticket")
                 if ticket is None:
-                    await self.clock.wait(wake, IDLE_RECHECK_S)
+                    look = not await self.clock.wait(wake, IDLE_RECHECK_S)
                     continue
-                wake.set()  # another idle teller may find the next one
-                await self._serve(t, ticket["ticket_id"], pressed)
+                look = not await self._serve(t, ticket["ticket_id"], pressed)  # after a leftover, look again
         finally:
             await self.p.teller(t, "session/close", ok=(200, 404, 409, 422))
 
-    async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> None:
+    async def _serve(self, t: Teller, ticket_id: str, pressed: float) -> bool:
         """Serve a called ticket; the call happened when the teller pressed "call next"
-        (``pressed``), so the request's round trip does not count as the customer's wait."""
+        (``pressed``), so the request's round trip does not count as the customer's wait.
+        Returns whether the ticket was one of this run's customers (``False``: a leftover
+        of an interrupted run, closed at once)."""
         o = self.by_ticket.get(ticket_id)
         deadline = asyncio.get_running_loop().time() + OWNER_WAIT_WALL_S
-        while o is None and asyncio.get_running_loop().time() < deadline:  # the kiosk answer may still be on its way
+        while o is None and self.asking[t.branch_id] > 0 and asyncio.get_running_loop().time() < deadline:  # the kiosk answer may still be on its way
             await asyncio.sleep(0.02)
             o = self.by_ticket.get(ticket_id)
         now = self.clock.now()
         if o is None:  # not of this run (left over by an interrupted run): serve it at once
             await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
             await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"}, ok=(200, 409))
-            return
+            return False
         o.called_s, o.teller_id = max(pressed, o.issued_s or pressed), t.teller_id
+        self._dequeued(o)
         o.called.set()  # type: ignore[union-attr]
+        if self.waiting[t.branch_id] > self.calling[t.branch_id]:
+            self.wake[t.branch_id].set()  # another idle teller may call the next one
         self.last_wait[t.branch_id] = o.wait_s or 0.0
         r = await self.p.teller(t, f"tickets/{ticket_id}/start", ok=(200, 409))
         if r.status_code == 409:  # the customer cancelled just as the call went out
             o.called_s = None
             self._end(o, "abandoned", "left as called")
-            return
+            return True
         service = o.visit.work_s * t.speed
         await self.clock.sleep(service)
         await self.p.teller(t, f"tickets/{ticket_id}/finish", {"outcome": "completed"})
         o.finished_s = self.clock.now()
         self.busy[t.branch_id] += o.finished_s - now
         self._end(o, "served")
+        return True
 
     # ------------------------------------------------------------------ devices
     async def devices(self) -> None:
@@ -314,6 +366,7 @@ class Scenario:
         """Start the clock, run every actor until every visit has ended, stop the tellers.
 
         ``wall_limit_s`` bounds the wall time (default: three times the paced day plus
+        :data:`WALL_S_PER_VISIT` per visit plus
         15 minutes).
 
         Raises:
@@ -330,7 +383,7 @@ class Scenario:
         customers.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" noise
         advancer = self.clock.advancer
         try:
-            limit = wall_limit_s if wall_limit_s is not None else (3 * self.day.day_s / self.clock.speed if self.clock.speed else 0.0) + 900.0
+            limit = wall_limit_s if wall_limit_s is not None else (3 * self.day.day_s / self.clock.speed if self.clock.speed else 0.0) + 900.0 + WALL_S_PER_VISIT * len(self.outcomes)
             deadline = loop.time() + limit
             while not customers.done():  # until every customer is done, or a teller or the clock fails
                 left = deadline - loop.time()
