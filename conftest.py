@@ -1,3 +1,3 @@
 """Repository-wide pytest configuration: the shared infrastructure fixtures."""
 
-pytest_plugins = ["counterflow_shared.testing"]
+pytest_plugins = ["counterflow_testkit"]

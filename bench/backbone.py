@@ -31,7 +31,7 @@ from counterflow_shared.events.kafka import ensure_topics, new_producer
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
-from counterflow_shared.testing import ServiceProcess, drop_database, migrated_database, platform
+from counterflow_testkit import ServiceProcess, drop_database, migrated_database, platform
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "backbone"))

@@ -51,7 +51,7 @@ from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.events.payloads.tickets import TicketCalled, TicketOrigin, TicketStatus
 from counterflow_shared.persistence.db import create_engine
-from counterflow_shared.testing import ServiceProcess, drop_database, migrated_database, platform
+from counterflow_testkit import ServiceProcess, drop_database, migrated_database, platform
 from counterflow_shared.devidp import DevIdentityProvider
 from counterflow_mobile_gateway.events.fanout import Push
 from counterflow_mobile_gateway.main import PACKAGE_DIR

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import figure, write_result
-from counterflow_shared.testing import KafkaBroker, PrivatePostgres, drop_database, migrated_database, platform
+from counterflow_testkit import KafkaBroker, PrivatePostgres, drop_database, migrated_database, platform
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

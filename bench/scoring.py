@@ -124,7 +124,7 @@ async def _updates_per_second(url: str, bootstrap: str, customers: list[str]) ->
     from counterflow_shared.events.security import client_options
     from counterflow_shared.events.payloads.devices import DeviceTransactionDone
     from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
-    from counterflow_shared.testing import running_app
+    from counterflow_testkit import running_app
     from counterflow_scoring.domain import scoring
     from counterflow_scoring.main import create_app
     from counterflow_scoring.persistence import tables as t
@@ -318,7 +318,7 @@ def plot_reliability(cal: dict, path: Path) -> None:
 def run() -> dict:
     """Run the three parts on a fresh database; write ``bench/results/scoring_*.json``."""
     from counterflow_shared.settings import PlatformSettings
-    from counterflow_shared.testing import drop_database, migrated_database
+    from counterflow_testkit import drop_database, migrated_database
     from counterflow_scoring.main import PACKAGE_DIR
 
     platform = PlatformSettings()

@@ -113,7 +113,7 @@ async def _bare_rate(ids: list[str]) -> float:
 
 async def _heartbeats() -> dict:
     from counterflow_shared.events.kafka import delete_topics, ensure_topics
-    from counterflow_shared.testing import drop_database, migrated_database, platform, running_app
+    from counterflow_testkit import drop_database, migrated_database, platform, running_app
     from counterflow_shared.web.auth import hash_secret, verify_secret
     from counterflow_selfservice.main import PACKAGE_DIR, create_app
     from counterflow_selfservice.settings import SelfServiceSettings

@@ -37,7 +37,7 @@ import psutil
 from bench import ticketing_budget as budget
 from bench.common import figure, percentile, write_result
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
-from counterflow_shared.testing import ServiceProcess, drop_database, free_port, migrated_database, platform
+from counterflow_testkit import ServiceProcess, drop_database, free_port, migrated_database, platform
 from counterflow_shared.devidp import issue_staff_token
 from counterflow_ticketing.settings import TicketingSettings
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import percentile
 from counterflow_shared.roundtrips import counting
-from counterflow_shared.testing import running_app
+from counterflow_testkit import running_app
 from counterflow_ticketing.settings import TicketingSettings
 
 BRANCHES_1000 = 1000

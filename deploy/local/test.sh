@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: install dependencies, start what infrastructure is not running, run every
-# test, stop what this run started (and only that).
+# `make test`: install dependencies, run the static checks (ruff, mypy: checks.sh), start
+# what infrastructure is not running, run every test, stop what this run started (and only that).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$REPO_ROOT/deploy/local/bootstrap.sh"
+"$REPO_ROOT/deploy/local/checks.sh"
 "$REPO_ROOT/deploy/local/browser.sh"
 started="$(mktemp)"
 cleanup() {

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from counterflow_shared.persistence.db import create_engine, make_base, session_factory
 from counterflow_shared.persistence.tables import add_backbone_tables
-from counterflow_shared.testing import create_database, drop_database
+from counterflow_testkit import create_database, drop_database
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def test_dates_outside_the_bank_calendar_are_refused(raw):
 
 
 async def test_the_fuzz_runner_reports_server_errors_and_schema_breaking_responses():
-    from counterflow_shared.testing import fuzz_openapi
+    from counterflow_testkit import fuzz_openapi
 
     app = FastAPI()
     install_problem_handlers(app)

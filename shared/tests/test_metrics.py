@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from counterflow_shared.metrics.backbone import sample_outbox
 from counterflow_shared.persistence.db import create_engine
-from counterflow_shared.testing import create_database, drop_database
+from counterflow_testkit import create_database, drop_database
 
 
 def _value(name: str, **labels: str) -> float:

@@ -18,7 +18,7 @@ from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.events.outbox import OutboxRelay, publish
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.persistence.db import session_scope
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 
 def _scored(i: int) -> Envelope:

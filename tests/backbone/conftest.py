@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from counterflow_shared.testing import ServiceProcess, drop_database, migrated_database
+from counterflow_testkit import ServiceProcess, drop_database, migrated_database
 
 HERE = Path(__file__).parent
 if str(HERE) not in sys.path:

@@ -25,7 +25,7 @@ from counterflow_shared.events.security import client_options
 from counterflow_shared.events.envelope import new_event
 from counterflow_shared.events.kafka import ensure_topics
 from counterflow_shared.persistence.db import create_engine, session_factory
-from counterflow_shared.testing import eventually, sample_value, scrape
+from counterflow_testkit import eventually, sample_value, scrape
 from probe.app import PROBE_GROUP, counts, received, scored
 
 pytestmark = pytest.mark.slow

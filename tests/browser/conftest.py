@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from counterflow_shared.testing import ServiceProcess, _in_thread, delete_redis_prefix, drop_database, migrated_database
+from counterflow_testkit import ServiceProcess, _in_thread, delete_redis_prefix, drop_database, migrated_database
 from counterflow_shared.devidp import issue_staff_token
 
 CHROMIUM = os.environ.get("CF_CHROMIUM", "/usr/bin/chromium")
@@ -120,7 +120,7 @@ def platform(infrastructure: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     import counterflow_selfservice
     import counterflow_ticketing
 
-    from counterflow_shared.testing import fresh_topic_prefix
+    from counterflow_testkit import fresh_topic_prefix
 
     logs = tmp_path_factory.mktemp("browser-services")
     prefix_gen = fresh_topic_prefix(infrastructure)

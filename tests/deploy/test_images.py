@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from counterflow_shared.events.security import client_env
 from counterflow_shared.persistence.migrations import head_revisions
-from counterflow_shared.testing import drop_database, free_port
+from counterflow_testkit import drop_database, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "deploy" / "docker"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
-from counterflow_shared.testing import _in_thread, delete_redis_prefix, drop_database, migrated_database, running_app
+from counterflow_testkit import _in_thread, delete_redis_prefix, drop_database, migrated_database, running_app
 from counterflow_shared.devidp import issue_staff_token
 
 from counterflow_ticketing import main as ticketing_main

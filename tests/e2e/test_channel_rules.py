@@ -19,7 +19,7 @@ from sqlalchemy import text
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS
 from counterflow_shared.events.payloads.common import Tier
 from counterflow_shared.events.payloads.scores import CustomerScored
-from counterflow_shared.testing import delete_redis_prefix, eventually
+from counterflow_testkit import delete_redis_prefix, eventually
 
 from counterflow_mobile_gateway.domain import channel
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS
-from counterflow_shared.testing import drop_database, eventually, migrated_database, running_app
+from counterflow_testkit import drop_database, eventually, migrated_database, running_app
 from counterflow_shared.devidp import issue_staff_token
 
 from counterflow_selfservice.main import PACKAGE_DIR as SELFSERVICE_DIR

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from counterflow_shared.testing import ServiceProcess, drop_database, migrated_database, sample_value, scrape
+from counterflow_testkit import ServiceProcess, drop_database, migrated_database, sample_value, scrape
 from counterflow_shared.devidp import issue_staff_token
 
 SERVICES = [

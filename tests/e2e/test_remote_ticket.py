@@ -13,7 +13,7 @@ import pytest
 
 from counterflow_shared.events.catalog import BRANCH_TICKETS
 from counterflow_shared.events.kafka import ensure_topics
-from counterflow_shared.testing import _in_thread, eventually
+from counterflow_testkit import _in_thread, eventually
 
 from .conftest import gateway_test_support, open_branch
 

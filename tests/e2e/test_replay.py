@@ -35,8 +35,8 @@ from counterflow_replay.replay import REPO_ROOT, Options, run
 from counterflow_replay.environment import service_env
 from counterflow_shared.events.security import client_options
 from counterflow_shared.events.kafka import ensure_topics
-from counterflow_shared.testing import _in_thread
-from counterflow_shared.testing import ServiceProcess, drop_database, eventually, migrated_database
+from counterflow_testkit import _in_thread
+from counterflow_testkit import ServiceProcess, drop_database, eventually, migrated_database
 
 #: No wall pacing: the lag gate holds the clock until the consumers have caught up.
 SPEED = None

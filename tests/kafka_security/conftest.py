@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from counterflow_shared.settings import PlatformSettings
-from counterflow_shared.testing import free_port
+from counterflow_testkit import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "deploy" / "local" / "infra.sh"

@@ -29,8 +29,8 @@ Counted per fault (JSON keys of ``bench/results/reliability.json``):
   has published every event again (its outbox drained).
 
 Nothing here stops the shared infrastructure: faults act on the harness's own process,
-a private PostgreSQL (:class:`~counterflow_shared.testing.PrivatePostgres`) or a private
-Kafka broker (:class:`~counterflow_shared.testing.KafkaBroker`), and on the harness's own
+a private PostgreSQL (:class:`~counterflow_testkit.PrivatePostgres`) or a private
+Kafka broker (:class:`~counterflow_testkit.KafkaBroker`), and on the harness's own
 Redis prefix.
 """
 
@@ -68,7 +68,7 @@ from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.events.security import client_options
 from counterflow_shared.settings import ServiceSettings
-from counterflow_shared.testing import ServiceProcess, delete_redis_prefix, platform, running_app
+from counterflow_testkit import ServiceProcess, delete_redis_prefix, platform, running_app
 
 KIOSK_SECRET = "reliability-kiosk-secret-0123456789"
 

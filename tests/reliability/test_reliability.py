@@ -13,15 +13,14 @@ joins the consumer group mid-stream, with app requests flowing as events).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
-import asyncio
-
-from counterflow_shared.testing import PrivatePostgres, drop_database, eventually, migrated_database, sample_value, scrape
+from counterflow_testkit import PrivatePostgres, drop_database, eventually, migrated_database, sample_value, scrape
 
 from .harness import (
     Outcomes,

@@ -38,7 +38,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from counterflow_shared.devidp import provider
-from counterflow_shared.testing import drop_database, migrated_database, served_app
+from counterflow_testkit import drop_database, migrated_database, served_app
 
 pytestmark = pytest.mark.timeout(1500)  # four services start on a loaded machine, then ~1,700 requests
 

@@ -6,7 +6,7 @@ ticketing's part on the session's topic prefix (a real broker, not a mock)."""
 from __future__ import annotations
 
 from counterflow_shared.events.security import client_options
-from counterflow_shared.testing import fresh_topic_prefix
+from counterflow_testkit import fresh_topic_prefix
 import asyncio
 import contextlib
 import json
@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from counterflow_shared.events.catalog import MOBILE_ACTIVITY
 from counterflow_shared.events.envelope import Envelope, new_event
 from counterflow_shared.events.payloads.branches import BranchProfile, OpeningInterval, ServiceOffer
-from counterflow_shared.testing import drop_database, eventually, migrated_database, served_app
+from counterflow_testkit import drop_database, eventually, migrated_database, served_app
 from counterflow_shared.devidp import issue_customer_token
 from counterflow_mobile_gateway.main import PACKAGE_DIR, create_app
 from counterflow_mobile_gateway.settings import MobileGatewaySettings
@@ -267,5 +267,5 @@ def kit() -> Any:
 
 @pytest.fixture(scope="session")
 def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
-    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    """Topics of this suite's own (see counterflow_testkit.topic_prefix)."""
     yield from fresh_topic_prefix(infrastructure)

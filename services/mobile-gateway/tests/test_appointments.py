@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from counterflow_shared.events.payloads.tickets import TicketIssued, TicketOrigin, TicketStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_mobile_gateway.api.dependencies import utcnow
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_mobile_gateway.api.dependencies import utcnow
 
 PINNED = datetime(2024, 10, 20, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from counterflow_shared.events.payloads.branches import BranchLoadSnapshot, ServiceLoad
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 
 async def test_branch_shows_local_hours_and_current_waits(client, producer, topic_prefix, kit):

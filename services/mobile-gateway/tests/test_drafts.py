@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 
 def accepted(customer_id: str | None, *, amount: str | None, channel: str = "mobile", expires_in_s: float = 3600, currency: str | None = "CZK") -> DiversionAccepted:

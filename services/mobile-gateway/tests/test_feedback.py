@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from counterflow_shared.events.payloads.tickets import TicketOrigin, TicketServed, TicketStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 from .test_remote_ticket import issued, ticket_state
 

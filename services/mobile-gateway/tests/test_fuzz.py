@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from counterflow_shared.testing import fuzz_openapi
+from counterflow_testkit import fuzz_openapi
 
 
 async def test_no_server_error_and_no_schema_breaking_response(app, client, kit):

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 from counterflow_shared.events.payloads.tickets import TicketOrigin
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 from .test_remote_ticket import issued, ticket_state
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from counterflow_shared.events.payloads.tickets import RemoteTicketRejected, TicketCalled, TicketIssued, TicketOrigin, TicketStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 
 def issued(branch_id: str, *, number: str, position: int, wait: float, issued_at: datetime, remote_request_id: str | None = None, customer_id: str | None = None, service_type: str = "cash_withdrawal") -> TicketIssued:

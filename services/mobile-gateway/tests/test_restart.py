@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from counterflow_shared.testing import migrated_database, drop_database
+from counterflow_testkit import migrated_database, drop_database
 from counterflow_mobile_gateway.main import create_app
 
 from .conftest import PACKAGE_DIR, make_settings, new_customer, serve
@@ -37,7 +37,7 @@ async def test_tokens_survive_a_restart_and_shutdown_is_prompt(topic_prefix: str
 
 
 async def test_a_flushed_redis_is_noticed_rebuilt_and_reported(topic_prefix: str, redis_prefix: str) -> None:
-    from counterflow_shared.testing import delete_redis_prefix, eventually
+    from counterflow_testkit import delete_redis_prefix, eventually
     from counterflow_mobile_gateway.domain.channel import read_model_guard
 
     name, url = migrated_database(PACKAGE_DIR, "mobile_flush")

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from counterflow_shared.clock import set_simulated_now
-from counterflow_shared.testing import simulated_clock
+from counterflow_testkit import simulated_clock
 
 from .test_drafts import accepted, draft_for
 

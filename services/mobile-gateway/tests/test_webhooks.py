@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import select
 
 from counterflow_shared.persistence.db import session_scope
-from counterflow_shared.testing import drop_database, eventually, migrated_database
+from counterflow_testkit import drop_database, eventually, migrated_database
 from counterflow_mobile_gateway.domain import webhooks
 from counterflow_mobile_gateway.domain.notifications import NotificationKind, issue
 from counterflow_mobile_gateway.main import create_app

@@ -4,14 +4,14 @@ relay and consumers on the session's topic prefix, and staff tokens."""
 
 from __future__ import annotations
 
-from counterflow_shared.testing import fresh_topic_prefix
+from counterflow_testkit import fresh_topic_prefix
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
-from counterflow_shared.testing import drop_database, migrated_database, running_app
+from counterflow_testkit import drop_database, migrated_database, running_app
 from counterflow_shared.devidp import issue_staff_token
 from counterflow_scoring.main import PACKAGE_DIR, create_app
 from counterflow_scoring.settings import ScoringSettings
@@ -56,5 +56,5 @@ async def imported(book_app: httpx.AsyncClient, book_settings: ScoringSettings) 
 
 @pytest.fixture(scope="session")
 def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
-    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    """Topics of this suite's own (see counterflow_testkit.topic_prefix)."""
     yield from fresh_topic_prefix(infrastructure)

@@ -19,7 +19,7 @@ from counterflow_shared.events.payloads.diversions import DiversionAccepted, Div
 from counterflow_shared.events.payloads.mobile import DraftCompleted
 from counterflow_shared.events.payloads.tickets import TicketOrigin, TicketServed, TicketStatus
 from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_scoring.persistence import tables as t
 from counterflow_scoring.settings import ScoringSettings
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from counterflow_shared.persistence.db import create_engine, session_factory, session_scope
-from counterflow_shared.testing import drop_database, migrated_database
+from counterflow_testkit import drop_database, migrated_database
 from counterflow_scoring.domain.berka import TABLES
 from counterflow_scoring.domain.importing import ImportInterrupted, data_dir_under, import_berka
 from counterflow_scoring.main import PACKAGE_DIR

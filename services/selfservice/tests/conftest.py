@@ -5,7 +5,7 @@ PostgreSQL and Kafka; every test uses its own branch and device ids."""
 from __future__ import annotations
 
 from counterflow_shared.events.security import client_options
-from counterflow_shared.testing import fresh_topic_prefix
+from counterflow_testkit import fresh_topic_prefix
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from counterflow_shared.events.catalog import CHANNEL_DIVERSIONS, SELFSERVICE_DEVICES, SELFSERVICE_TRANSACTIONS
 from counterflow_shared.events.envelope import Envelope, new_event
-from counterflow_shared.testing import drop_database, migrated_database, running_app
+from counterflow_testkit import drop_database, migrated_database, running_app
 from counterflow_shared.devidp import issue_staff_token
 from counterflow_selfservice.main import PACKAGE_DIR, create_app
 from counterflow_selfservice.settings import SelfServiceSettings
@@ -209,5 +209,5 @@ async def register(client: httpx.AsyncClient, staff: dict[str, str]):  # noqa: A
 
 @pytest.fixture(scope="session")
 def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
-    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    """Topics of this suite's own (see counterflow_testkit.topic_prefix)."""
     yield from fresh_topic_prefix(infrastructure)

@@ -3,7 +3,7 @@ PostgreSQL and Kafka."""
 
 from __future__ import annotations
 
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 
 from .conftest import HEARTBEAT_TIMEOUT_S, WATCHDOG_INTERVAL_S, recycler, uid
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from counterflow_shared.events.payloads.diversions import DiversionAccepted, DiversionStatus
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_selfservice.persistence.tables import backbone, expected_diversions
 
 from .conftest import recycler, send_event, uid

@@ -49,7 +49,7 @@ async def test_the_fleet_page_speaks_the_branch_language_from_the_directory_even
     from datetime import UTC, datetime, timedelta
 
     from counterflow_shared.events.payloads.branches import BranchProfile
-    from counterflow_shared.testing import eventually
+    from counterflow_testkit import eventually
     from counterflow_shared.web.session import LANG_COOKIE, SESSION_COOKIE
 
     from .conftest import send_event

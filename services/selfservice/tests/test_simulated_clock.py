@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from counterflow_shared.clock import RedisClock, set_simulated_now
-from counterflow_shared.testing import eventually, simulated_clock
+from counterflow_testkit import eventually, simulated_clock
 
 from .conftest import HEARTBEAT_TIMEOUT_S, recycler, uid
 

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from counterflow_shared.testing import eventually, retry_busy
+from counterflow_testkit import eventually, retry_busy
 
 from .conftest import recycler, uid
 

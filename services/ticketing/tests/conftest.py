@@ -4,7 +4,7 @@ settable clock and helpers that set up a branch with counters and a kiosk."""
 
 from __future__ import annotations
 
-from counterflow_shared.testing import fresh_topic_prefix
+from counterflow_testkit import fresh_topic_prefix
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from counterflow_shared.clock import FixedClock
-from counterflow_shared.testing import delete_redis_prefix, drop_database, migrated_database, running_app
+from counterflow_testkit import delete_redis_prefix, drop_database, migrated_database, running_app
 from counterflow_shared.devidp import issue_staff_token
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
@@ -160,5 +160,5 @@ def utc(*args: int) -> datetime:
 
 @pytest.fixture(scope="session")
 def topic_prefix(infrastructure):  # noqa: ANN001, ANN201
-    """Topics of this suite's own (see counterflow_shared.testing.topic_prefix)."""
+    """Topics of this suite's own (see counterflow_testkit.topic_prefix)."""
     yield from fresh_topic_prefix(infrastructure)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 import structlog.testing
 
-from counterflow_shared.testing import PrivatePostgres, delete_redis_prefix, eventually, running_app
+from counterflow_testkit import PrivatePostgres, delete_redis_prefix, eventually, running_app
 from counterflow_ticketing.main import create_app
 
 from .conftest import PACKAGE_DIR, Service, make_branch, take_ticket

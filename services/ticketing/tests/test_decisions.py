@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from counterflow_shared.events.payloads.devices import DeviceCapabilities, DeviceState
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_ticketing.persistence import rules_repo
 
 from .conftest import Service, make_branch

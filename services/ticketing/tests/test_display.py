@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 
-from counterflow_shared.testing import free_port
+from counterflow_testkit import free_port
 
 from .conftest import Service, make_branch, take_ticket
 
@@ -65,7 +65,7 @@ async def test_display_streams_calls_and_resumes_with_last_event_id(service: Ser
         assert r.status_code == 200
         await asyncio.sleep(0.3)
         (missed,) = await asyncio.wait_for(_calls(client, url, 1, {"Last-Event-ID": last_seen}), 15)
-        assert missed[1]["number"] == tickets[0]["number"] and missed[1]["recall"] == "true" and missed[1]["call_count"] == "2"
+        assert missed[1]["number"] == tickets[0]["number"] and missed[1]["recall"] is True and missed[1]["call_count"] == 2
 
 
 async def test_a_malformed_last_event_id_is_a_400_problem(service: Service) -> None:

@@ -15,7 +15,7 @@ from counterflow_shared.events.payloads.rules import RuleSetActivated
 from counterflow_shared.events.payloads.scores import CustomerScored
 from counterflow_shared.rules import Decision
 from counterflow_shared.rules.active import ActiveRuleSet
-from counterflow_shared.testing import eventually, running_app
+from counterflow_testkit import eventually, running_app
 from counterflow_ticketing.domain import intake, priority
 from counterflow_ticketing.domain.context import readmodels_of
 from counterflow_ticketing.events.handlers import rebuild_read_models

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from counterflow_shared.testing import fuzz_openapi
+from counterflow_testkit import fuzz_openapi
 from counterflow_shared.web.auth import STAFF_ROLES
 
 from .conftest import make_branch

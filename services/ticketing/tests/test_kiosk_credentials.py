@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import uuid
 
-from counterflow_shared.testing import running_app
+from counterflow_testkit import running_app
 from counterflow_ticketing.main import create_app
 
 from .conftest import make_branch

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from counterflow_shared.testing import retry_busy, running_app
+from counterflow_testkit import retry_busy, running_app
 from counterflow_ticketing.main import create_app
 
 from .conftest import Service, make_branch, take_ticket, utc

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from counterflow_shared.events.payloads.mobile import FeedbackGiven
-from counterflow_shared.testing import eventually
+from counterflow_testkit import eventually
 from counterflow_ticketing.persistence.tables import ticket_feedback
 
 from .conftest import Service, make_branch, take_ticket

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from counterflow_shared.events.payloads.scores import CustomerScored
-from counterflow_shared.testing import delete_redis_prefix, eventually
+from counterflow_testkit import delete_redis_prefix, eventually
 from counterflow_ticketing.domain.context import readmodels_of
 from counterflow_ticketing.events.handlers import read_model_guard
 

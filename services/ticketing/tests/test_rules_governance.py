@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from counterflow_shared.events.kafka import delete_topics, ensure_topics
 from counterflow_shared.rules import input_to_record
-from counterflow_shared.testing import delete_redis_prefix, drop_database, eventually, migrated_database, running_app
+from counterflow_testkit import delete_redis_prefix, drop_database, eventually, migrated_database, running_app
 from counterflow_ticketing.main import create_app
 from counterflow_ticketing.settings import TicketingSettings
 

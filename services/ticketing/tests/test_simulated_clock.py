@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from counterflow_shared.clock import RedisClock, set_simulated_now
 from counterflow_shared.events.envelope import Envelope
-from counterflow_shared.testing import simulated_clock
+from counterflow_testkit import simulated_clock
 
 from .conftest import Service, make_branch, take_ticket
 

@@ -126,7 +126,8 @@ def amount_text(value: Decimal) -> str:
     """The JSON text of an amount: plain notation (never an exponent), and zeros that the
     money column pads beyond the second decimal dropped (``NUMERIC(20, 4)`` returns
     ``1500.0000`` for ``1500.00``); no digit that carries value is ever dropped."""
-    if isinstance(value.as_tuple().exponent, int) and value.as_tuple().exponent < -2:
+    exponent = value.as_tuple().exponent  # "n", "N" or "F" for NaN and infinities
+    if isinstance(exponent, int) and exponent < -2:
         value = value.quantize(Decimal(1).scaleb(-max(2, decimal_places(value))))
     return format(value, "f")
 

@@ -40,7 +40,7 @@ from counterflow_shared.web.docs import install_offline_docs
 from counterflow_shared.web.edge import EdgeGuard, document_edge
 from counterflow_shared.web.health import Check, check_redis, health_router
 from counterflow_shared.web.overload import InFlightLimit
-from counterflow_shared.web.problems import install_problem_handlers
+from counterflow_shared.web.problems import document_problems, install_problem_handlers
 
 log = structlog.get_logger(__name__)
 
@@ -328,6 +328,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     document_edge(app)
+    document_problems(app)
     return app
 
 

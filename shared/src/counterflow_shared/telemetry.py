@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from structlog.typing import Processor
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -20,7 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 _configured = False
 
 
-def _add_trace_ids(_logger: Any, _name: str, event_dict: dict) -> dict:
+def _add_trace_ids(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     span = trace.get_current_span()
     ctx = span.get_span_context()
     if ctx.is_valid:
@@ -40,7 +42,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
     foreign records. aiokafka and kafka are kept at WARNING (their INFO lines narrate
     every rebalance and reconnect).
     """
-    processors = [
+    processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

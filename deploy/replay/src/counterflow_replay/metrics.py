@@ -161,7 +161,7 @@ def headline(scenarios: dict[str, dict[str, Any]], logs: dict[str, ScenarioLog])
         peak = max((h for h in hours if hours[h]["wait_mean_s"] is not None), key=lambda h: hours[h]["wait_mean_s"], default=None)
         out["peak_hour_after_opening"] = peak
         if peak is not None:
-            out["peak_hour_wait_mean_s"] = {n: hourly(l).get(peak, {}).get("wait_mean_s") for n, l in logs.items()}
+            out["peak_hour_wait_mean_s"] = {n: hourly(scenario).get(peak, {}).get("wait_mean_s") for n, scenario in logs.items()}
     return out
 
 

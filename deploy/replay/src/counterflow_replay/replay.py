@@ -203,8 +203,8 @@ async def run(o: Options, progress: Progress | None = None, log: Callable[[str],
             summary["scenarios"][name]["lag_gate"] = {"looks": gate.looks, "skipped": gate.skipped, "wall_s": round(gate.waited_s, 1)} if gate is not None else None
         summary["headline"] = metrics.headline(summary["scenarios"], logs)
         summary["estimate_mae_s"] = metrics.estimate_mae(list(logs.values()))
-        summary["per_branch"] = {n: metrics.per_branch(l) for n, l in logs.items()}
-        channels = {o.channel for l in logs.values() for o in l.outcomes if o.accepted}
+        summary["per_branch"] = {n: metrics.per_branch(scenario) for n, scenario in logs.items()}
+        channels = {o.channel for scenario in logs.values() for o in scenario.outcomes if o.accepted}
         summary["channels_not_exercised"] = sorted({"atm", "cash_recycler", "kiosk", "mobile"} - channels)
     finally:
         # leave the platform's rules as they were: the version active before the replay,

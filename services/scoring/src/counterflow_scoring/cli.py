@@ -1,5 +1,5 @@
-"""Command line of the scoring service: ``migrate``, ``serve``, ``worker``,
-``import-berka`` and ``rescore``."""
+"""Command line of the scoring service: ``migrate``, ``serve``, ``worker``
+(:func:`counterflow_shared.cli.service_cli`), ``import-berka`` and ``rescore``."""
 
 from __future__ import annotations
 
@@ -12,37 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from counterflow_shared.persistence.db import session_scope
-from counterflow_shared.persistence.migrations import upgrade_to_head
-from counterflow_shared.runtime import ServiceRuntime, run_worker_process, serve_http
-from counterflow_scoring.main import PACKAGE_DIR, SPEC
+from counterflow_shared.cli import service_cli
+from counterflow_shared.runtime import ServiceRuntime
+from counterflow_scoring.main import PACKAGE_DIR, SPEC, create_app
 from counterflow_scoring.settings import ScoringSettings, get_settings
 
-app = typer.Typer(help="Counterflow scoring service", no_args_is_help=True)
+app = service_cli(SPEC, PACKAGE_DIR, get_settings, create_app)
 console = Console()
-
-
-@app.command()
-def migrate() -> None:
-    """Upgrade the service database to the head revision (a one-off job before start)."""
-    upgrade_to_head(PACKAGE_DIR, get_settings().database_url)
-    typer.echo("migrations at head")
-
-
-@app.command()
-def serve(workers: bool | None = typer.Option(None, "--workers/--no-workers", help="run relay and consumers in the API process [default: the embedded_workers setting, true]")) -> None:
-    """Run the HTTP API (with embedded relay and consumers unless --no-workers)."""
-    settings = get_settings()
-    if workers is not None:
-        settings.embedded_workers = workers
-    from counterflow_scoring.main import create_app
-
-    serve_http(create_app(settings), settings)
-
-
-@app.command()
-def worker() -> None:
-    """Run the outbox relay and the consumers without HTTP (scaled on consumer lag)."""
-    asyncio.run(run_worker_process(SPEC, get_settings()))
 
 
 async def _import(settings: ScoringSettings, data_dir: Path, rescore: bool) -> None:

@@ -9,9 +9,13 @@ and 14 days for dead-letter topics, long enough to replay after a week-end.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # the envelope module imports the catalog
+    from counterflow_shared.events.envelope import Envelope
 
 from counterflow_shared.events.payloads import branches, devices, diversions, mobile, rules, scores, tickets
 
@@ -205,7 +209,7 @@ def entry_for_payload(model: type[BaseModel]) -> EventType:
     return _BY_PAYLOAD[model]
 
 
-def payload_of(envelope: "Envelope") -> BaseModel:  # noqa: F821 - forward ref for docs
+def payload_of(envelope: Envelope) -> BaseModel:
     """Validate ``envelope.data`` into its catalog payload model.
 
     Raises:

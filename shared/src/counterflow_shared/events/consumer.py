@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -238,7 +239,7 @@ class ConsumerRuntime:
             if self._stop.is_set():
                 return
 
-    def _span(self, record: ConsumerRecord):  # noqa: ANN202 - context manager of a span
+    def _span(self, record: ConsumerRecord) -> AbstractContextManager[Span]:
         """The processing span of ``record``, a child of the producer's trace context."""
         return tracer.start_as_current_span(
             f"{record.topic} process",
@@ -278,6 +279,7 @@ class ConsumerRuntime:
                     if handler is None:
                         self._skip_unknown(envelope.type)
                         continue
+                    assert payload is not None  # decoded above whenever there is a handler
                     with self._span(record) as span:
                         span.set_attribute("messaging.message.id", envelope.id)
                         span.set_attribute("cloudevents.event_type", envelope.type)
@@ -367,7 +369,7 @@ class ConsumerRuntime:
                     await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
         log.error("consumer.after_commit_gave_up", group=self.group_id, event_id=envelope.id)
 
-    async def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler):
+    async def _apply(self, record: ConsumerRecord, envelope: Envelope, handler: Handler) -> Any:
         try:
             payload = entry(envelope.type).payload.model_validate(envelope.data)
         except (KeyError, ValidationError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -69,7 +69,7 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
     raise BrokerTimeout(f"{what} did not finish within {timeout_s:.1f}s")
 
 
-def _consume_outcome(task: "asyncio.Future[object]") -> None:
+def _consume_outcome(task: "asyncio.Future[Any]") -> None:
     """Retrieve an abandoned task's outcome so asyncio does not log it as never retrieved."""
     if not task.cancelled():
         task.exception()

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -70,7 +71,7 @@ def drop_notify_trigger_ddl() -> list[str]:
     return ["DROP TRIGGER IF EXISTS outbox_notify ON outbox", "DROP FUNCTION IF EXISTS counterflow_outbox_notify()"]
 
 
-def _wake_relays(_session) -> None:  # noqa: ANN001 - SQLAlchemy event signature
+def _wake_relays(_session: Any) -> None:  # SQLAlchemy "after_commit" event signature
     for ev in list(_wakeups):
         ev.set()
 
@@ -283,7 +284,7 @@ class OutboxRelay:
         return len(rows)
 
     @staticmethod
-    async def _hand_over(producer: AIOKafkaProducer, rows: list) -> list[asyncio.Future]:
+    async def _hand_over(producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[asyncio.Future]:
         return [
             await producer.send(row.topic, value=row.value, key=row.key.encode(), headers=to_kafka_headers(row.headers or {}))
             for row in rows
@@ -363,6 +364,7 @@ class OutboxRelay:
         import asyncpg
         from sqlalchemy.engine import make_url
 
+        assert self._listen_url is not None  # only started with a LISTEN url
         dsn = make_url(self._listen_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
         def _notified(*_args: object) -> None:
@@ -374,7 +376,7 @@ class OutboxRelay:
             try:
                 conn = await asyncpg.connect(dsn, timeout=self._timeout)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # this connection's event, not a later one's
                 await conn.add_listener(OUTBOX_CHANNEL, _notified)
                 self.listening.set()
                 self._wake.set()  # rows committed while we were not listening

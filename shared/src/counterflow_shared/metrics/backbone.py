@@ -141,8 +141,8 @@ class BackboneCollector:
             for consumer in runtime.consumers:
                 group = consumer.group.name  # the catalog name: no test prefix or suffix
                 status = consumer.status
-                for outcome, value in (("handled", status.processed), ("duplicate", status.duplicates), ("retried", status.retried), ("dead_lettered", status.dead_lettered), ("skipped_unknown", sum(status.skipped_unknown.values()))):
-                    totals[(service, group, outcome)] += value
+                for outcome, count in (("handled", status.processed), ("duplicate", status.duplicates), ("retried", status.retried), ("dead_lettered", status.dead_lettered), ("skipped_unknown", sum(status.skipped_unknown.values()))):
+                    totals[(service, group, outcome)] += count
                 up[(service, group)] = min(up.get((service, group), 1.0), 1.0 if status.broker_ok else 0.0)
                 prefix = consumer.topic_prefix
                 for (topic, partition), records in consumer.lag.lags.items():

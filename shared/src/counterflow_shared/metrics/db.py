@@ -60,7 +60,8 @@ class MeteredPool(AsyncAdaptedQueuePool):
 
     def recreate(self) -> MeteredPool:
         """A fresh pool (after ``dispose``) that keeps reporting under the same name."""
-        new = super().recreate()
+        new = super().recreate()  # built with self.__class__: a MeteredPool
+        assert isinstance(new, MeteredPool)
         new.metrics_name = self.metrics_name
         return new
 

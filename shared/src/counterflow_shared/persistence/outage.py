@@ -25,7 +25,7 @@ _OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 #: Exception classes an outage surfaces as (the HTTP layer registers a handler for each)
-OUTAGE_CLASSES: tuple[type[BaseException], ...] = (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError)
+OUTAGE_CLASSES: tuple[type[Exception], ...] = (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def is_database_outage(exc: BaseException) -> bool:

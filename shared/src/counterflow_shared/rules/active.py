@@ -58,7 +58,7 @@ class ActiveRuleSet:
         self.redis = redis
         self.key = f"{key_prefix}rules:active:{scope}"
         self.scope = scope
-        self._stamp: str | None = None
+        self._stamp: str | bytes | None = None  # as the Redis client returns it
         self._compiled: RuleSet | None = None
 
     async def apply(self, event: RuleSetActivated) -> bool:
@@ -82,7 +82,7 @@ class ActiveRuleSet:
         trip); pass the pipeline's answer for it to :meth:`compiled_for`."""
         pipe.hget(self.key, "stamp")
 
-    async def compiled_for(self, stamp: str | None) -> RuleSet | None:
+    async def compiled_for(self, stamp: str | bytes | None) -> RuleSet | None:
         """The compiled rule set of version ``stamp`` (read with :meth:`queue_stamp`):
         the cached one while the stamp is unchanged, else the stored activation compiled
         once (one more round trip, once per version and process)."""
@@ -92,7 +92,7 @@ class ActiveRuleSet:
         """The compiled active rule set (``None`` when none was ever activated)."""
         return await self._resolve(await self.redis.hget(self.key, "stamp"))
 
-    async def _resolve(self, stamp: str | None) -> RuleSet | None:
+    async def _resolve(self, stamp: str | bytes | None) -> RuleSet | None:
         if stamp is None:
             self._stamp, self._compiled = None, None
             return None

@@ -129,13 +129,23 @@ _MEMBERSHIP: tuple[tuple[str, Callable[[DecisionInput], Any]], ...] = (
 )
 
 
+def _member_of(attribute: Callable[[Any], Any], allowed: frozenset[Any]) -> Check:
+    """The check "``attribute`` of the request is one of ``allowed``"."""
+    return lambda c: attribute(c.request) in allowed
+
+
+def _propensity_in(channel: str, rng: Any) -> Check:
+    """The check "the customer's propensity for ``channel`` is within ``rng``"."""
+    return lambda c: _in_range(c.request.propensity.get(channel), rng)
+
+
 def _compile_conditions(when: dict[str, Any]) -> tuple[tuple[Check, ...], tuple[str, ...]]:
     """Turn a ``when`` object into predicates over :class:`Context` (cheapest first)."""
     checks: list[Check] = []
     for name, attribute in _MEMBERSHIP:
         if name in when:
             allowed = frozenset(when[name])
-            checks.append(lambda c, a=attribute, s=allowed: a(c.request) in s)
+            checks.append(_member_of(attribute, allowed))
     if "known_customer" in when:
         known = bool(when["known_customer"])
         checks.append(lambda c: (c.request.customer_id is not None) is known)
@@ -165,7 +175,7 @@ def _compile_conditions(when: dict[str, Any]) -> tuple[tuple[Check, ...], tuple[
         checks.append(lambda c: needs_none.isdisjoint(c.request.needs))
     if "propensity" in when:
         for channel, rng in when["propensity"].items():
-            checks.append(lambda c, ch=channel, r=rng: _in_range(c.request.propensity.get(ch), r))
+            checks.append(_propensity_in(channel, rng))
     if "counter_wait_s" in when:
         rng = when["counter_wait_s"]
         checks.append(lambda c: _in_range(c.request.counter_wait_s, rng))

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from jsonschema import Draft202012Validator
 
 from counterflow_shared.rules.schema import OFFER_TYPES, RULESET_SCHEMA
+
+if TYPE_CHECKING:  # the engine imports this module
+    from counterflow_shared.rules.engine import RuleSet
 
 _VALIDATOR = Draft202012Validator(RULESET_SCHEMA)
 
@@ -175,7 +178,7 @@ def load_document(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def load_rule_set(source: str | bytes | dict[str, Any], *, version: int | None = None, rule_set_id: str = "channel-rules"):  # noqa: ANN201 - RuleSet, import cycle
+def load_rule_set(source: str | bytes | dict[str, Any], *, version: int | None = None, rule_set_id: str = "channel-rules") -> RuleSet:
     """Validate and compile ``source`` into a :class:`~counterflow_shared.rules.engine.RuleSet`
     stamped with ``version`` (default: the document's own ``version``, else 0).
 

@@ -15,9 +15,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
-from prometheus_client import Gauge
 from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from counterflow_shared.events.kafka import describe_cluster
@@ -80,16 +83,58 @@ async def check_redis(request: Request) -> tuple[bool, str]:
     return True, "reachable"
 
 
+class Liveness(BaseModel):
+    """``/healthz`` body: the process answers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+    status: Literal["ok"]
+
+
+class CheckResult(BaseModel):
+    """One readiness check: ``ok``, what it saw, and whether readiness requires it."""
+
+    ok: bool
+    detail: str
+    required: bool
+
+
+class Readiness(BaseModel):
+    """``/readyz`` body (200 when ``ready`` or ``degraded``, 503 when ``not-ready``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "degraded",
+                    "checks": {
+                        "database": {"ok": True, "detail": "revision 0007", "required": True},
+                        "broker": {"ok": False, "detail": "unreachable: KafkaConnectionError", "required": False},
+                    },
+                    "degraded": ["broker"],
+                }
+            ]
+        }
+    )
+    status: Literal["ready", "degraded", "not-ready"]
+    checks: dict[str, CheckResult] = Field(description="check name -> result")
+    degraded: list[str] = Field(description="advisory checks that fail (the service still serves)")
+
+
 def health_router(extra_checks: dict[str, Check] | None = None) -> APIRouter:
     """Router with ``/healthz`` and ``/readyz`` (database, broker (advisory) and ``extra_checks``)."""
     router = APIRouter(tags=["health"])
     checks: dict[str, Check] = {"database": check_database, "broker": check_broker, **(extra_checks or {})}
 
-    @router.get("/healthz", summary="Liveness: the process answers")
-    async def healthz() -> dict:
-        return {"status": "ok"}
+    @router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
+    async def healthz() -> Liveness:
+        return Liveness(status="ok")
 
-    @router.get("/readyz", summary="Readiness: database at head (and Redis where needed); a broker outage only degrades")
+    @router.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: a required check fails (named in ``checks``)"}},
+        summary="Readiness: database at head (and Redis where needed); a broker outage only degrades",
+    )
     async def readyz(request: Request) -> JSONResponse:
         results = await asyncio.gather(*(fn(request) for fn in checks.values()))
         body = {name: {"ok": ok, "detail": detail, "required": name not in ADVISORY_CHECKS} for name, (ok, detail) in zip(checks, results, strict=True)}

@@ -11,12 +11,14 @@ A :class:`Problem` with a ``retry_after_s`` extension gets a ``Retry-After`` hea
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +28,107 @@ from counterflow_shared.persistence.outage import OUTAGE_CLASSES, OUTAGES, is_da
 PROBLEM_BASE = "https://counterflow.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    """One offending input: ``field`` is its location (``body.amount``, ``query.limit``)."""
+
+    field: str
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """The RFC 9457 body of every error (``application/problem+json``). Extension members
+    (``errors``, ``retry_after_s``, ``counter_id``, ...) may follow the standard ones."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_BASE + "validation-error",
+                    "title": "Request is invalid",
+                    "status": 422,
+                    "detail": "body.service_type: Field required",
+                    "instance": "/v1/kiosk/service-requests",
+                    "errors": [{"field": "body.service_type", "message": "Field required"}],
+                }
+            ]
+        },
+    )
+    type: str = Field(description="stable URI of the error kind, ``https://counterflow.dev/problems/<slug>``")
+    title: str = Field(description="short summary of the kind")
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="what happened this time")
+    instance: str | None = Field(default=None, description="the request path")
+    errors: list[FieldError] | None = Field(default=None, description="input errors, one per offending field (422)")
+
+
+#: What each documented error status means, as said in the OpenAPI documents.
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request",
+    401: "Missing or invalid credentials",
+    403: "Authenticated, but not allowed to do this (role or branch)",
+    404: "A resource named in the path does not exist (or is not visible to the caller)",
+    409: "Conflicts with the current state (or with a concurrent change); nothing was applied",
+    413: "Request body over the route's limit",
+    422: "Invalid input; ``errors`` names each field",
+    429: "Rate limited; retry after ``Retry-After`` seconds",
+    500: "Internal error; nothing was applied",
+    503: "Overloaded or a dependency is unreachable; nothing was applied, retry after ``Retry-After`` seconds",
+}
+
+
+def problem_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: each status documented as a problem+json
+    :class:`ProblemDocument`. ``descriptions`` override the default text per status,
+    keyed ``s404="no such ticket"``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"description": descriptions.get(f"s{status}", PROBLEM_DESCRIPTIONS[status]), "content": {MEDIA_TYPE: {"schema": {"$ref": _PROBLEM_REF}}}}
+    return out
+
+
+_PROBLEM_REF = "#/components/schemas/ProblemDocument"
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1, "maximum": 3600}}}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document say what every route may answer besides its own
+    errors (those are in each route's ``responses=``, via :func:`problem_responses`):
+    a problem+json 422 where the operation takes input (instead of FastAPI's
+    ``HTTPValidationError``, which the service never sends), 413 where it takes a body
+    (:class:`~counterflow_shared.web.edge.EdgeGuard`), 503 with ``Retry-After`` (overload,
+    database unreachable) and 500 everywhere. Adds the :class:`ProblemDocument` schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if getattr(app, "_problems_documented", False):
+            return build()
+        spec = build()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["ProblemDocument"] = problem
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+                if takes_input:
+                    responses["422"] = problem_responses(422)[422]
+                if operation.get("requestBody"):
+                    responses.setdefault("413", problem_responses(413)[413])
+                responses.setdefault("503", {**problem_responses(503)[503], "headers": _RETRY_AFTER})
+                responses.setdefault("500", problem_responses(500)[500])
+                if "429" in responses:
+                    responses["429"].setdefault("headers", _RETRY_AFTER)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if unused in schemas and f'"#/components/schemas/{unused}"' not in json.dumps(spec["paths"]):
+                schemas.pop(unused)
+        app._problems_documented = True  # type: ignore[attr-defined]
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class Problem(Exception):

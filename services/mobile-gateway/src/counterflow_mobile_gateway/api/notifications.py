@@ -10,20 +10,23 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
-from counterflow_shared.web.problems import invalid
+from counterflow_shared.web.problems import invalid, problem_responses
+from counterflow_shared.web.responses import event_stream
 from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, SessionDep
+from counterflow_mobile_gateway.api.responses import NotificationPage
 from counterflow_mobile_gateway.domain.notifications import notification_view
 from counterflow_mobile_gateway.events.fanout import fanout_of
 from counterflow_mobile_gateway.persistence import notifications as repo
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+_C = {"s401": "missing, invalid or expired access token", "s429": "over the customer's requests per window"}
 
 
 def _cursor(item: dict) -> str:
     return f"{item['created_at']}|{item['notification_id']}"
 
 
-@router.get("", summary="Notification feed, newest first (keyset pages)")
+@router.get("", response_model=NotificationPage, responses=problem_responses(401, 429, **_C), summary="Notification feed, newest first (keyset pages)")
 async def feed(customer: CurrentCustomer, session: SessionDep, limit: int = Query(50, ge=1, le=200), before: str | None = Query(None, max_length=128, description="next_before of the previous page")) -> dict:
     """``{"items": [...], "next_before": cursor or null}``."""
     cursor = None
@@ -37,7 +40,7 @@ async def feed(customer: CurrentCustomer, session: SessionDep, limit: int = Quer
     return {"items": items, "next_before": _cursor(items[-1]) if len(items) == limit else None}
 
 
-@router.get("/stream", summary="Live stream (text/event-stream): notifications and ticket, appointment and draft updates")
+@router.get("/stream", response_class=EventSourceResponse, responses={**event_stream("``ready``, then ``notification``, ``ticket``, ``appointment`` and ``draft`` events (data: the JSON the REST endpoints return); ``token_expired`` ends it"), **problem_responses(401, 429, **_C)}, summary="Live stream (text/event-stream): notifications and ticket, appointment and draft updates")
 async def stream(request: Request, customer: CurrentCustomer) -> EventSourceResponse:
     """Server-sent events. The first event is ``ready`` (the subscription is active);
     then ``notification``, ``ticket``, ``appointment`` and ``draft`` events whose data is

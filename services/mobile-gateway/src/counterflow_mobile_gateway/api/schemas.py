@@ -37,6 +37,16 @@ class RemoteTicketRequest(Body):
     ``currency``, required with it: 422 ``body.currency``) and ``needs`` are optional
     inputs of the channel rules."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"branch_id": "prague-1", "service_type": "account_opening", "travel_time_s": 900},
+                {"branch_id": "prague-1", "service_type": "payment_order", "currency": "CZK", "amount": "1500.00", "needs": []},
+            ]
+        },
+    )
+
     branch_id: Id
     service_type: ServiceTypeName
     travel_time_s: Annotated[float, Field(ge=0, le=24 * 3600)] | None = None
@@ -47,6 +57,8 @@ class RemoteTicketRequest(Body):
 
 class AppointmentRequest(Body):
     """Book the slot starting at ``starts_at`` (an instant with offset, e.g. ``...Z``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"branch_id": "prague-1", "service_type": "mortgage_advice", "starts_at": "2026-12-02T08:00:00Z"}]})
 
     branch_id: Id
     service_type: ServiceTypeName
@@ -62,6 +74,8 @@ class RescheduleRequest(Body):
 class DraftCompletion(Body):
     """Complete a hand-off draft; each field overrides the pre-filled value when given.
     ``amount`` is a decimal string in major units of ``currency``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"currency": "CZK", "amount": "1500.00", "payee": "Electricity Ltd"}]})
 
     currency: CurrencyCode | None = None
     amount: Annotated[CurrencyAmount, Field(gt=0)] | None = None

@@ -8,19 +8,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from counterflow_shared.runtime import RuntimeDep
 from counterflow_shared.web.idempotency import run_idempotent
-from counterflow_shared.web.problems import invalid
+from counterflow_shared.web.problems import problem_responses, invalid
 from counterflow_mobile_gateway.api.dependencies import CurrentCustomer, IdempotencyKey, Now, SessionDep
+from counterflow_mobile_gateway.api.responses import FollowedTicket, OfferMade, TicketRequested
 from counterflow_mobile_gateway.api.schemas import RemoteTicketRequest
 from counterflow_mobile_gateway.domain import channel, tickets
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+_C = {"s401": "missing, invalid or expired access token", "s429": "over the customer's requests per window"}
 
 
 @router.post(
     "",
     status_code=202,
+    response_model=TicketRequested,
     summary="Ask to join a branch queue: a pending remote ticket (202) or an offer of another channel (200)",
-    responses={200: {"description": "the channel rules offer another channel: accept or decline it under /v1/offers"}},
+    responses={
+        200: {"model": OfferMade, "description": "the channel rules offer another channel: accept or decline it under /v1/offers"},
+        **problem_responses(401, 404, 409, 429, s404="unknown branch", s409="``remote-ticket-limit``: the customer already follows as many tickets as allowed", **_C),
+    },
 )
 async def request_ticket(body: RemoteTicketRequest, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now, key: IdempotencyKey = None) -> JSONResponse:
     """The channel rules decide first (:mod:`counterflow_mobile_gateway.domain.channel`).
@@ -50,13 +56,13 @@ async def request_ticket(body: RemoteTicketRequest, customer: CurrentCustomer, s
     return await run_idempotent(session, runtime.idempotency_keys, scope=f"customer:{customer.customer_id}:tickets", key=key, body=body.model_dump(mode="json"), compute=compute)
 
 
-@router.get("", summary="The customer's tickets, newest first")
+@router.get("", response_model=list[FollowedTicket], responses=problem_responses(401, 429, **_C), summary="The customer's tickets, newest first")
 async def list_tickets(customer: CurrentCustomer, session: SessionDep) -> list[dict]:
     """Remote and appointment tickets of the caller."""
     return await tickets.list_tickets(session, customer_id=customer.customer_id)
 
 
-@router.get("/{ticket_id}", summary="One of the customer's tickets")
+@router.get("/{ticket_id}", response_model=FollowedTicket, responses=problem_responses(401, 404, 429, s404="unknown, or someone else's", **_C), summary="One of the customer's tickets")
 async def get_ticket(ticket_id: str, customer: CurrentCustomer, session: SessionDep) -> dict:
     """404 when unknown or someone else's."""
     return tickets.ticket_view(await tickets.owned_ticket(session, customer_id=customer.customer_id, id=ticket_id))
@@ -70,7 +76,12 @@ class FeedbackIn(BaseModel):
     comment: str | None = Field(default=None, max_length=1000)
 
 
-@router.post("/{ticket_id}/feedback", status_code=202, summary="Feedback on a served ticket")
+@router.post(
+    "/{ticket_id}/feedback",
+    status_code=202,
+    responses=problem_responses(401, 404, 409, 429, s404="unknown, or someone else's", s409="``ticket-not-served``: before service", **_C),
+    summary="Feedback on a served ticket",
+)
 async def give_feedback(ticket_id: str, body: FeedbackIn, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now) -> dict:
     """Publishes ``mobile.feedback.given`` for ticketing, which keeps the first feedback of
     each served ticket (202). 404 when unknown or someone else's; 409
@@ -78,7 +89,12 @@ async def give_feedback(ticket_id: str, body: FeedbackIn, customer: CurrentCusto
     return await tickets.give_feedback(session, runtime, customer_id=customer.customer_id, id=ticket_id, score=body.score, comment=body.comment, now=now)
 
 
-@router.post("/{ticket_id}/cancel", summary="Cancel a remote ticket")
+@router.post(
+    "/{ticket_id}/cancel",
+    response_model=FollowedTicket,
+    responses=problem_responses(401, 404, 409, 429, s404="unknown, or someone else's", s409="the ticket can no longer be cancelled", **_C),
+    summary="Cancel a remote ticket",
+)
 async def cancel_ticket(ticket_id: str, customer: CurrentCustomer, session: SessionDep, runtime: RuntimeDep, now: Now, key: IdempotencyKey = None) -> JSONResponse:
     """Cancel; publishes ``mobile.remote_ticket.cancelled``. 409 when not cancellable."""
 

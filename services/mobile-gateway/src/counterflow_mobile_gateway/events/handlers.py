@@ -10,7 +10,6 @@ after the commit the same way.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path as PathParam
 from counterflow_shared.events.payloads.common import Tier
 from counterflow_shared.runtime import RuntimeDep, SessionDep
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
-from counterflow_shared.web.problems import invalid, not_found
+from counterflow_shared.web.problems import invalid, not_found, problem_responses
 from counterflow_scoring.api.schemas import CustomerScoreOut, ImportOut, ImportRequest, RescoreOut, TierDistributionOut
 from counterflow_scoring.domain import scoring
 from counterflow_scoring.domain.contribution import explanation
@@ -22,11 +22,12 @@ Staff = Annotated[StaffPrincipal, Depends(staff_dependency())]
 Operations = Annotated[StaffPrincipal, Depends(staff_dependency("operations"))]
 IdPath = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
-customers = APIRouter(prefix="/v1", tags=["scores"])
-operations = APIRouter(prefix="/v1/operations", tags=["operations"])
+_AUTH = problem_responses(401, 403, s401="missing or invalid staff token", s403="the token's role or branches do not cover this")
+customers = APIRouter(prefix="/v1", tags=["scores"], responses=_AUTH)
+operations = APIRouter(prefix="/v1/operations", tags=["operations"], responses=_AUTH)
 
 
-@customers.get("/customers/{customer_id}/score", response_model=CustomerScoreOut)
+@customers.get("/customers/{customer_id}/score", response_model=CustomerScoreOut, responses=problem_responses(404, s404="no score for this customer"))
 async def get_customer_score(customer_id: IdPath, session: SessionDep, staff: Staff) -> CustomerScoreOut:
     """A customer's score, tier, propensity and explanation (staff whose token covers
     the customer's home branch; head office ``*`` for customers without one)."""

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from counterflow_shared.web.problems import Problem, problem_response
+from counterflow_shared.web.problems import Problem, problem_response, problem_responses
 from counterflow_selfservice.api.dependencies import CtxDep, DeviceIdDep
 from counterflow_selfservice.api.schemas import HeartbeatAck, HeartbeatIn, ReplenishmentIn, TransactionIn, TransactionOut
 from counterflow_selfservice.api.views import transaction_out
@@ -46,8 +46,10 @@ class LoggedDeviceRoute(APIRoute):
 
 router = APIRouter(prefix="/v1/device", tags=["devices"], route_class=LoggedDeviceRoute)
 
+_AUTH = {"s401": "missing, malformed or wrong device credentials, unknown or retired device"}
 
-@router.post("/heartbeats", response_model=HeartbeatAck)
+
+@router.post("/heartbeats", response_model=HeartbeatAck, responses=problem_responses(401, **_AUTH), summary="Heartbeat: status, clock, customers at the device, unit counts")
 async def heartbeat(body: HeartbeatIn, device_id: DeviceIdDep, ctx: CtxDep) -> HeartbeatAck:
     """Heartbeat with status, queue and unit counts (send every 30 s; a device silent
     for ``heartbeat_timeout_s`` is marked offline)."""
@@ -61,7 +63,11 @@ async def heartbeat(body: HeartbeatIn, device_id: DeviceIdDep, ctx: CtxDep) -> H
     "/transactions",
     status_code=status.HTTP_201_CREATED,
     response_model=TransactionOut,
-    responses={200: {"description": "already reported: the first outcome"}, 409: {"description": "refused: the units cannot pay (recorded as refused)"}},
+    responses={
+        200: {"model": TransactionOut, "description": "already reported: the first outcome"},
+        **problem_responses(401, 409, s409="``insufficient-cash``: the units cannot pay (recorded as refused)", **_AUTH),
+    },
+    summary="Report a transaction (withdrawal, deposit, ...) at the device",
 )
 async def report_transaction(body: TransactionIn, device_id: DeviceIdDep, ctx: CtxDep, request: Request) -> Any:
     """Report a transaction. A withdrawal the cash units cannot pay is refused with 409
@@ -91,7 +97,7 @@ async def report_transaction(body: TransactionIn, device_id: DeviceIdDep, ctx: C
     return JSONResponse(transaction_out(record).model_dump(mode="json"), status_code=code)
 
 
-@router.post("/replenishments", response_model=HeartbeatAck)
+@router.post("/replenishments", response_model=HeartbeatAck, responses=problem_responses(401, **_AUTH), summary="Record a replenishment of cash units")
 async def replenishment(body: ReplenishmentIn, device_id: DeviceIdDep, ctx: CtxDep) -> HeartbeatAck:
     """Record a replenishment: the listed units now hold the given counts."""
     device = await reports.replenish(ctx, device_id, [(u.unit_id, u.count) for u in body.cash_units], body.replenished_at)

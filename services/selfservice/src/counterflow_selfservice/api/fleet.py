@@ -13,6 +13,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from counterflow_shared.runtime import RuntimeDep
 from counterflow_shared.web.live import state_stream
+from counterflow_shared.web.problems import problem_responses
+from counterflow_shared.web.responses import event_stream
 from counterflow_selfservice.api.dependencies import CtxDep, StaffDep
 from counterflow_selfservice.api.schemas import DeviceView, TransactionOut
 from counterflow_selfservice.api.views import device_view, transaction_out
@@ -51,14 +53,19 @@ async def branch_fleet(ctx: Ctx, branch_id: str, transactions: int) -> BranchFle
     return BranchFleet(branch_id=branch_id, at=ctx.now, devices=devices, transactions=[transaction_out(r) for r in recent])
 
 
-@router.get("/devices", response_model=BranchFleet, summary="Device states of a branch: status, faults, cash units, cash-out forecast, latest transactions")
+@router.get("/devices", response_model=BranchFleet, responses=problem_responses(401, 403, s403="the token does not cover this branch"), summary="Device states of a branch: status, faults, cash units, cash-out forecast, latest transactions")
 async def branch_devices(branch_id: str, ctx: CtxDep, staff: StaffDep, transactions: Annotated[int, Query(ge=0, le=500)] = 30) -> BranchFleet:
     """Staff whose token covers the branch (403 otherwise)."""
     staff.require_branch(branch_id)
     return await branch_fleet(ctx, branch_id, transactions)
 
 
-@router.get("/devices/stream", summary="The branch's devices live: server-sent events")
+@router.get(
+    "/devices/stream",
+    response_class=EventSourceResponse,
+    responses={**event_stream("``fleet`` events, data: the BranchFleet JSON"), **problem_responses(401, 403, s403="the token does not cover this branch")},
+    summary="The branch's devices live: server-sent events",
+)
 async def branch_devices_stream(branch_id: str, request: Request, staff: StaffDep, runtime: RuntimeDep) -> EventSourceResponse:
     """A ``fleet`` event (:class:`BranchFleet` JSON) at once and whenever it changes
     (re-read every ``fleet_refresh_s`` seconds)."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from counterflow_shared.constraints import BankDateTime, Id
 from counterflow_shared.web.auth import StaffPrincipal
-from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.problems import Problem, problem_responses
 from counterflow_selfservice.api.dependencies import CtxDep, OperationsDep, StaffDep
 from counterflow_selfservice.api.schemas import (
     BranchAvailability,
@@ -30,14 +30,17 @@ from counterflow_selfservice.domain.models import Device, DeviceKind, DeviceStat
 from counterflow_selfservice.domain.state import build_state
 from counterflow_selfservice.persistence import transactions as tx_repo
 
-router = APIRouter(prefix="/v1", tags=["operations"])
+#: every route takes a staff token covering the branch (``operations`` role to change devices)
+router = APIRouter(prefix="/v1", tags=["operations"], responses=problem_responses(401, 403, s401="missing or invalid staff token", s403="the token's role or branches do not cover this"))
+_UNKNOWN = problem_responses(404, s404="unknown device")
+_RETIRED = problem_responses(404, 409, s404="unknown device", s409="``device-retired``: the device is retired")
 
 
 def _view(device: Device, ctx: CtxDep) -> DeviceView:
     return device_view(device, build_state(device, ctx))
 
 
-@router.post("/devices", status_code=status.HTTP_201_CREATED, response_model=RegisteredDevice)
+@router.post("/devices", status_code=status.HTTP_201_CREATED, response_model=RegisteredDevice, responses=problem_responses(409, s409="``device-exists``: the id is taken (also by a retired device)"))
 async def register_device(body: DeviceRegistration, ctx: CtxDep, staff: OperationsDep) -> RegisteredDevice:
     """Register a device; the answer holds its secret (shown once). The device is
     offline until its first heartbeat."""
@@ -102,13 +105,13 @@ async def list_fleet(
     return DeviceList(items=[device_view(d, s) for d, s in items], next_after=next_after)
 
 
-@router.get("/devices/{device_id}", response_model=DeviceView)
+@router.get("/devices/{device_id}", response_model=DeviceView, responses=_UNKNOWN)
 async def get_device(device_id: str, ctx: CtxDep, staff: StaffDep) -> DeviceView:
     """One device with its current state."""
     return _view(await _device_in_scope(ctx, staff, device_id), ctx)
 
 
-@router.patch("/devices/{device_id}", response_model=DeviceView)
+@router.patch("/devices/{device_id}", response_model=DeviceView, responses=_RETIRED)
 async def update_device(device_id: str, body: DeviceUpdate, ctx: CtxDep, staff: OperationsDep) -> DeviceView:
     """Change zone, accessibility, capabilities, time zone, opening hours or the typical
     withdrawal of a device."""
@@ -130,7 +133,7 @@ async def update_device(device_id: str, body: DeviceUpdate, ctx: CtxDep, staff: 
     return _view(await registry.update(ctx, device_id, changes), ctx)
 
 
-@router.put("/devices/{device_id}/cash-units", response_model=DeviceView)
+@router.put("/devices/{device_id}/cash-units", response_model=DeviceView, responses=_RETIRED)
 async def configure_cash_units(device_id: str, body: CashUnitsConfig, ctx: CtxDep, staff: OperationsDep) -> DeviceView:
     """Replace the cash units of a device: denominations, capacity, low/full thresholds."""
     await _device_in_scope(ctx, staff, device_id)
@@ -138,21 +141,21 @@ async def configure_cash_units(device_id: str, body: CashUnitsConfig, ctx: CtxDe
     return _view(device, ctx)
 
 
-@router.post("/devices/{device_id}/credentials", response_model=RegisteredDevice)
+@router.post("/devices/{device_id}/credentials", response_model=RegisteredDevice, responses=_RETIRED)
 async def rotate_credentials(device_id: str, ctx: CtxDep, staff: OperationsDep) -> RegisteredDevice:
     """Issue a new device secret; the old one stops working at once."""
     await _device_in_scope(ctx, staff, device_id)
     return RegisteredDevice(device_id=device_id, secret=await registry.rotate_secret(ctx, device_id))
 
 
-@router.delete("/devices/{device_id}", response_model=DeviceView)
+@router.delete("/devices/{device_id}", response_model=DeviceView, responses=_RETIRED)
 async def retire_device(device_id: str, ctx: CtxDep, staff: OperationsDep) -> DeviceView:
     """Retire a device: credentials revoked, state ``retired`` published."""
     await _device_in_scope(ctx, staff, device_id)
     return _view(await registry.retire(ctx, device_id), ctx)
 
 
-@router.get("/devices/{device_id}/transactions", response_model=list[TransactionOut])
+@router.get("/devices/{device_id}/transactions", response_model=list[TransactionOut], responses=_UNKNOWN)
 async def list_transactions(
     device_id: str,
     ctx: CtxDep,
@@ -165,7 +168,7 @@ async def list_transactions(
     return [transaction_out(r) for r in await tx_repo.list_for_device(ctx.session, device_id, limit=limit, before=before)]
 
 
-@router.get("/devices/{device_id}/replenishments", response_model=list[ReplenishmentOut])
+@router.get("/devices/{device_id}/replenishments", response_model=list[ReplenishmentOut], responses=_UNKNOWN)
 async def list_replenishments(device_id: str, ctx: CtxDep, staff: StaffDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[ReplenishmentOut]:
     """Replenishments of the device's units, newest first."""
     await _device_in_scope(ctx, staff, device_id)

@@ -185,6 +185,11 @@ class HeartbeatIn(Strict):
     """A device heartbeat (every 30 s): status, device clock, customers at the device,
     counts of its units."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "online", "sent_at": "2026-12-01T09:14:00+00:00", "queue_length": 1, "cash_units": [{"unit_id": "cas1", "count": 1840}, {"unit_id": "cas2", "count": 920}]}]},
+    )
+
     status: ReportedStatus
     sent_at: BankDateTime
     queue_length: int = Field(default=0, ge=0, le=1000)
@@ -193,6 +198,8 @@ class HeartbeatIn(Strict):
 
 class HeartbeatAck(BaseModel):
     """What the service made of a heartbeat."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"device_id": "atm-prague-1-01", "status": "online", "available_service_types": ["cash_withdrawal", "balance_inquiry"]}]})
 
     device_id: str
     status: str
@@ -203,6 +210,24 @@ class TransactionIn(Strict):
     """A transaction at the device. ``notes``: which units paid (withdrawal, optional)
     or took (deposit, required) how many notes. ``customer_id`` when the customer was
     identified; ``diversion_id`` when the device knows the customer was diverted."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "atm-prague-1-01-000731",
+                    "kind": "withdrawal",
+                    "currency": "CZK",
+                    "amount": "2000",
+                    "notes": [{"unit_id": "cas1", "count": 2}],
+                    "customer_id": "C-1029",
+                    "diversion_id": "0c3f1d9a-2b7e-4e55-a0c1-3d1b6f2e9b77",
+                    "occurred_at": "2026-12-01T09:16:40+00:00",
+                }
+            ]
+        },
+    )
 
     transaction_id: Id
     kind: TransactionKind

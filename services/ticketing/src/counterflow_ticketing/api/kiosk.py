@@ -9,18 +9,28 @@ from typing import Any
 from fastapi import APIRouter
 
 from counterflow_shared.web.edge import body_limit
-from counterflow_shared.web.problems import invalid
+from counterflow_shared.web.problems import invalid, not_found, problem_responses
 from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, KioskCredentialsDep, KioskDep, RuntimeDep, TxDep, enforce_rate_limit, idempotent, verify_kiosk
+from counterflow_ticketing.api.responses import Diverted, ServiceRequestResult, TicketIssued, TicketView
 from counterflow_ticketing.api.schemas import ServiceRequestIn
 from counterflow_ticketing.domain import intake, kiosk_request, queue
 from counterflow_ticketing.domain.context import ctx_for
 from counterflow_ticketing.persistence import branches_repo, tickets_repo
-from counterflow_shared.web.problems import not_found
 
 router = APIRouter(prefix="/v1/kiosk", tags=["kiosk"])
 
+_AUTH = {"s401": "missing kiosk credentials, unknown kiosk or wrong secret", "s403": "not kiosk credentials (a staff token)"}
+_POST_ERRORS = {**_AUTH, "s429": "over the kiosk's requests per minute"}
 
-@router.post("/service-requests", status_code=201, openapi_extra=body_limit(4 * 1024), summary="Request a service: a ticket or a diversion offer")
+
+@router.post(
+    "/service-requests",
+    status_code=201,
+    response_model=ServiceRequestResult,
+    responses=problem_responses(401, 403, 404, 409, 429, s404="the kiosk's branch, or the appointment, does not exist", s409="the appointment is not due now, or already checked in", **_POST_ERRORS),
+    openapi_extra=body_limit(4 * 1024),
+    summary="Request a service: a ticket or a diversion offer",
+)
 async def request_service(body: ServiceRequestIn, credentials: KioskCredentialsDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": {number, position, estimated_wait_s, priority, ...}}``
     or ``{"kind": "offer", "offer": {diversion_id, channel, device_id, ...}}``.
@@ -44,7 +54,12 @@ async def request_service(body: ServiceRequestIn, credentials: KioskCredentialsD
         return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:service-requests", key=idempotency_key, body=request, compute=compute)
 
 
-@router.post("/offers/{diversion_id}/accept", summary="The customer accepts the offered channel")
+@router.post(
+    "/offers/{diversion_id}/accept",
+    response_model=Diverted,
+    responses=problem_responses(401, 403, 404, 409, 429, s404="no such offer at the kiosk's branch", s409="the offer was already accepted, declined or expired", **_POST_ERRORS),
+    summary="The customer accepts the offered channel",
+)
 async def accept_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """The visit is recorded as diverted; no ticket."""
 
@@ -54,7 +69,13 @@ async def accept_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx: 
     return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:accept:{diversion_id}", key=idempotency_key, body={}, compute=compute)
 
 
-@router.post("/offers/{diversion_id}/decline", status_code=201, summary="The customer declines the offer and takes a ticket")
+@router.post(
+    "/offers/{diversion_id}/decline",
+    status_code=201,
+    response_model=TicketIssued,
+    responses=problem_responses(401, 403, 404, 409, 429, s404="no such offer at the kiosk's branch", s409="the offer was already accepted, declined or expired", **_POST_ERRORS),
+    summary="The customer declines the offer and takes a ticket",
+)
 async def decline_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": ...}``."""
 
@@ -64,7 +85,12 @@ async def decline_offer(diversion_id: str, kiosk: KioskDep, session: TxDep, ctx:
     return await idempotent(session, scope=f"kiosk:{kiosk.kiosk_id}:decline:{diversion_id}", key=idempotency_key, body={}, compute=compute)
 
 
-@router.get("/tickets/{ticket_id}", summary="Ticket status with position and estimated wait")
+@router.get(
+    "/tickets/{ticket_id}",
+    response_model=TicketView,
+    responses=problem_responses(401, 403, 404, s404="no such ticket at the kiosk's branch", **_AUTH),
+    summary="Ticket status with position and estimated wait",
+)
 async def ticket_status(ticket_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """A ticket of the kiosk's branch; ``estimated_wait_s`` is seconds or ``null`` (unknown)."""
     t = await tickets_repo.get_ticket(session, ticket_id)
@@ -73,7 +99,12 @@ async def ticket_status(ticket_id: str, kiosk: KioskDep, session: TxDep, ctx: Ct
     return await queue.ticket_view(session, ctx, t)
 
 
-@router.post("/tickets/{ticket_id}/cancel", summary="Cancel a ticket")
+@router.post(
+    "/tickets/{ticket_id}/cancel",
+    response_model=TicketView,
+    responses=problem_responses(401, 403, 404, 409, 429, s404="no such ticket at the kiosk's branch", s409="the ticket is already being served or finished", **_POST_ERRORS),
+    summary="Cancel a ticket",
+)
 async def cancel_ticket(ticket_id: str, kiosk: KioskDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Cancel a waiting or called ticket of the kiosk's branch; its number is not reused."""
 

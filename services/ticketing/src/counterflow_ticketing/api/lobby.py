@@ -16,30 +16,36 @@ from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from counterflow_shared.web.live import state_stream
-from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.problems import Problem, invalid, not_found, problem_responses
+from counterflow_shared.web.responses import event_stream
 from counterflow_ticketing.api.deps import BranchStaffDep, CtxDep, IdempotencyKey, LobbyDep, RuntimeDep, TxDep, get_ctx, idempotent
 from counterflow_ticketing.api.lobby_schemas import CounterStates, LobbyState, PriorityIn, QueueAndCounters, QueueOverview
+from counterflow_ticketing.api.responses import Diverted, ServiceRequestResult, TicketIssued, TicketResult, TicketView
 from counterflow_ticketing.api.schemas import ServiceRequestIn, TransferIn
 from counterflow_ticketing.domain import intake, lobby, queue
 from counterflow_ticketing.domain.context import readmodels_of
 from counterflow_ticketing.persistence import tickets_repo
 
 router = APIRouter(prefix="/v1/branches/{branch_id}", tags=["lobby"])
+_STAFF = {"s401": "missing or invalid staff token", "s403": "the token's role or branches do not cover this branch"}
 
 
-@router.get("/tickets/{ticket_id}", summary="A ticket with position and estimated wait")
+@router.get(
+    "/tickets/{ticket_id}",
+    response_model=TicketView,
+    responses=problem_responses(401, 403, 404, s404="no such ticket at this branch", **_STAFF),
+    summary="A ticket with position and estimated wait",
+)
 async def get_ticket(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep) -> dict[str, Any]:
     """404 for a ticket of another branch."""
     staff.require_branch(branch_id)
     t = await tickets_repo.get_ticket(session, ticket_id)
     if t is None or t.branch_id != branch_id:
-        from counterflow_shared.web.problems import not_found
-
         raise not_found("ticket", ticket_id)
     return await queue.ticket_view(session, ctx, t)
 
 
-@router.post("/tickets/{ticket_id}/transfer", summary="Move a waiting ticket to another queue")
+@router.post("/tickets/{ticket_id}/transfer", response_model=TicketResult, responses=problem_responses(401, 403, 404, 409, s404="no such ticket at this branch", s409="the ticket is not in a state that allows this (``ticket-not-waiting``, ``ticket-not-cancellable``)", **_STAFF), summary="Move a waiting ticket to another queue")
 async def transfer(branch_id: str, ticket_id: str, body: TransferIn, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Back (default) or front of the target service type / counter queue."""
     staff.require_branch(branch_id)
@@ -50,7 +56,7 @@ async def transfer(branch_id: str, ticket_id: str, body: TransferIn, staff: Lobb
     return await idempotent(session, scope=f"staff:{staff.subject}:transfer:{ticket_id}", key=idempotency_key, body=body.model_dump(), compute=compute)
 
 
-@router.post("/tickets/{ticket_id}/cancel", summary="Cancel a ticket")
+@router.post("/tickets/{ticket_id}/cancel", response_model=TicketResult, responses=problem_responses(401, 403, 404, 409, s404="no such ticket at this branch", s409="the ticket is not in a state that allows this (``ticket-not-waiting``, ``ticket-not-cancellable``)", **_STAFF), summary="Cancel a ticket")
 async def cancel(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Waiting or called tickets only."""
     staff.require_branch(branch_id)
@@ -61,7 +67,7 @@ async def cancel(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep
     return await idempotent(session, scope=f"staff:{staff.subject}:cancel:{ticket_id}", key=idempotency_key, body={}, compute=compute)
 
 
-@router.post("/tickets/{ticket_id}/divert", summary="The customer took another channel")
+@router.post("/tickets/{ticket_id}/divert", response_model=TicketResult, responses=problem_responses(401, 403, 404, 409, s404="no such ticket at this branch", s409="the ticket is not in a state that allows this (``ticket-not-waiting``, ``ticket-not-cancellable``)", **_STAFF), summary="The customer took another channel")
 async def divert(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """waiting -> diverted (e.g. the lobby manager walked the customer to an ATM)."""
     staff.require_branch(branch_id)
@@ -76,7 +82,18 @@ async def divert(branch_id: str, ticket_id: str, staff: LobbyDep, session: TxDep
 STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
 
-@router.get("/display/stream", summary="Calling display: server-sent events of calls")
+def display_call(fields: dict[str, str]) -> dict[str, Any]:
+    """The ``data`` of a display ``call`` event from its Redis stream entry (all strings
+    there): ``call_count`` an integer, ``recall`` a boolean, the rest as stored."""
+    return {**fields, "call_count": int(fields["call_count"]), "recall": fields["recall"] == "true"}
+
+
+@router.get(
+    "/display/stream",
+    response_class=EventSourceResponse,
+    responses={**event_stream("``call`` events, data: JSON ticket_id, number, counter_id, counter_name, call_count (integer), recall (boolean), at; the event id is a stream id for Last-Event-ID"), **problem_responses(400, s400="``bad-last-event-id``: Last-Event-ID is not an id of this stream")},
+    summary="Calling display: server-sent events of calls",
+)
 async def display_stream(
     branch_id: str,
     request: Request,
@@ -113,27 +130,27 @@ async def display_stream(
         while not await request.is_disconnected():
             for stream_id, fields in await rm.read_display(branch_id, cursor, block_ms=1000):
                 cursor = stream_id
-                yield {"event": "call", "id": stream_id, "data": json.dumps(fields)}
+                yield {"event": "call", "id": stream_id, "data": json.dumps(display_call(fields))}
             await asyncio.sleep(0)
 
     return EventSourceResponse(events(), ping=15)
 
 
-@router.get("/queue", response_model=QueueOverview, summary="Queue overview: every waiting ticket with position, estimate, priority and its reason")
+@router.get("/queue", response_model=QueueOverview, responses=problem_responses(401, 403, **_STAFF), summary="Queue overview: every waiting ticket with position, estimate, priority and its reason")
 async def queue_overview(branch_id: str, staff: BranchStaffDep, session: TxDep, ctx: CtxDep) -> Any:
     """Tellers, lobby managers and operations of the branch; 404 unknown branch."""
     staff.require_branch(branch_id)
     return await lobby.overview(session, ctx, branch_id)
 
 
-@router.get("/counters", response_model=CounterStates, summary="Counter states: open, paused, serving or closed, teller and ticket")
+@router.get("/counters", response_model=CounterStates, responses=problem_responses(401, 403, **_STAFF), summary="Counter states: open, paused, serving or closed, teller and ticket")
 async def counter_states(branch_id: str, staff: BranchStaffDep, session: TxDep, ctx: CtxDep) -> Any:
     """Every active counter of the branch."""
     staff.require_branch(branch_id)
     return await lobby.counter_states(session, ctx, branch_id)
 
 
-@router.get("/lobby", response_model=LobbyState, summary="The lobby console: queues, counters, devices, offers, today's figures")
+@router.get("/lobby", response_model=LobbyState, responses=problem_responses(401, 403, **_STAFF), summary="The lobby console: queues, counters, devices, offers, today's figures")
 async def lobby_state(branch_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep) -> Any:
     """Lobby managers and operations of the branch."""
     staff.require_branch(branch_id)
@@ -151,14 +168,24 @@ def _live(request: Request, runtime: Any, event: str, build: Callable[[Any, Any]
     return state_stream(request, event=event, read=read, model=model, interval_s=runtime.settings.lobby_refresh_s, exclude=exclude)
 
 
-@router.get("/lobby/stream", summary="The lobby console live: server-sent events of its state")
+@router.get(
+    "/lobby/stream",
+    response_class=EventSourceResponse,
+    responses={**event_stream("``lobby`` events, data: the LobbyState JSON"), **problem_responses(401, 403, **_STAFF)},
+    summary="The lobby console live: server-sent events of its state",
+)
 async def lobby_stream(branch_id: str, request: Request, staff: LobbyDep, runtime: RuntimeDep) -> EventSourceResponse:
     """A ``lobby`` event (the :class:`LobbyState` JSON) at once and whenever it changes."""
     staff.require_branch(branch_id)
     return _live(request, runtime, "lobby", lambda session, ctx: lobby.lobby_state(session, ctx, branch_id), LobbyState, {"overview": {"at"}})
 
 
-@router.get("/queue/stream", summary="Queue overview and counter states live: server-sent events")
+@router.get(
+    "/queue/stream",
+    response_class=EventSourceResponse,
+    responses={**event_stream("``queue`` events, data: the QueueAndCounters JSON"), **problem_responses(401, 403, **_STAFF)},
+    summary="Queue overview and counter states live: server-sent events",
+)
 async def queue_stream(branch_id: str, request: Request, staff: BranchStaffDep, runtime: RuntimeDep) -> EventSourceResponse:
     """A ``queue`` event (:class:`QueueAndCounters` JSON) at once and whenever it changes
     (the teller workstation's live view)."""
@@ -170,7 +197,7 @@ async def queue_stream(branch_id: str, request: Request, staff: BranchStaffDep, 
     return _live(request, runtime, "queue", build, QueueAndCounters, {"overview": {"at"}})
 
 
-@router.post("/tickets/{ticket_id}/priority", summary="Raise a waiting ticket's priority, with an audited reason")
+@router.post("/tickets/{ticket_id}/priority", response_model=TicketResult, responses=problem_responses(401, 403, 404, 409, s404="no such ticket at this branch", s409="the ticket is not in a state that allows this (``ticket-not-waiting``, ``ticket-not-cancellable``)", **_STAFF), summary="Raise a waiting ticket's priority, with an audited reason")
 async def raise_priority(branch_id: str, ticket_id: str, body: PriorityIn, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """422 naming ``body.priority`` when not above the current priority; 409 when not waiting."""
     staff.require_branch(branch_id)
@@ -181,14 +208,18 @@ async def raise_priority(branch_id: str, ticket_id: str, body: PriorityIn, staff
     return await idempotent(session, scope=f"staff:{staff.subject}:priority:{ticket_id}", key=idempotency_key, body=body.model_dump(), compute=compute)
 
 
-@router.post("/service-requests", status_code=201, summary="Concierge: request a service for a customer at the door")
+@router.post(
+    "/service-requests",
+    status_code=201,
+    response_model=ServiceRequestResult,
+    responses=problem_responses(401, 403, 404, 409, s404="the branch, or the appointment, does not exist", s409="the appointment is not due now, or already checked in", **_STAFF),
+    summary="Concierge: request a service for a customer at the door",
+)
 async def concierge_request(branch_id: str, body: ServiceRequestIn, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """As the kiosk's request (the same rules decide: ticket or offer), made by the lobby
     manager for a customer, with needs flags."""
     staff.require_branch(branch_id)
     if (body.amount is None) != (body.currency is None) and body.amount is not None:
-        from counterflow_shared.web.problems import invalid
-
         raise invalid("body.currency", "required with amount")
     request = body.model_dump(mode="json", exclude_none=True)
 
@@ -198,7 +229,7 @@ async def concierge_request(branch_id: str, body: ServiceRequestIn, staff: Lobby
     return await idempotent(session, scope=f"staff:{staff.subject}:service-requests:{branch_id}", key=idempotency_key, body=request, compute=compute)
 
 
-@router.post("/offers/{diversion_id}/accept", summary="Concierge: the customer accepts the offered channel")
+@router.post("/offers/{diversion_id}/accept", response_model=Diverted, responses=problem_responses(401, 403, 404, 409, s404="no such offer at this branch", s409="``offer-decided``: already accepted, declined or expired", **_STAFF), summary="Concierge: the customer accepts the offered channel")
 async def concierge_accept(branch_id: str, diversion_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """The visit is recorded as diverted; no ticket."""
     staff.require_branch(branch_id)
@@ -209,7 +240,13 @@ async def concierge_accept(branch_id: str, diversion_id: str, staff: LobbyDep, s
     return await idempotent(session, scope=f"staff:{staff.subject}:accept:{diversion_id}", key=idempotency_key, body={}, compute=compute)
 
 
-@router.post("/offers/{diversion_id}/decline", status_code=201, summary="Concierge: the customer declines the offer and takes a ticket")
+@router.post(
+    "/offers/{diversion_id}/decline",
+    status_code=201,
+    response_model=TicketIssued,
+    responses=problem_responses(401, 403, 404, 409, s404="no such offer at this branch", s409="``offer-decided``: already accepted, declined or expired", **_STAFF),
+    summary="Concierge: the customer declines the offer and takes a ticket",
+)
 async def concierge_decline(branch_id: str, diversion_id: str, staff: LobbyDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Returns ``{"kind": "ticket", "ticket": ...}``."""
     staff.require_branch(branch_id)

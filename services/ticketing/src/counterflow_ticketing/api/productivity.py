@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from counterflow_shared.web.auth import StaffPrincipal, staff_dependency
+from counterflow_shared.web.problems import problem_responses
 from counterflow_ticketing.api.deps import CtxDep, TxDep
 from counterflow_ticketing.domain import productivity
 
@@ -32,7 +33,7 @@ async def get_productivity(branch_id: str, staff: Reader, session: TxDep, ctx: C
     return await productivity.productivity(session, ctx, branch_id, first=first, last=last, teller_id=teller_id)
 
 
-@router.get("/productivity.csv", summary="Productivity export (CSV)", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/productivity.csv", summary="Productivity export (CSV)", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **problem_responses(401, 403, s401="missing or invalid staff token", s403="the token does not cover this branch")})
 async def export_productivity(branch_id: str, staff: Reader, session: TxDep, ctx: CtxDep, first: From, last: To, teller_id: Teller = None) -> Response:
     """The same rows as ``/productivity``, one CSV line each, with a header."""
     staff.require_branch(branch_id)

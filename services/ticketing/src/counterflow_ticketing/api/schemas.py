@@ -86,6 +86,17 @@ class ServiceRequestIn(Body):
     """A customer asks for a service at the kiosk. ``customer_id`` is optional (walk-ins);
     ``amount`` is a Decimal string in major units of ``currency``."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"service_type": "cash_withdrawal", "customer_id": "C-1029", "currency": "CZK", "amount": "2000", "needs": []},
+                {"service_type": "account_opening"},
+                {"service_type": "mortgage_advice", "appointment_id": "6f1c2a0e-9d55-4b8e-b1d4-2a7c3e5f0b12"},
+            ]
+        },
+    )
+
     service_type: str = Field(min_length=1, max_length=64)
     customer_id: str | None = Field(default=None, min_length=1, max_length=64)
     appointment_id: str | None = Field(default=None, min_length=1, max_length=64)

@@ -14,14 +14,23 @@ from typing import Any
 from fastapi import APIRouter
 
 from counterflow_shared.web.auth import StaffPrincipal
-from counterflow_shared.web.problems import Problem
+from counterflow_shared.web.problems import Problem, problem_responses
 from counterflow_ticketing.api.deps import CtxDep, IdempotencyKey, RuntimeDep, TellerDep, TxDep, idempotent
+from counterflow_ticketing.api.responses import TellerSession, TicketResult
 from counterflow_ticketing.api.schemas import FinishIn, TransferIn
 from counterflow_ticketing.domain import counters, queue, teller_actions
 from counterflow_ticketing.domain.teller_actions import Action
 from counterflow_ticketing.persistence import branches_repo
 
 router = APIRouter(prefix="/v1/counters/{counter_id}", tags=["teller"])
+
+_AUTH = {
+    "s401": "missing or invalid staff token",
+    "s403": "not a teller or lobby manager of the counter's branch, or (``not-your-counter``) another teller's open session",
+    "s404": "unknown counter (or ticket)",
+}
+#: the errors of a teller action; 409 names what conflicts (``counter-not-open``, ``ticket-not-waiting``, ...)
+_ERRORS = problem_responses(401, 403, 404, 409, s409="the counter's session or the ticket is not in a state that allows this", **_AUTH)
 
 
 async def _authorised(session: Any, counter_id: str, staff: StaffPrincipal, *, opening: bool = False) -> None:
@@ -53,7 +62,13 @@ async def _run(session: Any, staff: StaffPrincipal, counter_id: str, action: str
     return await idempotent(session, scope=f"staff:{staff.subject}:{counter_id}:{action}", key=key, body=body, compute=wrapped)
 
 
-@router.post("/session/open", status_code=201, summary="Open a teller session at the counter")
+@router.post(
+    "/session/open",
+    status_code=201,
+    response_model=TellerSession,
+    responses=problem_responses(401, 403, 404, 409, s409="``counter-occupied``: another session is live at the counter", **_AUTH),
+    summary="Open a teller session at the counter",
+)
 async def open_session(counter_id: str, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """409 ``counter-occupied`` when another session is live at the counter."""
     return await _run(session, staff, counter_id, "open", idempotency_key, {}, lambda: counters.open_session(session, ctx, counter_id=counter_id, teller_id=staff.subject), 201)
@@ -64,7 +79,7 @@ def _status_route(path: str, status: str, summary: str) -> None:
         return await _run(session, staff, counter_id, path, idempotency_key, {}, lambda: counters.set_status(session, ctx, counter_id=counter_id, status=status))
 
     endpoint.__name__ = f"session_{path}"
-    router.post(f"/session/{path}", summary=summary)(endpoint)
+    router.post(f"/session/{path}", response_model=TellerSession, responses=_ERRORS, summary=summary)(endpoint)
 
 
 _status_route("pause", "paused", "Pause the session (the counter stops taking calls)")
@@ -72,7 +87,7 @@ _status_route("resume", "open", "Resume a paused session")
 _status_route("close", "closed", "Close the session")
 
 
-@router.post("/call-next", summary="Call the next ticket this counter can serve")
+@router.post("/call-next", response_model=TicketResult, responses=_ERRORS, summary="Call the next ticket this counter can serve")
 async def call_next(counter_id: str, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """Skills, then priority with ageing (earliest due first). ``{"ticket": null}`` when none waits."""
     return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action("call-next"), idempotency_key=idempotency_key)
@@ -83,7 +98,7 @@ def _ticket_route(path: str, summary: str) -> None:
         return await teller_actions.act(runtime, staff=staff, counter_id=counter_id, action=Action(path, ticket_id), idempotency_key=idempotency_key)
 
     endpoint.__name__ = path.replace("-", "_")
-    router.post(f"/tickets/{{ticket_id}}/{path}", summary=summary)(endpoint)
+    router.post(f"/tickets/{{ticket_id}}/{path}", response_model=TicketResult, responses=_ERRORS, summary=summary)(endpoint)
 
 
 _ticket_route("call", "Call a specific waiting ticket (409 naming the counter that took it)")
@@ -92,7 +107,7 @@ _ticket_route("start", "The customer arrived: start serving")
 _ticket_route("no-show", "No-show after the configured number of calls")
 
 
-@router.post("/tickets/{ticket_id}/finish", summary="Finish service with an outcome")
+@router.post("/tickets/{ticket_id}/finish", response_model=TicketResult, responses=_ERRORS, summary="Finish service with an outcome")
 async def finish(counter_id: str, ticket_id: str, body: FinishIn, staff: TellerDep, runtime: RuntimeDep, idempotency_key: IdempotencyKey = None) -> Any:
     """serving -> served; the service time feeds the learned means."""
     action = Action("finish", ticket_id, outcome=body.outcome, body=body.model_dump())
@@ -103,7 +118,7 @@ async def _wrap(aw: Awaitable[dict[str, Any]]) -> dict[str, Any]:
     return {"ticket": await aw}
 
 
-@router.post("/tickets/{ticket_id}/transfer", summary="Transfer to another service or counter queue")
+@router.post("/tickets/{ticket_id}/transfer", response_model=TicketResult, responses=_ERRORS, summary="Transfer to another service or counter queue")
 async def transfer(counter_id: str, ticket_id: str, body: TransferIn, staff: TellerDep, session: TxDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None) -> Any:
     """To the back (default) or the front of the target queue; the number is kept."""
     counter = await counters.counter_or_404(session, counter_id)

@@ -10,7 +10,7 @@ and back to ``active`` on a rollback). Every move is a row of ``rule_set_audit``
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Identity, Index, Integer, String, Table, Text
 
 from counterflow_shared.rules.records import decision_table
-from counterflow_ticketing.persistence.tables import metadata
+from counterflow_ticketing.persistence.metadata import metadata
 
 rule_set_versions = Table(
     "rule_set_versions",

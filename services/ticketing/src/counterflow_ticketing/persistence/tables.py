@@ -28,12 +28,8 @@ from sqlalchemy import (
 
 from counterflow_shared.money import MONEY_COLUMN
 
-from counterflow_shared.persistence.db import make_base
-from counterflow_shared.persistence.tables import add_backbone_tables
-
-Base = make_base()
-metadata = Base.metadata
-backbone = add_backbone_tables(metadata)
+from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: F401 - registers the channel rule governance tables (issue 7)
+from counterflow_ticketing.persistence.metadata import Base, backbone, metadata  # noqa: F401 - Base and backbone are imported from here
 
 branches = Table(
     "branches",
@@ -324,5 +320,3 @@ load_snapshots = Table(
     # after this brings the branch back into the loop before its snapshot is due
     Column("checked_at", DateTime(timezone=True)),
 )
-
-from counterflow_ticketing.persistence import rules_tables as _rules_tables  # noqa: E402,F401 - channel rule governance tables (issue 7)

@@ -39,7 +39,7 @@ def untranslated(pages_dir: Path, extra: Iterable[str], lang: str = "zh_CN", als
         po = Path(d) / "locales" / lang / "LC_MESSAGES" / "messages.po"
         if po.exists():
             with po.open("rb") as f:
-                known.update({m.id: m.string for m in read_po(f) if m.id and m.string})
+                known.update({str(m.id): str(m.string) for m in read_po(f) if m.id and m.string})  # singular messages only
     return [m for m in msgids(pages_dir, extra) if not known.get(m)]
 
 
@@ -65,7 +65,7 @@ def update(pages_dir: Path, extra: Iterable[str], lang: str = "zh_CN") -> int:
 def _kits(modules: Iterable[str]) -> list[tuple[str, Path, tuple[str, ...], tuple[Path, ...]]]:
     from counterflow_shared.web.pages import KIT_DIR, KIT_TEXTS
 
-    kits = [("kit", KIT_DIR, KIT_TEXTS, ())]
+    kits: list[tuple[str, Path, tuple[str, ...], tuple[Path, ...]]] = [("kit", KIT_DIR, KIT_TEXTS, ())]
     for module in modules:
         kit = __import__(module, fromlist=["kit"]).kit
         kits.append((module, kit.pages_dir, tuple(kit.texts), (KIT_DIR,)))
