@@ -28,6 +28,9 @@ done
 for f in trans account client disp district; do
   [ -f "$data/$f.asc" ] || die "the PKDD'99 data is missing: $data/$f.asc not found. Put the PKDD'99 (Berka) *.asc files in ../shared/data/berka next to the repository, or pass ARGS=\"--data DIR\". Nothing was started."
 done
+# scoring's import-berka reads only under its import_data_root setting: the book given here
+CF_SCORING_IMPORT_DATA_ROOT="$(cd "$data" && pwd -P)"
+export CF_SCORING_IMPORT_DATA_ROOT
 compgen -G "$queue_data/calls_*.tsv" >/dev/null \
   || die "the Anonymous Bank call-centre log is missing: no calls_*.tsv in $queue_data. Put it in ../shared/data/anonymous_bank, or pass ARGS=\"--queue-data DIR\". Nothing was started."
 

@@ -97,6 +97,8 @@ def platform(infrastructure, tmp_path_factory):  # noqa: ANN001, ANN201
             db, url = migrated_database(Path(pkg.__file__).parent, name.replace("-", "_"))
             dbs[name] = (db, url)
             extra = {f"{env}_DATABASE_URL": url, f"{env}_TOPIC_PREFIX": topic_prefix, f"{env}_REDIS_PREFIX": f"replaytest:{tag}:{name}:", **service_env(topic_prefix)}
+            if name == "scoring":  # the import reads only under its data root: the book is written under this run's tmp
+                extra["CF_SCORING_IMPORT_DATA_ROOT"] = str(tmp_path_factory.getbasetemp())
             procs[name] = ServiceProcess(module, extra, port_env=f"{env}_HTTP_PORT", log_path=logs / f"{name}.log")
         with ThreadPoolExecutor(len(procs)) as pool:  # the four start in parallel
             list(pool.map(lambda proc: proc.start(timeout_s=300), procs.values()))

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from counterflow_shared.web.problems import invalid
@@ -46,6 +46,12 @@ MIN_DAY, MAX_DAY = date(1900, 1, 1), date(2999, 12, 31)
 COLUMNS = ("business_date", "hour", "teller_id", "served", "mean_wait_s", "p90_wait_s", "mean_service_s", "mean_walk_s", "open_s", "idle_share", "no_shows", "transfers", "feedback_count", "mean_feedback")
 
 Key = tuple[str, int | None, str | None]
+
+
+def _p90(xs: list[float]) -> float:
+    """The 90th percentile with linear interpolation between order statistics (Hyndman
+    and Fan 1996, definition 7; the default of numpy and of spreadsheet PERCENTILE)."""
+    return xs[0] if len(xs) == 1 else statistics.quantiles(xs, n=10, method="inclusive")[8]
 
 
 class _Cell:
@@ -72,7 +78,7 @@ class _Cell:
 
     def row(self, key: Key) -> dict[str, Any]:
         def mean(xs: list[float]) -> float | None:
-            return round(float(np.mean(xs)), 1) if xs else None
+            return round(statistics.fmean(xs), 1) if xs else None
 
         return {
             "business_date": key[0],
@@ -80,7 +86,7 @@ class _Cell:
             "teller_id": key[2],
             "served": self.served,
             "mean_wait_s": mean(self.waits),
-            "p90_wait_s": round(float(np.percentile(self.waits, 90)), 1) if self.waits else None,
+            "p90_wait_s": round(_p90(self.waits), 1) if self.waits else None,
             "mean_service_s": mean(self.services),
             "mean_walk_s": mean(self.walks),
             "open_s": round(self.open_s, 1),
@@ -88,7 +94,7 @@ class _Cell:
             "no_shows": self.no_shows,
             "transfers": self.transfers,
             "feedback_count": len(self.feedback),
-            "mean_feedback": round(float(np.mean(self.feedback)), 2) if self.feedback else None,
+            "mean_feedback": round(statistics.fmean(self.feedback), 2) if self.feedback else None,
         }
 
 
