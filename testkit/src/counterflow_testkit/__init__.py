@@ -98,33 +98,28 @@ def _in_thread(fn: Any, *args: Any) -> Any:
         return pool.submit(fn, *args).result()
 
 
-def create_database(name: str) -> str:
-    """Create database ``name`` on the test server; returns its async URL."""
-    p = platform()
-    admin_url = p.postgres_dsn_template.format(database="postgres")
+def _admin_statement(sql: str) -> None:
+    """Run one statement on the test server's ``postgres`` database (autocommit)."""
+    admin_url = platform().postgres_dsn_template.format(database="postgres")
 
-    async def _create() -> None:
+    async def _run() -> None:
         engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
         async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(sql))
         await engine.dispose()
 
-    _in_thread(asyncio.run, _create())
-    return p.postgres_dsn_template.format(database=name)
+    _in_thread(asyncio.run, _run())
+
+
+def create_database(name: str) -> str:
+    """Create database ``name`` on the test server; returns its async URL."""
+    _admin_statement(f'CREATE DATABASE "{name}"')
+    return platform().postgres_dsn_template.format(database=name)
 
 
 def drop_database(name: str) -> None:
     """Drop database ``name`` (terminating its connections)."""
-    p = platform()
-    admin_url = p.postgres_dsn_template.format(database="postgres")
-
-    async def _drop() -> None:
-        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
-
-    _in_thread(asyncio.run, _drop())
+    _admin_statement(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def delete_redis_prefix(redis_url: str, prefix: str) -> int:
